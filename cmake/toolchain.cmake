@@ -1,0 +1,30 @@
+# Language level, warnings and compiler cache, shared by every target.
+set(CMAKE_CXX_STANDARD 20)
+set(CMAKE_CXX_STANDARD_REQUIRED ON)
+set(CMAKE_CXX_EXTENSIONS OFF)
+set(CMAKE_EXPORT_COMPILE_COMMANDS ON)
+if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
+  set(CMAKE_BUILD_TYPE RelWithDebInfo CACHE STRING "" FORCE)
+endif()
+
+find_program(CCACHE_PROGRAM ccache)
+if(CCACHE_PROGRAM)
+  set(CMAKE_CXX_COMPILER_LAUNCHER "${CCACHE_PROGRAM}")
+endif()
+
+add_compile_options(-Wall -Wextra -Wpedantic -Wno-missing-field-initializers)
+if(EARSHOT_WERROR)
+  add_compile_options(-Werror)
+endif()
+
+# Every target includes from the repository root: "crawler/core/status.h".
+include_directories(${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/generated)
+
+# earshot_component(NAME DIR [DEPS ...]): a static library of every .cc in DIR
+# (not recursive). Components add files without touching CMake.
+function(earshot_component name dir)
+  cmake_parse_arguments(ARG "" "" "DEPS" ${ARGN})
+  file(GLOB _srcs CONFIGURE_DEPENDS ${dir}/*.cc)
+  add_library(${name} STATIC ${_srcs})
+  target_link_libraries(${name} PUBLIC ${ARG_DEPS})
+endfunction()

@@ -1,0 +1,133 @@
+// Store: the one place posts and source state persist.
+//
+// Promises, for every implementation (SQLite now, PostgreSQL later; the same
+// tests run on both):
+// - Apply() writes a batch of SourceWrites in ONE transaction, in order: a
+//   page's posts and its source's new state are durable together or not at
+//   all, so a crash at any moment neither loses nor duplicates a post.
+// - A post is unique by (platform, uid); storing it again is a counted
+//   duplicate, not an error, and never changes the stored row.
+// - Every statement is prepared and parameterised.
+// - Failures come back as Status (kIoError naming the database and step);
+//   after a failed Apply nothing of that batch is visible.
+// Thread-safety: one Store object is used from one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crawler/core/clock.h"
+#include "crawler/core/connector.h"
+#include "crawler/core/post.h"
+#include "crawler/core/status.h"
+
+namespace earshot {
+
+// How a source is doing, as the scheduler sees it.
+enum class SourceHealth {
+  kOk,           // last poll succeeded (or never polled yet)
+  kBackoff,      // failing; retrying with exponential backoff
+  kRateLimited,  // waiting for the platform's reset / Retry-After
+  kStopped,      // 401/403 or a permanent error: needs an operator
+};
+std::string_view SourceHealthName(SourceHealth h);
+std::optional<SourceHealth> SourceHealthFromName(std::string_view name);
+
+// Everything persisted about one source between polls.
+struct SourceState {
+  SourceCursor cursor;
+  SourceHealth health = SourceHealth::kOk;
+  std::optional<TimePoint> next_poll_at;  // absent: due now
+  std::optional<TimePoint> last_success_at;
+  std::optional<TimePoint> last_error_at;
+  std::string last_error;  // message of the last failure, empty when healthy
+  int consecutive_failures = 0;
+  // Start of the current blind window (first failure since last success).
+  std::optional<TimePoint> blind_since;
+  int64_t posts_total = 0;  // posts stored from this source, ever
+};
+
+// A source as registered from config, with its state.
+struct SourceRecord {
+  std::string name;
+  std::string connector;
+  std::string url;
+  SourceState state;
+};
+
+// A time span during which a source could not be read, and why.
+struct BlindWindow {
+  TimePoint start{};
+  TimePoint end{};
+  std::string reason;
+};
+
+// A response body kept for audit and re-parsing (stored compressed).
+struct RawPayload {
+  std::string url;
+  int status = 0;
+  std::string content_type;
+  std::string body;
+  TimePoint fetched_at{};
+};
+
+// One unit of Apply(): the new state of a source plus what came with it.
+struct SourceWrite {
+  std::string source;
+  SourceState state;
+  std::vector<Post> posts;             // a fetched page (may be empty)
+  std::optional<RawPayload> raw;       // the body the posts came from
+  std::optional<BlindWindow> closed_blind_window;  // recorded on recovery
+  // A body that could not be parsed: kept aside with the error, never lost.
+  std::optional<RawPayload> quarantine;
+  std::string quarantine_error;
+};
+
+struct ApplyStats {
+  int64_t inserted = 0;
+  int64_t duplicates = 0;
+};
+
+// A post as read back, with its row id and source.
+struct StoredPost {
+  int64_t row_id = 0;
+  std::string source;
+  Post post;
+};
+
+struct QuarantinedBody {
+  int64_t id = 0;
+  std::string source;
+  std::string error;
+  RawPayload payload;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Registers (or updates the connector/url of) a source; its state is kept.
+  virtual Status UpsertSource(const SourceSpec& spec) = 0;
+  virtual Result<std::vector<SourceRecord>> ListSources() = 0;
+  virtual Result<SourceRecord> GetSource(const std::string& name) = 0;
+
+  // See the file comment: one transaction, in order.
+  virtual Result<ApplyStats> Apply(const std::vector<SourceWrite>& writes) = 0;
+
+  virtual Result<int64_t> CountPosts() = 0;
+  // Newest first by fetched_at then row id; `limit` rows at most.
+  virtual Result<std::vector<StoredPost>> RecentPosts(int limit) = 0;
+  // Full-text search over title and text (FTS5 query syntax), best first.
+  virtual Result<std::vector<StoredPost>> SearchPosts(const std::string& query,
+                                                      int limit) = 0;
+  virtual Result<std::vector<BlindWindow>> BlindWindows(
+      const std::string& source) = 0;
+  virtual Result<std::vector<QuarantinedBody>> Quarantined(int limit) = 0;
+  // The stored raw body a post was parsed from (decompressed).
+  virtual Result<RawPayload> RawFor(int64_t post_row_id) = 0;
+};
+
+}  // namespace earshot
