@@ -10,7 +10,10 @@
 namespace earshot {
 
 // Resolves `reference` against `base` (RFC 3986 §5). An absolute reference
-// is returned normalised; an empty reference yields `base`.
+// is returned normalised; an empty reference yields `base`. Surrounding
+// whitespace is ignored, inner spaces are sent as %20 and tabs and line
+// breaks are removed (as browsers do). A reference libcurl
+// cannot parse (non-hierarchical "mailto:x", "urn:...") is an error.
 Result<std::string> ResolveUrl(std::string_view base, std::string_view reference);
 
 // Host part of an absolute URL, lower-cased ("Mastodon.Social" ->

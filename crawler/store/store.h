@@ -47,7 +47,9 @@ struct SourceState {
   int consecutive_failures = 0;
   // Start of the current blind window (first failure since last success).
   std::optional<TimePoint> blind_since;
-  int64_t posts_total = 0;  // posts stored from this source, ever
+  // Posts stored from this source, ever. Kept by the store: Apply() ignores
+  // the value in a SourceWrite and adds the posts that write inserted.
+  int64_t posts_total = 0;
 };
 
 // A source as registered from config, with its state.

@@ -1,0 +1,513 @@
+#include "connectors/mastodon/mastodon.h"
+
+#include <simdjson.h>
+
+#include <charconv>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "crawler/core/text.h"
+#include "crawler/core/time_format.h"
+#include "crawler/core/url.h"
+
+namespace earshot::connector_mastodon {
+
+namespace {
+
+namespace dom = simdjson::dom;
+
+constexpr std::string_view kPlatform = "mastodon";
+constexpr int64_t kMaxLimit = 40;  // Mastodon caps timelines and search at 40
+// Longer than any id scheme in use (snowflake 18-19 digits, ULID 26); bounds
+// what a misbehaving server can push into our cursor and URLs.
+constexpr size_t kMaxIdLength = 32;
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool IsPlausibleId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxIdLength) return false;
+  for (char c : id) {
+    bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (!alnum) return false;
+  }
+  return true;
+}
+
+std::string_view TypeName(dom::element_type type) {
+  switch (type) {
+    case dom::element_type::ARRAY:
+      return "array";
+    case dom::element_type::OBJECT:
+      return "object";
+    case dom::element_type::INT64:
+    case dom::element_type::UINT64:
+    case dom::element_type::DOUBLE:
+      return "number";
+    case dom::element_type::STRING:
+      return "string";
+    case dom::element_type::BOOL:
+      return "boolean";
+    case dom::element_type::NULL_VALUE:
+      return "null";
+  }
+  return "value";
+}
+
+// The instance a response came from, for qualifying local handles.
+std::string InstanceHost(const SourceSpec& source, const HttpResponse& response) {
+  for (std::string_view url : {std::string_view(source.url), std::string_view(response.url)}) {
+    if (url.empty()) continue;
+    auto host = UrlHost(url);
+    if (host.ok() && !host->empty()) return *host;
+  }
+  return {};
+}
+
+// Reads the fields of one Status entity. The first problem found is kept in
+// `error` and makes the item unreadable; optional fields may be absent or
+// null but never of another type (a wrong type means we misread the entity).
+class StatusReader {
+ public:
+  explicit StatusReader(dom::object object) : object_(object) {}
+
+  // Absent or null: nullopt.
+  std::optional<std::string> OptionalString(std::string_view key) {
+    dom::element value;
+    if (object_.at_key(key).get(value) != simdjson::SUCCESS) return std::nullopt;
+    if (value.is_null()) return std::nullopt;
+    std::string_view text;
+    if (value.get_string().get(text) != simdjson::SUCCESS) {
+      Fail(key, value.type(), "string");
+      return std::nullopt;
+    }
+    return std::string(text);
+  }
+
+  std::string RequiredString(std::string_view key) {
+    dom::element value;
+    if (object_.at_key(key).get(value) != simdjson::SUCCESS) {
+      Fail(std::string("'") + std::string(key) + "' is missing");
+      return {};
+    }
+    std::string_view text;
+    if (value.get_string().get(text) != simdjson::SUCCESS) {
+      Fail(key, value.type(), "string");
+      return {};
+    }
+    return std::string(text);
+  }
+
+  // Absent or null: false, `*out` untouched.
+  bool OptionalObject(std::string_view key, dom::object* out) {
+    dom::element value;
+    if (object_.at_key(key).get(value) != simdjson::SUCCESS) return false;
+    if (value.is_null()) return false;
+    if (value.get_object().get(*out) != simdjson::SUCCESS) {
+      Fail(key, value.type(), "object");
+      return false;
+    }
+    return true;
+  }
+
+  void Fail(std::string message) {
+    if (error_.empty()) error_ = std::move(message);
+  }
+  void Fail(std::string_view key, dom::element_type got, std::string_view expected) {
+    Fail("'" + std::string(key) + "' is " + std::string(TypeName(got)) + ", expected " +
+         std::string(expected));
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  dom::object object_;
+  std::string error_;
+};
+
+enum class ItemKind { kPost, kBad, kNotPublic };
+
+struct Item {
+  ItemKind kind = ItemKind::kBad;
+  Post post;
+  std::string problem;  // for kBad and kNotPublic
+};
+
+// One Status entity (never a reblog wrapper) into a Post.
+Item ReadStatus(dom::object object, std::string_view instance_host) {
+  Item item;
+  StatusReader reader(object);
+  Post& post = item.post;
+  post.platform = std::string(kPlatform);
+  post.id = reader.RequiredString("id");
+  if (reader.error().empty() && !IsPlausibleId(post.id)) {
+    reader.Fail("'id' \"" + post.id.substr(0, kMaxIdLength) + "\" is not a status id");
+  }
+  std::string content = reader.RequiredString("content");
+  std::string visibility = reader.RequiredString("visibility");
+  std::string created_at = reader.RequiredString("created_at");
+  std::string uri = reader.OptionalString("uri").value_or("");
+  std::string url = reader.OptionalString("url").value_or("");
+  std::string spoiler = reader.OptionalString("spoiler_text").value_or("");
+  post.language = reader.OptionalString("language").value_or("");
+  post.reply_to = reader.OptionalString("in_reply_to_id").value_or("");
+  if (!post.reply_to.empty() && !IsPlausibleId(post.reply_to)) {
+    reader.Fail("'in_reply_to_id' is not a status id");
+  }
+  std::string acct;
+  std::string display_name;
+  std::string account_url;
+  dom::object account;
+  if (reader.OptionalObject("account", &account)) {
+    StatusReader account_reader(account);
+    acct = account_reader.RequiredString("acct");
+    display_name = account_reader.OptionalString("display_name").value_or("");
+    account_url = account_reader.OptionalString("url").value_or("");
+    if (!account_reader.error().empty()) reader.Fail("account: " + account_reader.error());
+  } else {
+    reader.Fail("'account' is missing");
+  }
+  if (reader.error().empty() && Trim(acct).empty()) reader.Fail("'account.acct' is empty");
+  if (reader.error().empty()) {
+    auto time = ParseIso8601(created_at);
+    if (time.ok()) {
+      post.created_at = *time;
+    } else {
+      reader.Fail("'created_at' \"" + created_at.substr(0, 40) + "\": " + time.status().message());
+    }
+  }
+  if (!reader.error().empty()) {
+    item.problem = reader.error();
+    return item;
+  }
+  if (visibility != "public" && visibility != "unlisted") {
+    item.kind = ItemKind::kNotPublic;
+    item.problem = "visibility \"" + visibility.substr(0, 20) + "\" is not public; skipped";
+    return item;
+  }
+
+  post.uid = uri;
+  post.url = !url.empty() ? url : uri;
+  std::string host(instance_host);
+  if (host.empty() && !account_url.empty()) {
+    // A local account's profile lives on the instance that served it.
+    auto account_host = UrlHost(account_url);
+    if (account_host.ok()) host = *account_host;
+  }
+  post.author_handle = QualifiedHandle(Trim(acct), host);
+  post.author_name = NormalizeText(display_name);
+  post.title = NormalizeText(spoiler);  // spoiler_text is plain text, not HTML
+  post.text = HtmlToText(content);
+  // The REST Status has no thread root: a reply names its parent as its
+  // provisional conversation and the threader walks reply_to up to the root.
+  post.conversation = post.reply_to;
+  item.kind = ItemKind::kPost;
+  return item;
+}
+
+// One element of a timeline or search array: a Status, or a reblog wrapper
+// whose `reblog` replaces it. `outer_id` receives the wrapper's id (what the
+// server paginates by) whenever it is readable, even if the item is not.
+Item ReadItem(dom::element element, std::string_view instance_host, std::string* outer_id) {
+  dom::object object;
+  if (element.get_object().get(object) != simdjson::SUCCESS) {
+    Item bad;
+    bad.problem = "is " + std::string(TypeName(element.type())) + ", expected a status object";
+    return bad;
+  }
+  std::string_view id;
+  dom::element id_value;
+  if (object.at_key("id").get(id_value) == simdjson::SUCCESS &&
+      id_value.get_string().get(id) == simdjson::SUCCESS && IsPlausibleId(id)) {
+    *outer_id = std::string(id);
+  }
+  dom::element reblog;
+  if (object.at_key("reblog").get(reblog) == simdjson::SUCCESS && !reblog.is_null()) {
+    dom::object inner;
+    Item item;
+    if (reblog.get_object().get(inner) != simdjson::SUCCESS) {
+      item.problem = "'reblog' is " + std::string(TypeName(reblog.type())) + ", expected object";
+      return item;
+    }
+    dom::element nested;
+    if (inner.at_key("reblog").get(nested) == simdjson::SUCCESS && !nested.is_null()) {
+      item.problem = "reblog of a reblog";
+      return item;
+    }
+    item = ReadStatus(inner, instance_host);
+    if (item.kind != ItemKind::kPost) item.problem = "reblog: " + item.problem;
+    return item;
+  }
+  return ReadStatus(object, instance_host);
+}
+
+std::string JoinedHeader(const Headers& headers, std::string_view name) {
+  std::string joined;
+  for (std::string_view value : headers.GetAll(name)) {
+    if (!joined.empty()) joined += ", ";
+    joined += value;
+  }
+  return joined;
+}
+
+std::optional<int64_t> ParseCount(std::optional<std::string_view> value) {
+  if (!value) return std::nullopt;
+  std::string_view text = Trim(*value);
+  int64_t number = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (error != std::errc() || end != text.data() + text.size() || number < 0) {
+    return std::nullopt;
+  }
+  return number;
+}
+
+Status BodyError(const HttpResponse& response, std::string_view what) {
+  return Status::ParseError("mastodon response from " +
+                            (response.url.empty() ? std::string("<unknown URL>") : response.url) +
+                            ": " + std::string(what));
+}
+
+}  // namespace
+
+int CompareStatusIds(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return a.size() < b.size() ? -1 : 1;
+  int order = a.compare(b);
+  return order < 0 ? -1 : (order > 0 ? 1 : 0);
+}
+
+std::string PrevLinkCursor(const Headers& headers, std::string_view base_url) {
+  std::string value = JoinedHeader(headers, "Link");
+  if (value.empty()) return {};
+  std::string link = FindLink(ParseLinkHeader(value), "prev");
+  if (link.empty()) return {};
+  // QueryParam wants an absolute URL; any base will do for reading a query.
+  auto absolute =
+      ResolveUrl(base_url.empty() ? std::string_view("http://instance.invalid/") : base_url, link);
+  if (!absolute.ok()) return {};
+  std::string cursor = QueryParam(*absolute, "min_id");
+  if (cursor.empty()) cursor = QueryParam(*absolute, "since_id");
+  return IsPlausibleId(cursor) ? cursor : std::string();
+}
+
+std::string QualifiedHandle(std::string_view acct, std::string_view instance_host) {
+  while (!acct.empty() && acct.front() == '@') acct.remove_prefix(1);
+  std::string handle = "@" + std::string(acct);
+  if (acct.find('@') == std::string_view::npos && !instance_host.empty()) {
+    handle += "@";
+    handle += instance_host;
+  }
+  return handle;
+}
+
+Result<HttpRequest> NextRequest(const SourceSpec& source, const SourceCursor& cursor) {
+  auto invalid = [&](std::string why) {
+    return Status::InvalidArgument("source \"" + source.name + "\" (mastodon): " + why);
+  };
+  std::string base(Trim(source.url));
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  if (base.empty()) {
+    return invalid("`url` must be the instance's base URL, e.g. https://mastodon.social");
+  }
+  if (base.find_first_of("?#") != std::string::npos || !UrlHost(base).ok() ||
+      !(base.starts_with("https://") || base.starts_with("http://"))) {
+    return invalid("`url` \"" + base +
+                   "\" is not an instance base URL like https://mastodon.social");
+  }
+
+  const std::string tag_option = source.GetString("tag");
+  std::string_view tag = Trim(tag_option);
+  const bool tag_set = !tag.empty();
+  while (!tag.empty() && tag.front() == '#') tag.remove_prefix(1);
+  std::string query(Trim(source.GetString("query")));
+  std::string token(Trim(source.GetString("token")));
+  if (tag_set == !query.empty()) {
+    return invalid(tag_set ? "set either `tag` or `query`, not both"
+                           : "set `tag` (hashtag timeline) or `query` (status search)");
+  }
+  if (tag_set && tag.empty()) return invalid("`tag` is empty once its '#' is removed");
+  if (!query.empty() && token.empty()) {
+    return invalid("`query` (status search) needs `token`, e.g. token = \"${MASTODON_TOKEN}\"");
+  }
+  const int64_t limit = source.GetInt("limit", kMaxLimit);
+  if (limit < 1 || limit > kMaxLimit) {
+    return invalid("`limit` must be between 1 and 40, not " + std::to_string(limit));
+  }
+  const bool local = source.GetBool("local", false);
+  const bool only_media = source.GetBool("only_media", false);
+  if (!query.empty() && (local || only_media)) {
+    return invalid("`local` and `only_media` apply to hashtag timelines, not to `query`");
+  }
+
+  HttpRequest request;
+  if (tag_set) {
+    request.url =
+        base + "/api/v1/timelines/tag/" + UrlEncode(tag) + "?limit=" + std::to_string(limit);
+    if (local) request.url += "&local=true";
+    if (only_media) request.url += "&only_media=true";
+  } else {
+    request.url = base + "/api/v2/search?q=" + UrlEncode(query) +
+                  "&type=statuses&resolve=false&limit=" + std::to_string(limit);
+  }
+  // min_id (not since_id): the statuses immediately newer than the cursor,
+  // oldest first in page terms, so consecutive pages leave no gap.
+  if (!cursor.cursor.empty()) request.url += "&min_id=" + UrlEncode(cursor.cursor);
+  request.headers.Add("Accept", "application/json");
+  if (!token.empty()) request.headers.Add("Authorization", "Bearer " + token);
+  return request;
+}
+
+RateLimitInfo ReadRateLimit(const HttpResponse& response) {
+  RateLimitInfo info;
+  info.limit = ParseCount(response.headers.Get("X-RateLimit-Limit"));
+  info.remaining = ParseCount(response.headers.Get("X-RateLimit-Remaining"));
+  if (auto reset = response.headers.Get("X-RateLimit-Reset")) {
+    // Mastodon writes an ISO 8601 time; GoToSocial, same header names, Unix
+    // seconds. Both are absolute, so neither needs the Date header.
+    auto time = ParseIso8601(Trim(*reset));
+    if (time.ok()) {
+      info.reset = *time;
+    } else if (auto seconds = ParseCount(reset)) {
+      info.reset = FromUnixSeconds(*seconds);
+    }
+  }
+  return info;
+}
+
+Result<Page> Parse(const SourceSpec& source, const SourceCursor& cursor,
+                   const HttpResponse& response) {
+  Page page;
+  page.rate_limit = ReadRateLimit(response);
+
+  dom::parser parser;
+  dom::element root;
+  std::string repaired;
+  auto error = parser.parse(response.body.data(), response.body.size()).get(root);
+  if (error == simdjson::UTF8_ERROR) {
+    // One bad byte must not stall the source on this page forever.
+    repaired = RepairUtf8(response.body);
+    error = parser.parse(repaired.data(), repaired.size()).get(root);
+    if (error == simdjson::SUCCESS) {
+      page.warnings.push_back("body is not valid UTF-8; invalid bytes replaced by U+FFFD");
+    }
+  }
+  if (error != simdjson::SUCCESS) {
+    return BodyError(response, std::string("invalid JSON: ") + simdjson::error_message(error));
+  }
+
+  dom::array items;
+  bool single_status = false;
+  dom::object object;
+  if (root.get_array().get(items) == simdjson::SUCCESS) {
+    // A timeline.
+  } else if (root.get_object().get(object) == simdjson::SUCCESS) {
+    dom::element statuses;
+    dom::element probe;
+    if (object.at_key("statuses").get(statuses) == simdjson::SUCCESS) {
+      if (statuses.get_array().get(items) != simdjson::SUCCESS) {
+        return BodyError(response, "search result 'statuses' is " +
+                                       std::string(TypeName(statuses.type())) + ", expected array");
+      }
+    } else if (object.at_key("id").get(probe) == simdjson::SUCCESS &&
+               object.at_key("content").get(probe) == simdjson::SUCCESS) {
+      single_status = true;
+    } else if (object.at_key("error").get(probe) == simdjson::SUCCESS) {
+      std::string_view message;
+      if (probe.get_string().get(message) != simdjson::SUCCESS) message = "(not a string)";
+      return BodyError(response, "server error: " + std::string(message.substr(0, 200)));
+    } else {
+      return BodyError(response,
+                       "object is neither a search result nor a status (no 'statuses', "
+                       "no 'id' and 'content')");
+    }
+  } else {
+    return BodyError(response, "body is a JSON " + std::string(TypeName(root.type())) +
+                                   ", expected an array of statuses or an object");
+  }
+
+  const std::string instance_host = InstanceHost(source, response);
+  std::string newest = cursor.cursor;
+  std::set<std::string> seen;
+  size_t count = 0;
+  auto take = [&](dom::element element, size_t index) {
+    std::string outer_id;
+    Item item = ReadItem(element, instance_host, &outer_id);
+    if (!outer_id.empty() && CompareStatusIds(outer_id, newest) > 0) newest = outer_id;
+    const std::string label = "item " + std::to_string(index) +
+                              (outer_id.empty() ? std::string() : " (status " + outer_id + ")");
+    switch (item.kind) {
+      case ItemKind::kPost:
+        // Two boosts of one status in a page are one post.
+        if (seen.insert(item.post.id).second) page.posts.push_back(std::move(item.post));
+        break;
+      case ItemKind::kNotPublic:
+      case ItemKind::kBad:
+        ++page.skipped_items;
+        page.warnings.push_back(label + ": " + item.problem);
+        break;
+    }
+  };
+  if (single_status) {
+    take(root, 0);
+    // A lone status is not a page of a timeline: the cursor stays.
+    return page;
+  }
+  for (dom::element element : items) take(element, count++);
+
+  std::string from_link = PrevLinkCursor(response.headers, response.url);
+  if (!from_link.empty() && CompareStatusIds(from_link, newest) > 0) newest = from_link;
+  // Never move backwards: an older cursor would fetch pages already stored.
+  if (CompareStatusIds(newest, cursor.cursor) > 0) page.next_cursor = newest;
+  const int64_t limit = source.GetInt("limit", kMaxLimit);
+  page.caught_up = cursor.cursor.empty() || static_cast<int64_t>(count) < limit;
+  return page;
+}
+
+const ConnectorDescriptor& Descriptor() {
+  static const ConnectorDescriptor kDescriptor{
+      .name = kPlatform,
+      .summary =
+          "Mastodon hashtag timelines and status search on any instance "
+          "(`url` = instance base URL)",
+      .keys =
+          {
+              {.name = "tag",
+               .type = ConfigKeySpec::Type::kString,
+               .doc = "Hashtag to follow (leading '#' optional): GET "
+                      "/api/v1/timelines/tag/:tag. Set exactly one of `tag` and `query`."},
+              {.name = "query",
+               .type = ConfigKeySpec::Type::kString,
+               .doc = "Full-text status search: GET /api/v2/search?type=statuses. Needs "
+                      "`token`; finds only posts the instance has indexed (opted-in or "
+                      "interacted with)."},
+              {.name = "token",
+               .type = ConfigKeySpec::Type::kString,
+               .secret = true,
+               .doc = "Access token (read scope), sent as `Authorization: Bearer`; write "
+                      "\"${MASTODON_TOKEN}\". Required by `query`, optional for `tag`."},
+              {.name = "limit",
+               .type = ConfigKeySpec::Type::kInteger,
+               .default_value = "40",
+               .doc = "Statuses per request, 1 to 40 (Mastodon's maximum)."},
+              {.name = "local",
+               .type = ConfigKeySpec::Type::kBoolean,
+               .default_value = "false",
+               .doc = "Hashtag timeline only: statuses from this instance's own accounts."},
+              {.name = "only_media",
+               .type = ConfigKeySpec::Type::kBoolean,
+               .default_value = "false",
+               .doc = "Hashtag timeline only: statuses with media attachments."},
+          },
+      .next_request = &NextRequest,
+      .parse = &Parse,
+      .read_rate_limit = &ReadRateLimit,
+  };
+  return kDescriptor;
+}
+
+}  // namespace earshot::connector_mastodon

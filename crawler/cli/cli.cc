@@ -1,0 +1,129 @@
+#include "crawler/cli/cli.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "connectors/registry.h"
+
+#ifndef EARSHOT_DEMO_DIR
+#define EARSHOT_DEMO_DIR "config/demo"
+#endif
+
+namespace earshot {
+
+Result<Config> LoadEffectiveConfig(const GlobalOptions& global) {
+  std::string path = global.config_path;
+  if (path.empty()) {
+    if (const char* env = std::getenv("EARSHOT_CONFIG")) path = env;
+  }
+  if (path.empty() && std::filesystem::exists("earshot.toml")) path = "earshot.toml";
+  Result<Config> config = Config{};
+  if (!path.empty()) {
+    config = LoadConfig(path, FindConnector, ProcessEnv());
+    if (!config.ok()) return config.status();
+  }
+  if (!global.db_path.empty()) config->store_path = global.db_path;
+  return config;
+}
+
+int RunCli(int argc, char** argv) {
+  CLI::App app{
+      "earshot: listens to what people say in public about NHS services and "
+      "stores each story for the organisation it is about."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "earshot 0.1.0");
+  GlobalOptions global;
+  app.add_option("--config", global.config_path,
+                 "Configuration file (default: $EARSHOT_CONFIG, else ./earshot.toml)")
+      ->type_name("FILE");
+  app.add_option("--db", global.db_path, "SQLite database path (overrides [store] path)")
+      ->type_name("PATH");
+  app.add_flag("-v,--verbose", global.verbose, "Log every request");
+  app.add_flag("-q,--quiet", global.quiet, "Only log warnings and errors");
+
+  int code = 0;
+
+  auto* run = app.add_subcommand("run", "Crawl continuously until SIGINT or SIGTERM");
+  run->callback([&] { code = CmdCrawl(global, false, std::cout, std::cerr); });
+
+  auto* once = app.add_subcommand(
+      "once", "Poll every due source once (following its pages) and exit; for cron");
+  once->callback([&] { code = CmdCrawl(global, true, std::cout, std::cerr); });
+
+  std::string parse_connector, parse_url, parse_content_type;
+  std::vector<std::string> parse_files;
+  auto* parse = app.add_subcommand(
+      "parse",
+      "Run a connector's parser on saved response bodies; print one JSON object per post");
+  parse->add_option("--connector", parse_connector, "Connector name (see `earshot connectors`)")
+      ->required();
+  parse->add_option("--url", parse_url,
+                    "The URL the body was fetched from (base for relative links)");
+  parse->add_option("--content-type", parse_content_type,
+                    "The response's Content-Type, e.g. \"text/xml; charset=ISO-8859-1\"");
+  parse->add_option("files", parse_files, "Response body files")->required();
+  parse->callback([&] {
+    code = CmdParse(parse_connector, parse_url, parse_content_type, parse_files, std::cout,
+                    std::cerr);
+  });
+
+  std::string import_source = "import";
+  std::vector<std::string> import_files;
+  auto* import = app.add_subcommand(
+      "import", "Store posts given as `earshot parse` JSON lines ('-' reads stdin)");
+  import->add_option("--source", import_source, "Source name to record them under");
+  import->add_option("files", import_files, "JSON-lines files")->required();
+  import->callback(
+      [&] { code = CmdImport(global, import_source, import_files, std::cout, std::cerr); });
+
+  auto* sources = app.add_subcommand(
+      "sources", "Table of sources: health, last success, next poll, cursor, last error");
+  sources->callback([&] { code = CmdSources(global, std::cout, std::cerr); });
+
+  std::string posts_search;
+  int posts_limit = 20;
+  auto* posts = app.add_subcommand("posts", "Show the newest stored posts, or search them");
+  posts->add_option("--search", posts_search, "Full-text query (SQLite FTS5 syntax)");
+  posts->add_option("--limit", posts_limit, "How many")->check(CLI::Range(1, 10000));
+  posts->callback(
+      [&] { code = CmdPosts(global, posts_search, posts_limit, std::cout, std::cerr); });
+
+  auto* config = app.add_subcommand("config", "Configuration tools");
+  config->require_subcommand(1);
+  auto* check = config->add_subcommand("check", "Validate the configuration without running");
+  check->callback([&] { code = CmdConfigCheck(global, std::cout, std::cerr); });
+
+  auto* connectors =
+      app.add_subcommand("connectors", "List the connectors and their configuration keys");
+  connectors->callback([&] { code = CmdConnectors(std::cout); });
+
+  std::string demo_dir = EARSHOT_DEMO_DIR;
+  auto* demo = app.add_subcommand(
+      "demo",
+      "Start a local source server with bundled sample posts and crawl it into a fresh "
+      "SQLite file");
+  demo->add_option("--demo-dir", demo_dir, "Folder with the demo's routes and config");
+  demo->callback([&] { code = CmdDemo(global, demo_dir, std::cout, std::cerr); });
+
+  // Logs go to stderr; stdout carries only command output (JSON lines, tables).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("earshot"));
+  app.parse_complete_callback([&] {
+    spdlog::set_level(global.verbose ? spdlog::level::debug
+                      : global.quiet ? spdlog::level::warn
+                                     : spdlog::level::info);
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  return code;
+}
+
+}  // namespace earshot

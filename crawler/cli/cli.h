@@ -1,0 +1,47 @@
+// The `earshot` command line (CLI11). Each subcommand is a function taking
+// its parsed options; RunCli wires them up and returns the process exit code:
+// 0 success, 1 a runtime failure (store, network for every source), 2 bad
+// input (config error, unparseable file, bad flag).
+#pragma once
+
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crawler/cli/config.h"
+#include "crawler/core/status.h"
+
+namespace earshot {
+
+// Options every subcommand sees.
+struct GlobalOptions {
+  std::string config_path;  // --config; empty: $EARSHOT_CONFIG, ./earshot.toml
+  std::string db_path;      // --db; overrides [store] path
+  bool verbose = false;
+  bool quiet = false;
+};
+
+int RunCli(int argc, char** argv);
+
+// Loads the configuration the global options point at (an empty default
+// when there is no file), then applies --db.
+Result<Config> LoadEffectiveConfig(const GlobalOptions& global);
+
+// Subcommands. Output goes to `out`; diagnostics to `err`.
+int CmdParse(const std::string& connector, const std::string& url,
+             const std::string& content_type, const std::vector<std::string>& files,
+             std::ostream& out, std::ostream& err);
+int CmdConfigCheck(const GlobalOptions& global, std::ostream& out, std::ostream& err);
+int CmdConnectors(std::ostream& out);
+int CmdSources(const GlobalOptions& global, std::ostream& out, std::ostream& err);
+int CmdPosts(const GlobalOptions& global, const std::string& search, int limit,
+             std::ostream& out, std::ostream& err);
+int CmdImport(const GlobalOptions& global, const std::string& source,
+              const std::vector<std::string>& files, std::ostream& out, std::ostream& err);
+// `run` (continuous, until SIGINT/SIGTERM) and `once` (every due source once).
+int CmdCrawl(const GlobalOptions& global, bool once, std::ostream& out, std::ostream& err);
+int CmdDemo(const GlobalOptions& global, const std::string& demo_dir, std::ostream& out,
+            std::ostream& err);
+
+}  // namespace earshot

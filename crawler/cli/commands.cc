@@ -1,0 +1,281 @@
+// The subcommands that read files or the store without crawling.
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "connectors/registry.h"
+#include "crawler/cli/cli.h"
+#include "crawler/cli/post_json.h"
+#include "crawler/core/time_format.h"
+#include "crawler/pipeline/pipeline.h"
+#include "crawler/store/sqlite/sqlite_store.h"
+
+namespace earshot {
+
+namespace {
+
+Result<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("cannot read " + path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string FileUrl(const std::string& path) {
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(path, ec);
+  return "file://" + (ec ? path : abs.string());
+}
+
+std::string When(const std::optional<TimePoint>& t) {
+  return t ? FormatRfc3339(*t) : std::string("-");
+}
+
+std::string Shorten(std::string text, size_t max_bytes) {
+  for (char& c : text) {
+    if (c == '\n' || c == '\t') c = ' ';
+  }
+  if (text.size() <= max_bytes) return text;
+  size_t cut = max_bytes;
+  // Never cut inside a UTF-8 sequence.
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return text.substr(0, cut) + "…";
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteStore>> OpenStore(const Config& config) {
+  return SqliteStore::Open(config.store_path, SqliteOptions{});
+}
+
+int CmdParse(const std::string& connector_name, const std::string& url,
+             const std::string& content_type, const std::vector<std::string>& files,
+             std::ostream& out, std::ostream& err) {
+  const ConnectorDescriptor* connector = FindConnector(connector_name);
+  if (!connector) {
+    err << "earshot parse: unknown connector \"" << connector_name
+        << "\" (see `earshot connectors`)\n";
+    return 2;
+  }
+  int code = 0;
+  for (const std::string& file : files) {
+    auto body = ReadWholeFile(file);
+    if (!body.ok()) {
+      err << "earshot parse: " << body.status().message() << "\n";
+      code = 2;
+      continue;
+    }
+    HttpResponse response;
+    response.status = 200;
+    response.url = url.empty() ? FileUrl(file) : url;
+    if (!content_type.empty()) response.headers.Add("Content-Type", content_type);
+    response.body = std::move(body).value();
+    SourceSpec spec = DefaultSourceSpec(*connector, "parse", response.url);
+    auto page = connector->parse(spec, SourceCursor{}, response);
+    if (!page.ok()) {
+      err << "earshot parse: " << file << ": " << page.status().message() << "\n";
+      code = 2;
+      continue;
+    }
+    for (const std::string& w : page->warnings) {
+      err << "earshot parse: " << file << ": warning: " << w << "\n";
+    }
+    for (const Post& post : page->posts) out << PostToJsonLine(post) << "\n";
+  }
+  out.flush();
+  return code;
+}
+
+int CmdConfigCheck(const GlobalOptions& global, std::ostream& out, std::ostream& err) {
+  auto config = LoadEffectiveConfig(global);
+  if (!config.ok()) {
+    err << "earshot config check: " << config.status().message() << "\n";
+    return 2;
+  }
+  out << (config->file.empty() ? "(no configuration file: defaults)" : config->file)
+      << ": OK, " << config->sources.size() << " source(s), store " << config->store_path
+      << "\n";
+  for (const SourceSpec& s : config->sources) {
+    out << "  " << DescribeSource(s, FindConnector(s.connector)) << " every "
+        << FormatDuration(s.interval) << "\n";
+  }
+  return 0;
+}
+
+int CmdConnectors(std::ostream& out) {
+  for (const ConnectorDescriptor* c : AllConnectors()) {
+    out << c->name << ": " << c->summary << "\n";
+    for (const ConfigKeySpec& k : c->keys) {
+      static const char* kTypes[] = {"string", "integer", "boolean", "array of strings"};
+      out << "  " << k.name << " (" << kTypes[static_cast<int>(k.type)];
+      if (k.required) out << ", required";
+      if (k.secret) out << ", secret: use ${ENV_VAR}";
+      if (!k.default_value.empty()) out << ", default " << k.default_value;
+      out << "): " << k.doc << "\n";
+    }
+  }
+  return 0;
+}
+
+int CmdSources(const GlobalOptions& global, std::ostream& out, std::ostream& err) {
+  auto config = LoadEffectiveConfig(global);
+  if (!config.ok()) {
+    err << "earshot sources: " << config.status().message() << "\n";
+    return 2;
+  }
+  auto store = OpenStore(*config);
+  if (!store.ok()) {
+    err << "earshot sources: " << store.status().message() << "\n";
+    return 1;
+  }
+  for (const SourceSpec& s : config->sources) {
+    if (Status st = (*store)->UpsertSource(s); !st.ok()) {
+      err << "earshot sources: " << st.message() << "\n";
+      return 1;
+    }
+  }
+  auto sources = (*store)->ListSources();
+  if (!sources.ok()) {
+    err << "earshot sources: " << sources.status().message() << "\n";
+    return 1;
+  }
+  out << std::left << std::setw(24) << "SOURCE" << std::setw(10) << "CONNECTOR"
+      << std::setw(13) << "HEALTH" << std::setw(8) << "POSTS" << std::setw(22)
+      << "LAST SUCCESS" << std::setw(22) << "NEXT POLL" << std::setw(5) << "FAIL"
+      << "CURSOR / LAST ERROR\n";
+  for (const SourceRecord& r : *sources) {
+    const SourceState& s = r.state;
+    std::string tail = s.cursor.cursor.empty() ? "-" : s.cursor.cursor;
+    if (!s.last_error.empty()) tail += "  error: " + Shorten(s.last_error, 120);
+    out << std::left << std::setw(24) << r.name << std::setw(10) << r.connector
+        << std::setw(13) << SourceHealthName(s.health) << std::setw(8) << s.posts_total
+        << std::setw(22) << When(s.last_success_at) << std::setw(22)
+        << (s.next_poll_at ? FormatRfc3339(*s.next_poll_at) : std::string("now"))
+        << std::setw(5) << s.consecutive_failures << tail << "\n";
+  }
+  return 0;
+}
+
+int CmdPosts(const GlobalOptions& global, const std::string& search, int limit,
+             std::ostream& out, std::ostream& err) {
+  auto config = LoadEffectiveConfig(global);
+  if (!config.ok()) {
+    err << "earshot posts: " << config.status().message() << "\n";
+    return 2;
+  }
+  auto store = OpenStore(*config);
+  if (!store.ok()) {
+    err << "earshot posts: " << store.status().message() << "\n";
+    return 1;
+  }
+  auto posts = search.empty() ? (*store)->RecentPosts(limit)
+                              : (*store)->SearchPosts(search, limit);
+  if (!posts.ok()) {
+    err << "earshot posts: " << posts.status().message() << "\n";
+    return posts.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  for (const StoredPost& p : *posts) {
+    out << When(p.post.created_at) << "  " << p.post.platform << "  "
+        << (p.post.author_handle.empty() ? "-" : p.post.author_handle) << "  [" << p.source
+        << "]\n    " << Shorten(p.post.title.empty() ? p.post.text
+                                                    : p.post.title + " — " + p.post.text,
+                                 200)
+        << "\n";
+  }
+  return 0;
+}
+
+int CmdImport(const GlobalOptions& global, const std::string& source,
+              const std::vector<std::string>& files, std::ostream& out, std::ostream& err) {
+  auto config = LoadEffectiveConfig(global);
+  if (!config.ok()) {
+    err << "earshot import: " << config.status().message() << "\n";
+    return 2;
+  }
+  auto store = OpenStore(*config);
+  if (!store.ok()) {
+    err << "earshot import: " << store.status().message() << "\n";
+    return 1;
+  }
+  SourceSpec spec;
+  spec.name = source;
+  spec.connector = "import";
+  if (Status st = (*store)->UpsertSource(spec); !st.ok()) {
+    err << "earshot import: " << st.message() << "\n";
+    return 1;
+  }
+  auto record = (*store)->GetSource(source);
+  if (!record.ok()) {
+    err << "earshot import: " << record.status().message() << "\n";
+    return 1;
+  }
+  SystemClock clock;
+  Pipeline pipeline(**store, clock,
+                    BatchOptions{.max_rows = static_cast<int>(config->batch_rows),
+                                 .max_delay = config->batch_interval});
+  SourceState state = record->state;
+  int64_t read = 0, rejected = 0;
+  int code = 0;
+  auto import_stream = [&](std::istream& in, const std::string& name) -> Status {
+    std::string line;
+    int64_t line_no = 0;
+    std::vector<Post> batch;
+    auto submit = [&]() -> Status {
+      if (batch.empty()) return Status::Ok();
+      SourceWrite write;
+      write.source = source;
+      write.state = state;
+      write.state.last_success_at = clock.Now();
+      write.posts = std::move(batch);
+      batch.clear();
+      return pipeline.Submit(std::move(write));
+    };
+    while (std::getline(in, line)) {
+      ++line_no;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      auto post = PostFromJsonLine(line);
+      if (!post.ok()) {
+        err << "earshot import: " << name << ":" << line_no << ": "
+            << post.status().message() << "\n";
+        ++rejected;
+        code = 2;
+        continue;
+      }
+      post->fetched_at = clock.Now();
+      batch.push_back(std::move(post).value());
+      ++read;
+      if (batch.size() >= 1000) EARSHOT_RETURN_IF_ERROR(submit());
+    }
+    return submit();
+  };
+  for (const std::string& file : files) {
+    Status st;
+    if (file == "-") {
+      st = import_stream(std::cin, "<stdin>");
+    } else {
+      std::ifstream in(file, std::ios::binary);
+      if (!in) {
+        err << "earshot import: cannot read " << file << "\n";
+        code = 2;
+        continue;
+      }
+      st = import_stream(in, file);
+    }
+    if (!st.ok()) {
+      err << "earshot import: " << st.message() << "\n";
+      return 1;
+    }
+  }
+  if (Status st = pipeline.Flush(); !st.ok()) {
+    err << "earshot import: " << st.message() << "\n";
+    return 1;
+  }
+  const PipelineStats& stats = pipeline.stats();
+  out << "imported " << read << " post(s): " << stats.stored << " new, "
+      << stats.duplicates << " already stored, " << rejected << " rejected\n";
+  return code;
+}
+
+}  // namespace earshot

@@ -1,0 +1,496 @@
+#include "crawler/cli/config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "crawler/core/time_format.h"
+
+namespace earshot {
+
+namespace {
+
+std::string Where(std::string_view file, const toml::source_region& r) {
+  return std::string(file) + ":" + std::to_string(r.begin.line) + ":" +
+         std::to_string(r.begin.column) + ": ";
+}
+
+// Reads typed keys out of one TOML table and rejects the keys it was not
+// asked about. Errors are collected, first one wins.
+class TableReader {
+ public:
+  TableReader(std::string_view file, const toml::table& table, std::string context)
+      : file_(file), table_(table), context_(std::move(context)) {}
+
+  const toml::node* Node(std::string_view key) {
+    seen_.insert(std::string(key));
+    return table_.get(key);
+  }
+
+  std::string At(const toml::node& n) const { return Where(file_, n.source()); }
+  std::string AtTable() const { return Where(file_, table_.source()); }
+
+  void Fail(std::string message) {
+    if (status_.ok()) status_ = Status::InvalidArgument(std::move(message));
+  }
+
+  void String(std::string_view key, std::string& out) {
+    const toml::node* n = Node(key);
+    if (!n) return;
+    if (auto v = n->value<std::string>(); v && n->is_string()) {
+      out = *v;
+    } else {
+      Fail(At(*n) + context_ + "." + std::string(key) + " must be a string");
+    }
+  }
+
+  void Integer(std::string_view key, int64_t& out, int64_t min, int64_t max) {
+    const toml::node* n = Node(key);
+    if (!n) return;
+    if (!n->is_integer()) {
+      Fail(At(*n) + context_ + "." + std::string(key) + " must be an integer");
+      return;
+    }
+    int64_t v = *n->value<int64_t>();
+    if (v < min || v > max) {
+      Fail(At(*n) + context_ + "." + std::string(key) + " must be between " +
+           std::to_string(min) + " and " + std::to_string(max));
+      return;
+    }
+    out = v;
+  }
+
+  void Float(std::string_view key, double& out, double min, double max) {
+    const toml::node* n = Node(key);
+    if (!n) return;
+    if (!n->is_number()) {
+      Fail(At(*n) + context_ + "." + std::string(key) + " must be a number");
+      return;
+    }
+    double v = *n->value<double>();
+    if (v < min || v > max) {
+      Fail(At(*n) + context_ + "." + std::string(key) + " must be between " +
+           std::to_string(min) + " and " + std::to_string(max));
+      return;
+    }
+    out = v;
+  }
+
+  // Durations are strings ("30s", "5m") or integer seconds.
+  void DurationKey(std::string_view key, Duration& out, Duration min, Duration max) {
+    const toml::node* n = Node(key);
+    if (!n) return;
+    Result<Duration> d = Status::InvalidArgument("");
+    if (n->is_integer()) {
+      d = Duration(std::chrono::seconds(*n->value<int64_t>()));
+    } else if (n->is_string()) {
+      d = ParseDuration(*n->value<std::string>());
+    } else {
+      Fail(At(*n) + context_ + "." + std::string(key) +
+           " must be a duration such as \"30s\" or \"5m\"");
+      return;
+    }
+    if (!d.ok()) {
+      Fail(At(*n) + context_ + "." + std::string(key) + ": " + d.status().message());
+      return;
+    }
+    if (*d < min || *d > max) {
+      Fail(At(*n) + context_ + "." + std::string(key) + " must be between " +
+           FormatDuration(min) + " and " + FormatDuration(max));
+      return;
+    }
+    out = *d;
+  }
+
+  void ByteSize(std::string_view key, int64_t& out, int64_t min, int64_t max) {
+    const toml::node* n = Node(key);
+    if (!n) return;
+    Result<int64_t> size = Status::InvalidArgument("");
+    if (n->is_integer()) {
+      size = *n->value<int64_t>();
+    } else if (n->is_string()) {
+      size = ParseByteSize(*n->value<std::string>());
+    } else {
+      Fail(At(*n) + context_ + "." + std::string(key) +
+           " must be a size such as \"16MiB\" or a number of bytes");
+      return;
+    }
+    if (!size.ok()) {
+      Fail(At(*n) + context_ + "." + std::string(key) + ": " + size.status().message());
+      return;
+    }
+    if (*size < min || *size > max) {
+      Fail(At(*n) + context_ + "." + std::string(key) + " must be between " +
+           std::to_string(min) + " and " + std::to_string(max) + " bytes");
+      return;
+    }
+    out = *size;
+  }
+
+  // Every key of the table that no accessor asked for is an error.
+  void RejectUnknown(std::string_view hint = {}) {
+    for (const auto& [k, v] : table_) {
+      if (seen_.count(std::string(k.str()))) continue;
+      std::string msg = Where(file_, k.source()) + "unknown key \"" +
+                        std::string(k.str()) + "\" in " + context_;
+      if (!hint.empty()) msg += " (known keys: " + std::string(hint) + ")";
+      Fail(std::move(msg));
+    }
+  }
+
+  const Status& status() const { return status_; }
+  std::string_view file() const { return file_; }
+  const std::string& context() const { return context_; }
+
+ private:
+  std::string_view file_;
+  const toml::table& table_;
+  std::string context_;
+  std::set<std::string> seen_;
+  Status status_;
+};
+
+// Substitutes ${NAME} from the environment. "$${" stays a literal "${".
+Result<std::string> ExpandEnv(std::string_view text, const EnvLookup& env) {
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    if (text.compare(i, 3, "$${") == 0) {
+      out += "${";
+      i += 3;
+      continue;
+    }
+    if (text.compare(i, 2, "${") != 0) {
+      out += text[i++];
+      continue;
+    }
+    size_t end = text.find('}', i + 2);
+    if (end == std::string_view::npos) {
+      return Status::InvalidArgument("unterminated ${ in value");
+    }
+    std::string_view name = text.substr(i + 2, end - i - 2);
+    if (name.empty()) return Status::InvalidArgument("empty ${} in value");
+    std::optional<std::string> value = env(name);
+    if (!value) {
+      return Status::InvalidArgument("environment variable " + std::string(name) +
+                                     " is not set");
+    }
+    out += *value;
+    i = end + 1;
+  }
+  return out;
+}
+
+std::string KnownKeys(const ConnectorDescriptor& c) {
+  std::string out = "name, connector, url, interval";
+  for (const ConfigKeySpec& k : c.keys) out += ", " + k.name;
+  return out;
+}
+
+// Converts a connector key's default text into a typed value.
+Result<OptionValue> DefaultValue(const ConfigKeySpec& key) {
+  switch (key.type) {
+    case ConfigKeySpec::Type::kString:
+      return OptionValue(key.default_value);
+    case ConfigKeySpec::Type::kInteger:
+      return OptionValue(static_cast<int64_t>(std::strtoll(key.default_value.c_str(), nullptr, 10)));
+    case ConfigKeySpec::Type::kBoolean:
+      return OptionValue(key.default_value == "true");
+    case ConfigKeySpec::Type::kStringArray:
+      return OptionValue(std::vector<std::string>{});
+  }
+  return Status::Internal("unknown key type");
+}
+
+Result<SourceSpec> ReadSource(std::string_view file, const toml::table& table,
+                              size_t index, const ConnectorLookup& connectors,
+                              const EnvLookup& env) {
+  SourceSpec spec;
+  TableReader r(file, table, "[[source]] #" + std::to_string(index + 1));
+  r.String("name", spec.name);
+  r.String("connector", spec.connector);
+  EARSHOT_RETURN_IF_ERROR(r.status());
+  if (spec.name.empty()) {
+    return Status::InvalidArgument(r.AtTable() + r.context() +
+                                   " needs a non-empty name");
+  }
+  TableReader sr(file, table, "source \"" + spec.name + "\"");
+  sr.Node("name");
+  sr.String("connector", spec.connector);
+  if (spec.connector.empty()) {
+    return Status::InvalidArgument(sr.AtTable() + sr.context() +
+                                   " needs connector = \"...\"");
+  }
+  const ConnectorDescriptor* connector = connectors(spec.connector);
+  if (!connector) {
+    const toml::node* n = table.get("connector");
+    return Status::InvalidArgument(sr.At(*n) + sr.context() + ": unknown connector \"" +
+                                   spec.connector + "\"");
+  }
+  if (const toml::node* n = sr.Node("url")) {
+    if (!n->is_string()) {
+      return Status::InvalidArgument(sr.At(*n) + sr.context() + ".url must be a string");
+    }
+    auto expanded = ExpandEnv(*n->value<std::string>(), env);
+    if (!expanded.ok()) {
+      return Status::InvalidArgument(sr.At(*n) + sr.context() + ".url: " +
+                                     expanded.status().message());
+    }
+    spec.url = *expanded;
+    if (spec.url.rfind("http://", 0) != 0 && spec.url.rfind("https://", 0) != 0) {
+      return Status::InvalidArgument(sr.At(*n) + sr.context() +
+                                     ".url must start with http:// or https://");
+    }
+  }
+  sr.DurationKey("interval", spec.interval, std::chrono::seconds(1),
+                 std::chrono::hours(24 * 7));
+
+  for (const ConfigKeySpec& key : connector->keys) {
+    const toml::node* n = sr.Node(key.name);
+    if (!n) {
+      if (key.required) {
+        return Status::InvalidArgument(sr.AtTable() + sr.context() + " needs " +
+                                       key.name + " (connector " + spec.connector +
+                                       ": " + key.doc + ")");
+      }
+      if (!key.default_value.empty() || key.type != ConfigKeySpec::Type::kString) {
+        auto v = DefaultValue(key);
+        EARSHOT_RETURN_IF_ERROR(v.status());
+        spec.options[key.name] = *v;
+      }
+      continue;
+    }
+    std::string where = sr.At(*n) + sr.context() + "." + key.name;
+    switch (key.type) {
+      case ConfigKeySpec::Type::kString: {
+        if (!n->is_string()) return Status::InvalidArgument(where + " must be a string");
+        auto v = ExpandEnv(*n->value<std::string>(), env);
+        if (!v.ok()) return Status::InvalidArgument(where + ": " + v.status().message());
+        spec.options[key.name] = *v;
+        break;
+      }
+      case ConfigKeySpec::Type::kInteger:
+        if (!n->is_integer()) return Status::InvalidArgument(where + " must be an integer");
+        spec.options[key.name] = *n->value<int64_t>();
+        break;
+      case ConfigKeySpec::Type::kBoolean:
+        if (!n->is_boolean()) {
+          return Status::InvalidArgument(where + " must be true or false");
+        }
+        spec.options[key.name] = *n->value<bool>();
+        break;
+      case ConfigKeySpec::Type::kStringArray: {
+        const toml::array* arr = n->as_array();
+        if (!arr) return Status::InvalidArgument(where + " must be an array of strings");
+        std::vector<std::string> values;
+        for (const toml::node& item : *arr) {
+          if (!item.is_string()) {
+            return Status::InvalidArgument(sr.At(item) + sr.context() + "." + key.name +
+                                           " must contain only strings");
+          }
+          auto v = ExpandEnv(*item.value<std::string>(), env);
+          if (!v.ok()) return Status::InvalidArgument(where + ": " + v.status().message());
+          values.push_back(*v);
+        }
+        spec.options[key.name] = std::move(values);
+        break;
+      }
+    }
+  }
+  sr.RejectUnknown(KnownKeys(*connector));
+  EARSHOT_RETURN_IF_ERROR(sr.status());
+  return spec;
+}
+
+}  // namespace
+
+EnvLookup ProcessEnv() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const char* v = std::getenv(std::string(name).c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+Result<int64_t> ParseByteSize(std::string_view text) {
+  size_t i = 0;
+  int64_t number = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+    if (number > (int64_t{1} << 50)) return Status::InvalidArgument("size too large");
+    number = number * 10 + (text[i] - '0');
+    ++i;
+  }
+  if (i == 0) return Status::InvalidArgument("not a size: \"" + std::string(text) + "\"");
+  std::string_view unit = text.substr(i);
+  while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
+  static const std::pair<std::string_view, int64_t> kUnits[] = {
+      {"", 1},          {"B", 1},
+      {"KB", 1000},     {"MB", 1000 * 1000},           {"GB", 1000 * 1000 * 1000},
+      {"KiB", 1 << 10}, {"MiB", 1 << 20},              {"GiB", int64_t{1} << 30},
+  };
+  for (const auto& [name, factor] : kUnits) {
+    if (unit == name) return number * factor;
+  }
+  return Status::InvalidArgument("unknown size unit \"" + std::string(unit) +
+                                 "\" (use B, KB, MB, GB, KiB, MiB or GiB)");
+}
+
+Result<Config> ParseConfig(std::string_view text, std::string_view file_name,
+                           const ConnectorLookup& connectors, const EnvLookup& env) {
+  Config config;
+  config.file = std::string(file_name);
+  toml::table root;
+  try {
+    root = toml::parse(text, file_name);
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument(Where(file_name, e.source()) +
+                                   std::string(e.description()));
+  }
+
+  TableReader top(file_name, root, "the top level");
+  auto sub_table = [&](std::string_view key) -> Result<const toml::table*> {
+    const toml::node* n = top.Node(key);
+    if (!n) return static_cast<const toml::table*>(nullptr);
+    if (!n->is_table()) {
+      return Status::InvalidArgument(top.At(*n) + "[" + std::string(key) +
+                                     "] must be a table");
+    }
+    return n->as_table();
+  };
+
+  auto store = sub_table("store");
+  EARSHOT_RETURN_IF_ERROR(store.status());
+  if (*store) {
+    TableReader r(file_name, **store, "[store]");
+    r.String("path", config.store_path);
+    r.Integer("batch_rows", config.batch_rows, 1, 100000);
+    r.DurationKey("batch_interval", config.batch_interval, std::chrono::milliseconds(1),
+                  std::chrono::seconds(60));
+    r.RejectUnknown("path, batch_rows, batch_interval");
+    EARSHOT_RETURN_IF_ERROR(r.status());
+    if (config.store_path.empty()) {
+      return Status::InvalidArgument(r.AtTable() + "[store] path must not be empty");
+    }
+  }
+
+  auto http = sub_table("http");
+  EARSHOT_RETURN_IF_ERROR(http.status());
+  if (*http) {
+    TableReader r(file_name, **http, "[http]");
+    std::string contact;
+    r.String("user_agent", config.http.user_agent);
+    r.String("contact", contact);
+    r.DurationKey("connect_timeout", config.http.connect_timeout,
+                  std::chrono::milliseconds(100), std::chrono::minutes(5));
+    r.DurationKey("timeout", config.http.total_timeout, std::chrono::milliseconds(100),
+                  std::chrono::hours(1));
+    r.ByteSize("max_body", config.http.max_body_bytes, 1024, int64_t{1} << 32);
+    int64_t redirects = config.http.max_redirects;
+    r.Integer("max_redirects", redirects, 0, 20);
+    config.http.max_redirects = static_cast<int>(redirects);
+    r.Integer("per_host_concurrency", config.per_host_concurrency, 1, 64);
+    r.DurationKey("per_host_delay", config.per_host_delay, Duration(0),
+                  std::chrono::minutes(10));
+    r.String("ca_file", config.http.ca_file);
+    r.RejectUnknown(
+        "user_agent, contact, connect_timeout, timeout, max_body, max_redirects, "
+        "per_host_concurrency, per_host_delay, ca_file");
+    EARSHOT_RETURN_IF_ERROR(r.status());
+    if (!contact.empty()) {
+      config.http.user_agent = "earshot/0.1 (+" + contact + ")";
+    }
+  }
+
+  auto schedule = sub_table("schedule");
+  EARSHOT_RETURN_IF_ERROR(schedule.status());
+  if (*schedule) {
+    TableReader r(file_name, **schedule, "[schedule]");
+    r.Float("jitter", config.jitter, 0.0, 0.5);
+    r.DurationKey("backoff_initial", config.backoff_initial, std::chrono::seconds(1),
+                  std::chrono::hours(24));
+    r.DurationKey("backoff_max", config.backoff_max, std::chrono::seconds(1),
+                  std::chrono::hours(24 * 7));
+    r.Integer("max_pages_per_poll", config.max_pages_per_poll, 1, 10000);
+    r.RejectUnknown("jitter, backoff_initial, backoff_max, max_pages_per_poll");
+    EARSHOT_RETURN_IF_ERROR(r.status());
+    if (config.backoff_max < config.backoff_initial) {
+      return Status::InvalidArgument(r.AtTable() +
+                                     "[schedule] backoff_max is below backoff_initial");
+    }
+  }
+
+  if (const toml::node* n = top.Node("source")) {
+    const toml::array* sources = n->as_array();
+    if (!sources || !sources->is_array_of_tables()) {
+      return Status::InvalidArgument(top.At(*n) +
+                                     "source must be written as [[source]] tables");
+    }
+    std::set<std::string> names;
+    for (size_t i = 0; i < sources->size(); ++i) {
+      const toml::table& t = *(*sources)[i].as_table();
+      auto spec = ReadSource(file_name, t, i, connectors, env);
+      EARSHOT_RETURN_IF_ERROR(spec.status());
+      if (!names.insert(spec->name).second) {
+        return Status::InvalidArgument(Where(file_name, t.source()) + "source name \"" +
+                                       spec->name + "\" is used twice");
+      }
+      config.sources.push_back(std::move(spec).value());
+    }
+  }
+  top.RejectUnknown("store, http, schedule, source");
+  EARSHOT_RETURN_IF_ERROR(top.status());
+  return config;
+}
+
+Result<Config> LoadConfig(const std::string& path, const ConnectorLookup& connectors,
+                          const EnvLookup& env) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("cannot read config file " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParseConfig(text.str(), path, connectors, env);
+}
+
+SourceSpec DefaultSourceSpec(const ConnectorDescriptor& connector, std::string name,
+                             std::string url) {
+  SourceSpec spec;
+  spec.name = std::move(name);
+  spec.connector = std::string(connector.name);
+  spec.url = std::move(url);
+  for (const ConfigKeySpec& key : connector.keys) {
+    if (key.default_value.empty() && key.type == ConfigKeySpec::Type::kString) continue;
+    if (auto v = DefaultValue(key); v.ok()) spec.options[key.name] = *v;
+  }
+  return spec;
+}
+
+std::string DescribeSource(const SourceSpec& spec, const ConnectorDescriptor* connector) {
+  std::string out = spec.name + " (" + spec.connector;
+  if (!spec.url.empty()) out += " " + spec.url;
+  for (const auto& [key, value] : spec.options) {
+    bool secret = false;
+    if (connector) {
+      for (const ConfigKeySpec& k : connector->keys) {
+        if (k.name == key) secret = k.secret;
+      }
+    }
+    out += " " + key + "=";
+    if (secret) {
+      out += "***";
+    } else if (const auto* s = std::get_if<std::string>(&value)) {
+      out += *s;
+    } else if (const auto* i = std::get_if<int64_t>(&value)) {
+      out += std::to_string(*i);
+    } else if (const auto* b = std::get_if<bool>(&value)) {
+      out += *b ? "true" : "false";
+    } else if (const auto* a = std::get_if<std::vector<std::string>>(&value)) {
+      out += "[";
+      for (size_t i = 0; i < a->size(); ++i) out += (i ? "," : "") + (*a)[i];
+      out += "]";
+    }
+  }
+  return out + ")";
+}
+
+}  // namespace earshot

@@ -1,0 +1,184 @@
+#include <catch2/catch.hpp>
+
+#include "crawler/cli/config.h"
+
+namespace earshot {
+namespace {
+
+Result<HttpRequest> NoRequest(const SourceSpec&, const SourceCursor&) {
+  return Status::Internal("unused");
+}
+Result<Page> NoParse(const SourceSpec&, const SourceCursor&, const HttpResponse&) {
+  return Status::Internal("unused");
+}
+RateLimitInfo NoRate(const HttpResponse&) { return {}; }
+
+const ConnectorDescriptor& TestConnector() {
+  static const ConnectorDescriptor d{
+      .name = "testc",
+      .summary = "test connector",
+      .keys = {{.name = "tag", .type = ConfigKeySpec::Type::kString, .doc = "a tag"},
+               {.name = "limit",
+                .type = ConfigKeySpec::Type::kInteger,
+                .default_value = "40",
+                .doc = "page size"},
+               {.name = "token",
+                .type = ConfigKeySpec::Type::kString,
+                .secret = true,
+                .doc = "bearer token"},
+               {.name = "local", .type = ConfigKeySpec::Type::kBoolean,
+                .default_value = "false"},
+               {.name = "words", .type = ConfigKeySpec::Type::kStringArray}},
+      .next_request = NoRequest,
+      .parse = NoParse,
+      .read_rate_limit = NoRate,
+  };
+  return d;
+}
+
+const ConnectorDescriptor* Lookup(std::string_view name) {
+  return name == "testc" ? &TestConnector() : nullptr;
+}
+
+std::optional<std::string> Env(std::string_view name) {
+  if (name == "TEST_TOKEN") return std::string("s3cret");
+  return std::nullopt;
+}
+
+Result<Config> Parse(std::string_view text) {
+  return ParseConfig(text, "earshot.toml", Lookup, Env);
+}
+
+TEST_CASE("config: a full file loads with defaults and env substitution", "[config]") {
+  auto c = Parse(R"(
+[store]
+path = "/var/lib/earshot/earshot.db"
+batch_rows = 500
+
+[http]
+contact = "https://trust.example.nhs.uk/earshot"
+timeout = "20s"
+max_body = "8MiB"
+
+[schedule]
+backoff_max = "2h"
+
+[[source]]
+name = "tag"
+connector = "testc"
+url = "https://social.example"
+interval = "90s"
+tag = "nhs"
+token = "${TEST_TOKEN}"
+words = ["a", "b"]
+)");
+  REQUIRE(c.ok());
+  CHECK(c->store_path == "/var/lib/earshot/earshot.db");
+  CHECK(c->batch_rows == 500);
+  CHECK(c->http.user_agent == "earshot/0.1 (+https://trust.example.nhs.uk/earshot)");
+  CHECK(c->http.total_timeout == std::chrono::seconds(20));
+  CHECK(c->http.max_body_bytes == 8 * 1024 * 1024);
+  CHECK(c->backoff_max == std::chrono::hours(2));
+  REQUIRE(c->sources.size() == 1);
+  const SourceSpec& s = c->sources[0];
+  CHECK(s.interval == std::chrono::seconds(90));
+  CHECK(s.GetString("tag") == "nhs");
+  CHECK(s.GetString("token") == "s3cret");
+  CHECK(s.GetInt("limit") == 40);
+  CHECK_FALSE(s.GetBool("local", true));
+  CHECK(s.GetStrings("words") == std::vector<std::string>{"a", "b"});
+  std::string described = DescribeSource(s, &TestConnector());
+  CHECK(described.find("s3cret") == std::string::npos);
+  CHECK(described.find("token=***") != std::string::npos);
+}
+
+TEST_CASE("config: errors name file, line and column", "[config]") {
+  SECTION("unknown top-level key") {
+    auto c = Parse("[store]\npath = \"x.db\"\n\nbogus = 1\n");
+    REQUIRE_FALSE(c.ok());
+    // 'bogus' sits inside [store] in TOML terms.
+    CHECK(c.status().message() == "earshot.toml:4:1: unknown key \"bogus\" in [store] "
+                                  "(known keys: path, batch_rows, batch_interval)");
+  }
+  SECTION("wrong type") {
+    auto c = Parse("[http]\ntimeout = true\n");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().message().rfind("earshot.toml:2:11: [http].timeout must be a duration",
+                                     0) == 0);
+  }
+  SECTION("bad value") {
+    auto c = Parse("[schedule]\njitter = 0.9\n");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().message().rfind("earshot.toml:2:10: [schedule].jitter must be between",
+                                     0) == 0);
+  }
+  SECTION("bad duration text") {
+    auto c = Parse("[http]\ntimeout = \"soon\"\n");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().message().rfind("earshot.toml:2:11: [http].timeout: ", 0) == 0);
+  }
+  SECTION("TOML syntax error") {
+    auto c = Parse("[store\npath = 1\n");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().message().rfind("earshot.toml:1:", 0) == 0);
+  }
+  SECTION("unknown connector") {
+    auto c = Parse("[[source]]\nname = \"a\"\nconnector = \"nope\"\n");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().message() ==
+          "earshot.toml:3:13: source \"a\": unknown connector \"nope\"");
+  }
+  SECTION("unknown connector key lists the known ones") {
+    auto c = Parse(
+        "[[source]]\nname = \"a\"\nconnector = \"testc\"\nurl = \"https://x.example\"\n"
+        "tags = \"nhs\"\n");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().message() ==
+          "earshot.toml:5:1: unknown key \"tags\" in source \"a\" (known keys: name, "
+          "connector, url, interval, tag, limit, token, local, words)");
+  }
+  SECTION("connector key of the wrong type") {
+    auto c = Parse(
+        "[[source]]\nname = \"a\"\nconnector = \"testc\"\nlimit = \"forty\"\n");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().message() == "earshot.toml:4:9: source \"a\".limit must be an integer");
+  }
+  SECTION("missing environment variable does not leak values") {
+    auto c = Parse(
+        "[[source]]\nname = \"a\"\nconnector = \"testc\"\ntoken = \"${NOPE}\"\n");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().message() ==
+          "earshot.toml:4:9: source \"a\".token: environment variable NOPE is not set");
+  }
+  SECTION("duplicate source names") {
+    auto c = Parse(
+        "[[source]]\nname = \"a\"\nconnector = \"testc\"\n"
+        "[[source]]\nname = \"a\"\nconnector = \"testc\"\n");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().message() == "earshot.toml:4:1: source name \"a\" is used twice");
+  }
+  SECTION("non-http url") {
+    auto c = Parse(
+        "[[source]]\nname = \"a\"\nconnector = \"testc\"\nurl = \"file:///etc/passwd\"\n");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().message().find("must start with http:// or https://") !=
+          std::string::npos);
+  }
+  SECTION("source without a name") {
+    auto c = Parse("[[source]]\nconnector = \"testc\"\n");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().message() ==
+          "earshot.toml:1:1: [[source]] #1 needs a non-empty name");
+  }
+}
+
+TEST_CASE("config: byte sizes", "[config]") {
+  CHECK(*ParseByteSize("16MiB") == 16 * 1024 * 1024);
+  CHECK(*ParseByteSize("1MB") == 1000 * 1000);
+  CHECK(*ParseByteSize("2048") == 2048);
+  CHECK_FALSE(ParseByteSize("MiB").ok());
+  CHECK_FALSE(ParseByteSize("3 parsecs").ok());
+}
+
+}  // namespace
+}  // namespace earshot

@@ -1,0 +1,846 @@
+// SqliteStore: schema migrations, the Apply() transaction and its atomicity
+// under injected faults, de-duplication, full-text search, raw payloads,
+// quarantine and blind windows.
+#include <sqlite3.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "crawler/store/sqlite/sqlite_store.h"
+#include "crawler/store/store.h"
+
+namespace earshot {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh directory under the system temp dir, removed with its contents.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device random;
+    path_ = fs::temp_directory_path() /
+            ("earshot-store-test-" + std::to_string(random()) + "-" + std::to_string(random()));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  std::string File(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  fs::path path_;
+};
+
+constexpr int64_t kT0 = 1'790'000'000'000;  // ms since the epoch
+
+TimePoint At(int64_t offset_ms) { return FromUnixMillis(kT0 + offset_ms); }
+
+Post MakePost(std::string uid, std::string text, int64_t fetched_offset = 0) {
+  Post post;
+  post.platform = "mastodon";
+  post.id = "id-" + uid;
+  post.uid = std::move(uid);
+  post.url = "https://example.social/@alice/" + post.id;
+  post.title = "";
+  post.author_handle = "@alice@example.social";
+  post.author_name = "Alice";
+  post.text = std::move(text);
+  post.language = "en";
+  post.created_at = At(fetched_offset - 60'000);
+  post.fetched_at = At(fetched_offset);
+  post.reply_to = "";
+  post.conversation = "";
+  post.content_hash = "hash-" + post.uid;
+  return post;
+}
+
+SourceSpec Spec(std::string name, std::string url = "https://example.social") {
+  SourceSpec spec;
+  spec.name = std::move(name);
+  spec.connector = "mastodon";
+  spec.url = std::move(url);
+  return spec;
+}
+
+SourceState StateWithCursor(std::string cursor) {
+  SourceState state;
+  state.cursor.cursor = std::move(cursor);
+  state.cursor.etag = "\"etag-" + state.cursor.cursor + "\"";
+  state.cursor.last_modified = "Tue, 15 Nov 2026 08:12:31 GMT";
+  state.last_success_at = At(0);
+  state.next_poll_at = At(300'000);
+  return state;
+}
+
+std::unique_ptr<SqliteStore> OpenOrDie(const std::string& path, SqliteOptions options = {}) {
+  auto store = SqliteStore::Open(path, std::move(options));
+  INFO(store.status().ToString());
+  REQUIRE(store.ok());
+  return std::move(store).value();
+}
+
+// A raw connection, for looking under the store's interface.
+class RawDb {
+ public:
+  explicit RawDb(const std::string& path) {
+    REQUIRE(sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+  }
+  ~RawDb() { sqlite3_close_v2(db_); }
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+
+  void Exec(const std::string& sql) {
+    char* error = nullptr;
+    int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error);
+    std::string message = error != nullptr ? error : "";
+    sqlite3_free(error);
+    INFO(sql << ": " << message);
+    REQUIRE(rc == SQLITE_OK);
+  }
+
+  // Every row of the query, each cell rendered (blobs in hex), one line a row.
+  std::string Rows(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
+    std::string out;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      for (int c = 0; c < sqlite3_column_count(stmt); ++c) {
+        if (c > 0) out += " | ";
+        switch (sqlite3_column_type(stmt, c)) {
+          case SQLITE_NULL:
+            out += "NULL";
+            break;
+          case SQLITE_BLOB: {
+            const auto* bytes = static_cast<const unsigned char*>(sqlite3_column_blob(stmt, c));
+            static constexpr char kHex[] = "0123456789abcdef";
+            out += "x'";
+            for (int i = 0; i < sqlite3_column_bytes(stmt, c); ++i) {
+              out += kHex[bytes[i] >> 4];
+              out += kHex[bytes[i] & 15];
+            }
+            out += "'";
+            break;
+          }
+          default:
+            out += reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
+        }
+      }
+      out += "\n";
+    }
+    sqlite3_finalize(stmt);
+    INFO(sql);
+    REQUIRE(rc == SQLITE_DONE);
+    return out;
+  }
+
+  int64_t Int(const std::string& sql) {
+    std::string rows = Rows(sql);
+    REQUIRE_FALSE(rows.empty());
+    return std::stoll(rows);
+  }
+
+  // The whole database: schema version and every stored table, including
+  // the FTS5 index's shadow tables, in rowid order.
+  std::string Dump() {
+    std::string out = "user_version " + Rows("PRAGMA user_version");
+    std::string tables = Rows(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND sql NOT LIKE "
+        "'CREATE VIRTUAL%' ORDER BY name");
+    size_t start = 0;
+    while (start < tables.size()) {
+      size_t end = tables.find('\n', start);
+      std::string table = tables.substr(start, end - start);
+      start = end + 1;
+      out += "== " + table + "\n";
+      // Table names come from sqlite_schema of our own file.
+      out += Rows("SELECT * FROM \"" + table + "\"");
+    }
+    return out;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+void CheckSamePost(const Post& got, const Post& want) {
+  CHECK(got.platform == want.platform);
+  CHECK(got.id == want.id);
+  CHECK(got.uid == want.uid);
+  CHECK(got.url == want.url);
+  CHECK(got.title == want.title);
+  CHECK(got.author_handle == want.author_handle);
+  CHECK(got.author_name == want.author_name);
+  CHECK(got.text == want.text);
+  CHECK(got.language == want.language);
+  CHECK(got.created_at == want.created_at);
+  CHECK(got.fetched_at == want.fetched_at);
+  CHECK(got.reply_to == want.reply_to);
+  CHECK(got.conversation == want.conversation);
+  CHECK(got.content_hash == want.content_hash);
+}
+
+std::vector<std::string> Uids(const std::vector<StoredPost>& posts) {
+  std::vector<std::string> uids;
+  for (const auto& p : posts) uids.push_back(p.post.uid);
+  return uids;
+}
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+TEST_CASE("source health names round-trip", "[store]") {
+  for (SourceHealth h : {SourceHealth::kOk, SourceHealth::kBackoff, SourceHealth::kRateLimited,
+                         SourceHealth::kStopped}) {
+    CHECK(SourceHealthFromName(SourceHealthName(h)) == h);
+  }
+  CHECK(SourceHealthName(SourceHealth::kRateLimited) == "rate_limited");
+  CHECK(SourceHealthName(SourceHealth::kOk) == "ok");
+  CHECK_FALSE(SourceHealthFromName("OK").has_value());
+  CHECK_FALSE(SourceHealthFromName("").has_value());
+}
+
+TEST_CASE("a new database is migrated, in WAL mode, and reopens with its data", "[store]") {
+  TempDir dir;
+  const std::string path = dir.File("earshot.db");
+  {
+    auto store = OpenOrDie(path);
+    CHECK(store->path() == path);
+    auto mode = store->JournalMode();
+    REQUIRE(mode.ok());
+    CHECK(*mode == "wal");
+    CHECK(store->CheckIntegrity().ok());
+    REQUIRE(store->UpsertSource(Spec("alpha")).ok());
+    SourceWrite write{"alpha", StateWithCursor("c1"), {MakePost("u1", "hello")}};
+    REQUIRE(store->Apply({write}).ok());
+  }
+  {
+    RawDb raw(path);
+    CHECK(raw.Int("PRAGMA user_version") == SqliteStore::kSchemaVersion);
+    CHECK(raw.Rows("SELECT name FROM sqlite_schema WHERE type = 'table' AND name IN "
+                   "('sources', 'posts', 'raw_payloads', 'quarantine', "
+                   "'blind_windows', 'posts_fts') ORDER BY name") ==
+          "blind_windows\nposts\nposts_fts\nquarantine\nraw_payloads\nsources\n");
+    CHECK(raw.Rows("PRAGMA journal_mode") == "wal\n");
+  }
+  auto store = OpenOrDie(path);
+  auto count = store->CountPosts();
+  REQUIRE(count.ok());
+  CHECK(*count == 1);
+  auto source = store->GetSource("alpha");
+  REQUIRE(source.ok());
+  CHECK(source->state.cursor.cursor == "c1");
+  auto found = store->SearchPosts("hello", 10);
+  REQUIRE(found.ok());
+  CHECK(Uids(*found) == std::vector<std::string>{"u1"});
+}
+
+TEST_CASE("an in-memory database works for tests", "[store]") {
+  auto store = OpenOrDie(":memory:");
+  auto mode = store->JournalMode();
+  REQUIRE(mode.ok());
+  CHECK(*mode == "memory");
+  auto count = store->CountPosts();
+  REQUIRE(count.ok());
+  CHECK(*count == 0);
+}
+
+TEST_CASE("a database from a newer earshot is refused and left alone", "[store]") {
+  TempDir dir;
+  const std::string path = dir.File("future.db");
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = SqliteStore::Open(path);
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.status().code() == StatusCode::kInvalidArgument);
+  CHECK(Contains(store.status().message(), path));
+  CHECK(Contains(store.status().message(), "99"));
+  RawDb raw(path);
+  CHECK(raw.Int("PRAGMA user_version") == 99);
+  CHECK(raw.Rows("SELECT name FROM sqlite_schema") == "");
+}
+
+TEST_CASE("open failures name the path", "[store]") {
+  TempDir dir;
+  SECTION("missing directory") {
+    const std::string path = dir.File("no/such/dir/earshot.db");
+    auto store = SqliteStore::Open(path);
+    REQUIRE_FALSE(store.ok());
+    CHECK(store.status().code() == StatusCode::kIoError);
+    CHECK(Contains(store.status().message(), path));
+  }
+  SECTION("not a database") {
+    const std::string path = dir.File("notes.txt");
+    std::ofstream(path) << std::string(4096, 'x');
+    auto store = SqliteStore::Open(path);
+    REQUIRE_FALSE(store.ok());
+    CHECK(store.status().code() == StatusCode::kIoError);
+    CHECK(Contains(store.status().message(), path));
+    CHECK(Contains(store.status().message(), "not a database"));
+  }
+}
+
+TEST_CASE("a failed migration leaves the file at the old version", "[store]") {
+  TempDir dir;
+  int failures = 0;
+  for (int n = 1;; ++n) {
+    const std::string path = dir.File("migrate-" + std::to_string(n) + ".db");
+    int steps = 0;
+    SqliteOptions options;
+    options.fail_step = [&](std::string_view) { return ++steps == n; };
+    auto store = SqliteStore::Open(path, options);
+    if (store.ok()) {
+      CHECK(steps < n);
+      break;
+    }
+    ++failures;
+    CHECK(Contains(store.status().message(), "injected fault"));
+    {
+      RawDb raw(path);
+      CHECK(raw.Int("PRAGMA user_version") == 0);
+      CHECK(raw.Rows("SELECT name FROM sqlite_schema") == "");
+    }
+    auto again = OpenOrDie(path);
+    CHECK(again->CheckIntegrity().ok());
+    RawDb raw(path);
+    CHECK(raw.Int("PRAGMA user_version") == SqliteStore::kSchemaVersion);
+  }
+  CHECK(failures >= 4);  // pragmas, version read, begin, schema, bump, commit
+}
+
+TEST_CASE("UpsertSource registers a source and keeps its state", "[store]") {
+  auto store = OpenOrDie(":memory:");
+  REQUIRE(store->UpsertSource(Spec("beta", "https://b.example")).ok());
+  REQUIRE(store->UpsertSource(Spec("alpha", "https://a.example")).ok());
+
+  auto fresh = store->GetSource("alpha");
+  REQUIRE(fresh.ok());
+  CHECK(fresh->connector == "mastodon");
+  CHECK(fresh->url == "https://a.example");
+  CHECK(fresh->state.cursor.cursor.empty());
+  CHECK(fresh->state.health == SourceHealth::kOk);
+  CHECK_FALSE(fresh->state.next_poll_at.has_value());
+  CHECK(fresh->state.posts_total == 0);
+
+  SourceState state = StateWithCursor("c9");
+  state.health = SourceHealth::kBackoff;
+  state.last_error_at = At(5);
+  state.last_error = "unavailable: HTTP 503 from https://a.example";
+  state.consecutive_failures = 3;
+  state.blind_since = At(1);
+  state.last_success_at.reset();
+  REQUIRE(store->Apply({SourceWrite{"alpha", state}}).ok());
+
+  // A config reload re-registers the source with a new URL.
+  SourceSpec moved = Spec("alpha", "https://a2.example");
+  moved.connector = "feed";
+  REQUIRE(store->UpsertSource(moved).ok());
+
+  auto got = store->GetSource("alpha");
+  REQUIRE(got.ok());
+  CHECK(got->connector == "feed");
+  CHECK(got->url == "https://a2.example");
+  CHECK(got->state.cursor.cursor == "c9");
+  CHECK(got->state.cursor.etag == "\"etag-c9\"");
+  CHECK(got->state.cursor.last_modified == "Tue, 15 Nov 2026 08:12:31 GMT");
+  CHECK(got->state.health == SourceHealth::kBackoff);
+  CHECK(got->state.next_poll_at == At(300'000));
+  CHECK_FALSE(got->state.last_success_at.has_value());
+  CHECK(got->state.last_error_at == At(5));
+  CHECK(got->state.last_error == state.last_error);
+  CHECK(got->state.consecutive_failures == 3);
+  CHECK(got->state.blind_since == At(1));
+
+  auto all = store->ListSources();
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 2);
+  CHECK((*all)[0].name == "alpha");
+  CHECK((*all)[1].name == "beta");
+  CHECK((*all)[1].url == "https://b.example");
+
+  auto missing = store->GetSource("gamma");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().code() == StatusCode::kNotFound);
+  CHECK(Contains(missing.status().message(), "gamma"));
+
+  CHECK(store->UpsertSource(Spec("")).code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("Apply stores posts and state together", "[store]") {
+  auto store = OpenOrDie(":memory:");
+  REQUIRE(store->UpsertSource(Spec("alpha")).ok());
+
+  Post full = MakePost("https://example.social/users/alice/statuses/1",
+                       "Waited 9 hours in A&E at St Elsewhere — café was shut", 10);
+  full.title = "A long night";
+  full.reply_to = "109";
+  full.conversation = "100";
+  Post bare = MakePost("u2", "", 20);
+  bare.created_at.reset();
+  bare.language = "";
+  bare.author_name = "";
+
+  SourceState state = StateWithCursor("c1");
+  state.posts_total = 12345;  // ignored: the store keeps the count
+  auto stats = store->Apply({SourceWrite{"alpha", state, {full, bare}}});
+  REQUIRE(stats.ok());
+  CHECK(stats->inserted == 2);
+  CHECK(stats->duplicates == 0);
+
+  auto source = store->GetSource("alpha");
+  REQUIRE(source.ok());
+  CHECK(source->state.cursor.cursor == "c1");
+  CHECK(source->state.posts_total == 2);
+  CHECK(source->state.last_success_at == At(0));
+
+  auto recent = store->RecentPosts(10);
+  REQUIRE(recent.ok());
+  REQUIRE(recent->size() == 2);
+  CHECK((*recent)[0].source == "alpha");
+  CheckSamePost((*recent)[0].post, bare);  // newest fetched first
+  CheckSamePost((*recent)[1].post, full);
+  CHECK((*recent)[0].row_id > (*recent)[1].row_id);
+
+  auto one = store->RecentPosts(1);
+  REQUIRE(one.ok());
+  CHECK(one->size() == 1);
+  auto none = store->RecentPosts(0);
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+
+  SECTION("an empty batch is a no-op") {
+    auto empty = store->Apply({});
+    REQUIRE(empty.ok());
+    CHECK(empty->inserted == 0);
+  }
+  SECTION("a write for an unregistered source creates it") {
+    auto created = store->Apply({SourceWrite{"new", StateWithCursor("n1"), {MakePost("u3", "x")}}});
+    REQUIRE(created.ok());
+    auto record = store->GetSource("new");
+    REQUIRE(record.ok());
+    CHECK(record->connector.empty());
+    CHECK(record->state.cursor.cursor == "n1");
+    CHECK(record->state.posts_total == 1);
+  }
+  SECTION("posts_total accumulates across batches") {
+    REQUIRE(store
+                ->Apply({SourceWrite{
+                    "alpha", StateWithCursor("c2"), {MakePost("u3", "x"), MakePost("u4", "y")}}})
+                .ok());
+    auto record = store->GetSource("alpha");
+    REQUIRE(record.ok());
+    CHECK(record->state.posts_total == 4);
+    CHECK(record->state.cursor.cursor == "c2");
+  }
+  SECTION("a post that cannot be de-duplicated fails the batch") {
+    Post nameless = MakePost("u5", "x");
+    nameless.platform.clear();
+    auto bad = store->Apply(
+        {SourceWrite{"alpha", StateWithCursor("c3"), {MakePost("u6", "y"), nameless}}});
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.status().code() == StatusCode::kInvalidArgument);
+    CHECK(*store->CountPosts() == 2);
+    CHECK(store->GetSource("alpha")->state.cursor.cursor == "c1");
+  }
+}
+
+TEST_CASE("posts are unique by (platform, uid); duplicates are counted", "[store]") {
+  auto store = OpenOrDie(":memory:");
+  Post first = MakePost("shared-uri", "original text", 0);
+  Post again = MakePost("shared-uri", "edited text", 5);
+  again.id = "other-instance-id";  // same status seen through another instance
+  Post other_platform = MakePost("shared-uri", "from a feed", 6);
+  other_platform.platform = "feed";
+  Post no_uid = MakePost("", "uid falls back to id", 7);
+  no_uid.id = "only-id";
+
+  auto stats = store->Apply(
+      {SourceWrite{"alpha", StateWithCursor("c1"), {first, again, other_platform, no_uid, first}}});
+  REQUIRE(stats.ok());
+  CHECK(stats->inserted == 3);
+  CHECK(stats->duplicates == 2);
+
+  auto stats2 = store->Apply({SourceWrite{"alpha", StateWithCursor("c2"), {again, no_uid}},
+                              SourceWrite{"beta", StateWithCursor("b1"), {first}}});
+  REQUIRE(stats2.ok());
+  CHECK(stats2->inserted == 0);
+  CHECK(stats2->duplicates == 3);
+
+  CHECK(*store->CountPosts() == 3);
+  CHECK(store->GetSource("alpha")->state.posts_total == 3);
+  CHECK(store->GetSource("beta")->state.posts_total == 0);
+  auto recent = store->RecentPosts(10);
+  REQUIRE(recent.ok());
+  REQUIRE(recent->size() == 3);
+  CHECK((*recent)[0].post.uid == "only-id");
+  CHECK((*recent)[0].post.id == "only-id");
+  CHECK((*recent)[1].post.platform == "feed");
+  CheckSamePost((*recent)[2].post, first);  // the stored row never changes
+  auto edited = store->SearchPosts("edited", 10);
+  REQUIRE(edited.ok());
+  CHECK(edited->empty());
+  CHECK(store->CheckIntegrity().ok());
+}
+
+TEST_CASE("full-text search over title and text", "[store]") {
+  auto store = OpenOrDie(":memory:");
+  Post title_only = MakePost("t", "nothing here", 1);
+  title_only.title = "Ambulance delays";
+  Post once = MakePost("o", "The ambulance came eventually", 2);
+  Post twice = MakePost("w", "ambulance ambulance ambulance, waited all night", 3);
+  Post accent = MakePost("a", "The café at Addenbrooke's is closed", 4);
+  REQUIRE(
+      store->Apply({SourceWrite{"alpha", StateWithCursor("c1"), {title_only, once, twice}}}).ok());
+  REQUIRE(store->Apply({SourceWrite{"beta", StateWithCursor("c1"), {accent}}}).ok());
+
+  auto found = store->SearchPosts("ambulance", 10);
+  REQUIRE(found.ok());
+  REQUIRE(found->size() == 3);
+  CHECK((*found)[0].post.uid == "w");  // bm25: most occurrences first
+  CHECK((*found)[0].source == "alpha");
+
+  auto limited = store->SearchPosts("ambulance", 1);
+  REQUIRE(limited.ok());
+  CHECK(Uids(*limited) == std::vector<std::string>{"w"});
+
+  auto titled = store->SearchPosts("title: delays", 10);
+  REQUIRE(titled.ok());
+  CHECK(Uids(*titled) == std::vector<std::string>{"t"});
+
+  auto diacritics = store->SearchPosts("cafe", 10);
+  REQUIRE(diacritics.ok());
+  CHECK(Uids(*diacritics) == std::vector<std::string>{"a"});
+
+  auto phrase = store->SearchPosts("\"waited all night\"", 10);
+  REQUIRE(phrase.ok());
+  CHECK(Uids(*phrase) == std::vector<std::string>{"w"});
+
+  auto nothing = store->SearchPosts("helicopter", 10);
+  REQUIRE(nothing.ok());
+  CHECK(nothing->empty());
+
+  for (const std::string bad :
+       {"AND OR", "\"unterminated", "", "nosuchcolumn: x", "Addenbrooke's"}) {
+    auto result = store->SearchPosts(bad, 10);
+    INFO("query: " << bad);
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.status().code() == StatusCode::kInvalidArgument);
+    CHECK(Contains(result.status().message(), "search posts"));
+  }
+  auto syntax = store->SearchPosts("AND OR", 10);
+  CHECK(Contains(syntax.status().message(), "fts5: syntax error"));
+  // The store is still usable after a bad query.
+  auto after = store->SearchPosts("eventually", 10);
+  REQUIRE(after.ok());
+  CHECK(Uids(*after) == std::vector<std::string>{"o"});
+  CHECK(store->CheckIntegrity().ok());
+}
+
+TEST_CASE("raw payloads are stored compressed and read back whole", "[store]") {
+  TempDir dir;
+  const std::string path = dir.File("raw.db");
+  auto store = OpenOrDie(path);
+
+  RawPayload raw;
+  raw.url = "https://example.social/api/v1/timelines/tag/nhs?since_id=1";
+  raw.status = 200;
+  raw.content_type = "application/json; charset=utf-8";
+  raw.fetched_at = At(42);
+  for (int i = 0; i < 2000; ++i)
+    raw.body += R"({"id":")" + std::to_string(i) + R"(","content":"<p>NHS</p>"},)";
+  raw.body += std::string("\0\x01\xff binary tail", 15);
+
+  SourceWrite write{"alpha", StateWithCursor("c1"), {MakePost("u1", "a"), MakePost("u2", "b")}};
+  write.raw = raw;
+  REQUIRE(store->Apply({write}).ok());
+  REQUIRE(
+      store->Apply({SourceWrite{"alpha", StateWithCursor("c2"), {MakePost("u3", "c", 9)}}}).ok());
+
+  auto recent = store->RecentPosts(10);
+  REQUIRE(recent.ok());
+  REQUIRE(recent->size() == 3);
+  for (int i : {1, 2}) {
+    auto got = store->RawFor((*recent)[i].row_id);
+    REQUIRE(got.ok());
+    CHECK(got->url == raw.url);
+    CHECK(got->status == 200);
+    CHECK(got->content_type == raw.content_type);
+    CHECK(got->fetched_at == At(42));
+    CHECK(got->body == raw.body);
+  }
+
+  auto no_raw = store->RawFor((*recent)[0].row_id);
+  REQUIRE_FALSE(no_raw.ok());
+  CHECK(no_raw.status().code() == StatusCode::kNotFound);
+  auto no_post = store->RawFor(999'999);
+  REQUIRE_FALSE(no_post.ok());
+  CHECK(no_post.status().code() == StatusCode::kNotFound);
+  CHECK(Contains(no_post.status().message(), "999999"));
+
+  RawDb db(path);
+  CHECK(db.Int("SELECT count(*) FROM raw_payloads") == 1);
+  CHECK(db.Int("SELECT raw_size FROM raw_payloads") == static_cast<int64_t>(raw.body.size()));
+  CHECK(db.Int("SELECT length(body) FROM raw_payloads") * 5 <
+        static_cast<int64_t>(raw.body.size()));
+
+  SECTION("a corrupt stored body is an I/O error, not a crash") {
+    db.Exec("UPDATE raw_payloads SET raw_size = raw_size + 1");
+    auto bad = store->RawFor((*recent)[1].row_id);
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.status().code() == StatusCode::kIoError);
+    db.Exec("UPDATE raw_payloads SET raw_size = 1000000000000");
+    bad = store->RawFor((*recent)[1].row_id);
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.status().code() == StatusCode::kIoError);
+    db.Exec("UPDATE raw_payloads SET body = x'00010203', raw_size = 10");
+    bad = store->RawFor((*recent)[1].row_id);
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.status().code() == StatusCode::kIoError);
+  }
+}
+
+TEST_CASE("unparseable bodies are quarantined with their error", "[store]") {
+  auto store = OpenOrDie(":memory:");
+  for (int i = 0; i < 3; ++i) {
+    SourceWrite write{"alpha", StateWithCursor("c1")};
+    write.state.health = SourceHealth::kBackoff;
+    write.quarantine =
+        RawPayload{"https://blog.example/feed/" + std::to_string(i), 200, "application/rss+xml",
+                   "<rss><channel><item>" + std::to_string(i), At(i)};
+    write.quarantine_error = "parse error: feed " + std::to_string(i) + ":1:20";
+    REQUIRE(store->Apply({write}).ok());
+  }
+  auto bodies = store->Quarantined(2);
+  REQUIRE(bodies.ok());
+  REQUIRE(bodies->size() == 2);
+  const QuarantinedBody& newest = (*bodies)[0];
+  CHECK(newest.source == "alpha");
+  CHECK(newest.error == "parse error: feed 2:1:20");
+  CHECK(newest.payload.url == "https://blog.example/feed/2");
+  CHECK(newest.payload.status == 200);
+  CHECK(newest.payload.content_type == "application/rss+xml");
+  CHECK(newest.payload.body == "<rss><channel><item>2");
+  CHECK(newest.payload.fetched_at == At(2));
+  CHECK((*bodies)[1].id < newest.id);
+  CHECK(*store->CountPosts() == 0);
+  CHECK(store->GetSource("alpha")->state.health == SourceHealth::kBackoff);
+  auto all = store->Quarantined(100);
+  REQUIRE(all.ok());
+  CHECK(all->size() == 3);
+}
+
+TEST_CASE("closed blind windows are recorded per source", "[store]") {
+  auto store = OpenOrDie(":memory:");
+  SourceWrite recovery{"alpha", StateWithCursor("c1")};
+  recovery.closed_blind_window = BlindWindow{At(100), At(900), "unavailable: HTTP 503"};
+  SourceWrite earlier{"alpha", StateWithCursor("c1")};
+  earlier.closed_blind_window = BlindWindow{At(10), At(20), "deadline exceeded"};
+  SourceWrite other{"beta", StateWithCursor("b1")};
+  other.closed_blind_window = BlindWindow{At(5), At(6), "rate limited"};
+  REQUIRE(store->Apply({recovery, other}).ok());
+  REQUIRE(store->Apply({earlier}).ok());
+
+  auto windows = store->BlindWindows("alpha");
+  REQUIRE(windows.ok());
+  REQUIRE(windows->size() == 2);
+  CHECK((*windows)[0].start == At(10));
+  CHECK((*windows)[0].end == At(20));
+  CHECK((*windows)[0].reason == "deadline exceeded");
+  CHECK((*windows)[1].start == At(100));
+  CHECK((*windows)[1].end == At(900));
+  CHECK((*windows)[1].reason == "unavailable: HTTP 503");
+  auto beta = store->BlindWindows("beta");
+  REQUIRE(beta.ok());
+  CHECK(beta->size() == 1);
+  auto none = store->BlindWindows("gamma");
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+}
+
+TEST_CASE("a locked database is an I/O error naming it; nothing is applied", "[store]") {
+  TempDir dir;
+  const std::string path = dir.File("locked.db");
+  SqliteOptions options;
+  options.busy_timeout = Duration(0);  // fail at once instead of waiting
+  auto store = OpenOrDie(path, options);
+  RawDb other(path);
+  other.Exec("BEGIN IMMEDIATE");
+  SourceWrite write{"alpha", StateWithCursor("c1"), {MakePost("u1", "x")}};
+  auto locked = store->Apply({write});
+  REQUIRE_FALSE(locked.ok());
+  CHECK(locked.status().code() == StatusCode::kIoError);
+  CHECK(Contains(locked.status().message(), path));
+  CHECK(Contains(locked.status().message(), "apply: begin"));
+  CHECK(Contains(locked.status().message(), "locked"));
+  other.Exec("COMMIT");
+  auto retried = store->Apply({write});
+  REQUIRE(retried.ok());
+  CHECK(retried->inserted == 1);
+  // A second store on the same file sees what the first committed.
+  auto second = OpenOrDie(path);
+  CHECK(*second->CountPosts() == 1);
+}
+
+// The batch used by the fault loop: a page with a duplicate, a raw body, a
+// new source with a quarantined body and a closed blind window.
+std::vector<SourceWrite> FaultBatch() {
+  SourceWrite page{"alpha",
+                   StateWithCursor("c2"),
+                   {MakePost("u2", "duplicate of the seed", 10),
+                    MakePost("u3", "outpatients letter never arrived", 11),
+                    MakePost("u4", "thank you to ward 7 nurses", 12)}};
+  page.raw = RawPayload{"https://example.social/api?since_id=2", 200, "application/json",
+                        "[{\"id\":\"3\"},{\"id\":\"4\"}]", At(10)};
+  SourceWrite recovered{"beta", StateWithCursor("b1"), {MakePost("u5", "parking charges", 13)}};
+  recovered.closed_blind_window = BlindWindow{At(1), At(13), "unavailable: HTTP 502"};
+  recovered.quarantine = RawPayload{"https://blog.example/feed", 200, "text/xml", "<rss", At(13)};
+  recovered.quarantine_error = "parse error: feed:1:5";
+  return {page, recovered};
+}
+
+void CheckFaultBatchCommittedOnce(SqliteStore& store) {
+  CHECK(*store.CountPosts() == 5);
+  auto alpha = store.GetSource("alpha");
+  REQUIRE(alpha.ok());
+  CHECK(alpha->state.cursor.cursor == "c2");
+  CHECK(alpha->state.posts_total == 4);
+  auto beta = store.GetSource("beta");
+  REQUIRE(beta.ok());
+  CHECK(beta->state.cursor.cursor == "b1");
+  CHECK(beta->state.posts_total == 1);
+  CHECK(store.BlindWindows("beta")->size() == 1);
+  CHECK(store.Quarantined(10)->size() == 1);
+  auto found = store.SearchPosts("outpatients OR nurses OR parking", 10);
+  REQUIRE(found.ok());
+  CHECK(found->size() == 3);
+  auto recent = store.RecentPosts(10);
+  REQUIRE(recent.ok());
+  REQUIRE(recent->size() == 5);
+  auto raw = store.RawFor((*recent)[1].row_id);  // u4, from the page
+  REQUIRE(raw.ok());
+  CHECK(raw->body == "[{\"id\":\"3\"},{\"id\":\"4\"}]");
+  Status integrity = store.CheckIntegrity();
+  INFO(integrity.ToString());
+  CHECK(integrity.ok());
+}
+
+TEST_CASE("fail the n-th step of Apply for every n: all or nothing", "[store]") {
+  TempDir dir;
+  std::set<std::string> failed_operations;
+  int failures = 0;
+  for (int n = 1;; ++n) {
+    const std::string path = dir.File("fault-" + std::to_string(n) + ".db");
+    int steps = 0;
+    int fail_at = 0;  // 0: no fault armed
+    std::string last_operation;
+    SqliteOptions options;
+    options.fail_step = [&](std::string_view operation) {
+      last_operation = operation;
+      return fail_at > 0 && ++steps == fail_at;
+    };
+    auto store = OpenOrDie(path, options);
+    REQUIRE(store->UpsertSource(Spec("alpha")).ok());
+    REQUIRE(store
+                ->Apply({SourceWrite{"alpha",
+                                     StateWithCursor("c1"),
+                                     {MakePost("u1", "seed one"), MakePost("u2", "seed two")}}})
+                .ok());
+    RawDb raw(path);
+    const std::string before = raw.Dump();
+
+    fail_at = n;
+    auto result = store->Apply(FaultBatch());
+    fail_at = 0;
+    if (result.ok()) {
+      // n is past the last step: every step has been failed once.
+      CHECK(steps == n - 1);
+      CHECK(result->inserted == 3);
+      CHECK(result->duplicates == 1);
+      CheckFaultBatchCommittedOnce(*store);
+      break;
+    }
+    ++failures;
+    INFO("failed step " << n << " (" << last_operation << ")");
+    failed_operations.insert(last_operation);
+    CHECK(result.status().code() == StatusCode::kIoError);
+    CHECK(Contains(result.status().message(), "injected fault"));
+    CHECK(Contains(result.status().message(), path));
+    CHECK(raw.Dump() == before);
+    CHECK(store->GetSource("alpha")->state.cursor.cursor == "c1");
+    CHECK(*store->CountPosts() == 2);
+
+    auto retry = store->Apply(FaultBatch());
+    REQUIRE(retry.ok());
+    CHECK(retry->inserted == 3);
+    CHECK(retry->duplicates == 1);
+    CheckFaultBatchCommittedOnce(*store);
+
+    auto replay = store->Apply(FaultBatch());  // e.g. a page fetched twice
+    REQUIRE(replay.ok());
+    CHECK(replay->inserted == 0);
+    CHECK(replay->duplicates == 4);
+    CHECK(store->GetSource("alpha")->state.posts_total == 4);
+  }
+  CHECK(failures >= 10);
+  for (const char* operation :
+       {"apply: begin", "apply: store source state", "apply: store raw payload",
+        "apply: insert post", "apply: count posts", "apply: record blind window",
+        "apply: quarantine body", "apply: index posts for search", "apply: commit"}) {
+    INFO(operation);
+    CHECK(failed_operations.count(operation) == 1);
+  }
+}
+
+// Not run by default: `unit_tests "[store-bench]"`. Timing varies by machine,
+// so it reports and does not assert.
+TEST_CASE("insert throughput in batches of 1000", "[.][store-bench]") {
+  TempDir dir;
+  auto store = OpenOrDie(dir.File("bench.db"));
+  constexpr int kBatches = 50;
+  constexpr int kBatchSize = 1000;
+  std::vector<std::vector<SourceWrite>> batches(kBatches);
+  for (int b = 0; b < kBatches; ++b) {
+    SourceWrite write{"alpha", StateWithCursor("c" + std::to_string(b))};
+    for (int i = 0; i < kBatchSize; ++i) {
+      const int n = b * kBatchSize + i;
+      write.posts.push_back(
+          MakePost("https://example.social/users/u/statuses/" + std::to_string(n),
+                   "Post " + std::to_string(n) +
+                       ": waited four hours at the walk-in centre, staff were kind but "
+                       "the ward was short of nurses and the parking machine was broken",
+                   n));
+    }
+    batches[b].push_back(std::move(write));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (const auto& batch : batches) {
+    auto stats = store->Apply(batch);
+    REQUIRE(stats.ok());
+    REQUIRE(stats->inserted == kBatchSize);
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  WARN("SqliteStore: " << kBatches * kBatchSize << " posts in " << seconds
+                       << " s = " << static_cast<int>(kBatches * kBatchSize / seconds)
+                       << " posts/s (batches of " << kBatchSize << ", with FTS)");
+  CHECK(*store->CountPosts() == kBatches * kBatchSize);
+}
+
+}  // namespace
+}  // namespace earshot
