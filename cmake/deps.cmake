@@ -2,7 +2,7 @@
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 find_package(CURL REQUIRED)
-find_package(Boost 1.81 EXACT REQUIRED COMPONENTS json)
+find_package(Boost 1.81 REQUIRED COMPONENTS json CONFIG)
 find_package(simdjson REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(LibXml2 REQUIRED)

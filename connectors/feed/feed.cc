@@ -231,6 +231,19 @@ bool IsUtf8Name(std::string_view charset) {
   return EqualsIgnoreCase(charset, "utf-8") || EqualsIgnoreCase(charset, "utf8");
 }
 
+// "javascript:", "mailto:", "tag:": an absolute reference (RFC 3986 §3.1).
+bool HasScheme(std::string_view ref) {
+  if (ref.empty() || !std::isalpha(static_cast<unsigned char>(ref[0]))) return false;
+  for (size_t i = 1; i < ref.size(); ++i) {
+    const char c = ref[i];
+    if (c == ':') return true;
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') {
+      return false;
+    }
+  }
+  return false;
+}
+
 bool IsHttpUrl(std::string_view url) {
   return StartsWithIgnoreCase(url, "http://") || StartsWithIgnoreCase(url, "https://");
 }
@@ -507,6 +520,11 @@ std::string FeedReader::ResolveLink(const xmlNode* node, std::string_view refere
                                     const std::string& label) {
   reference = Trim(reference);
   if (reference.empty()) return {};
+  const std::string quoted = "'" + std::string(reference.substr(0, 200)) + "'";
+  if (HasScheme(reference) && !IsHttpUrl(reference)) {
+    Warn(label + ": link " + quoted + " is not http(s); left out");
+    return {};
+  }
   std::string resolved;
   if (IsHttpUrl(reference)) {
     auto r = ResolveUrl(reference, reference);
@@ -514,19 +532,18 @@ std::string FeedReader::ResolveLink(const xmlNode* node, std::string_view refere
   } else {
     const std::string base = BaseFor(node);
     if (base.empty()) {
-      Warn(label + ": relative link '" + std::string(reference.substr(0, 200)) +
-           "' cannot be resolved without a document URL");
+      Warn(label + ": relative link " + quoted + " cannot be resolved without a document URL");
       return {};
     }
     auto r = ResolveUrl(base, reference);
     if (!r.ok()) {
-      Warn(label + ": bad link '" + std::string(reference.substr(0, 200)) + "'");
+      Warn(label + ": bad link " + quoted);
       return {};
     }
     resolved = std::move(*r);
   }
   if (!IsHttpUrl(resolved)) {
-    Warn(label + ": link '" + std::string(reference.substr(0, 200)) + "' is not http(s); left out");
+    Warn(label + ": link " + quoted + " is not http(s); left out");
     return {};
   }
   return ToNfc(resolved);
@@ -619,8 +636,8 @@ void FeedReader::ReadDate(const xmlNode* node, std::optional<TimePoint>& slot, R
   if (text.empty()) return;
   auto t = ParseAnyDate(text);
   if (!t.ok()) {
-    Warn(label + ": unparseable date <" + std::string(Name(node)) + ">'" +
-         RepairUtf8(text.substr(0, 100)) + "'");
+    Warn(label + ": unparseable date in <" + std::string(Name(node)) + ">: '" +
+         text.substr(0, 100) + "'");
     return;
   }
   if (!slot) slot = *t;
@@ -1081,7 +1098,7 @@ const XmlIssue* FindCode(const ErrorSink& sink, int code) {
 Status XmlError(const std::string& url, const XmlIssue* issue, std::string_view what) {
   std::string message = Position(url, issue) + ": " + std::string(what);
   if (issue != nullptr && !issue->message.empty()) message += ": " + issue->message;
-  return Status::ParseError(std::move(message));
+  return Status::ParseError(RepairUtf8(message));  // libxml2 quotes document bytes
 }
 
 Result<FeedParseOptions> OptionsFor(const SourceSpec& source, std::string document_url,

@@ -1,5 +1,7 @@
 // The subcommands that read files or the store without crawling.
+#include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -141,19 +143,27 @@ int CmdSources(const GlobalOptions& global, std::ostream& out, std::ostream& err
     err << "earshot sources: " << sources.status().message() << "\n";
     return 1;
   }
-  out << std::left << std::setw(24) << "SOURCE" << std::setw(10) << "CONNECTOR"
-      << std::setw(13) << "HEALTH" << std::setw(8) << "POSTS" << std::setw(22)
-      << "LAST SUCCESS" << std::setw(22) << "NEXT POLL" << std::setw(5) << "FAIL"
-      << "CURSOR / LAST ERROR\n";
+  std::vector<std::vector<std::string>> rows = {
+      {"SOURCE", "CONNECTOR", "HEALTH", "POSTS", "LAST SUCCESS", "NEXT POLL", "FAILS",
+       "CURSOR / LAST ERROR"}};
   for (const SourceRecord& r : *sources) {
     const SourceState& s = r.state;
     std::string tail = s.cursor.cursor.empty() ? "-" : s.cursor.cursor;
-    if (!s.last_error.empty()) tail += "  error: " + Shorten(s.last_error, 120);
-    out << std::left << std::setw(24) << r.name << std::setw(10) << r.connector
-        << std::setw(13) << SourceHealthName(s.health) << std::setw(8) << s.posts_total
-        << std::setw(22) << When(s.last_success_at) << std::setw(22)
-        << (s.next_poll_at ? FormatRfc3339(*s.next_poll_at) : std::string("now"))
-        << std::setw(5) << s.consecutive_failures << tail << "\n";
+    if (!s.last_error.empty()) tail += "  error: " + Shorten(s.last_error, 160);
+    rows.push_back({r.name, r.connector, std::string(SourceHealthName(s.health)),
+                    std::to_string(s.posts_total), When(s.last_success_at),
+                    s.next_poll_at ? FormatRfc3339(*s.next_poll_at) : std::string("now"),
+                    std::to_string(s.consecutive_failures), tail});
+  }
+  std::vector<size_t> widths(rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    for (size_t i = 0; i + 1 < row.size(); ++i) {
+      out << std::left << std::setw(static_cast<int>(widths[i] + 2)) << row[i];
+    }
+    out << row.back() << "\n";
   }
   return 0;
 }

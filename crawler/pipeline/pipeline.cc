@@ -38,8 +38,8 @@ Status Pipeline::Submit(SourceWrite write) {
     if (post.fetched_at == TimePoint{}) post.fetched_at = now;
   }
   for (const auto& stage : stages_) {
-    EARSHOT_RETURN_IF_ERROR(stage->Process(write).Annotate(
-        "pipeline: source '" + write.source + "'"));
+    EARSHOT_RETURN_IF_ERROR(
+        stage->Process(write).Annotate("pipeline: source '" + write.source + "'"));
   }
 
   if (queue_.empty()) oldest_queued_at_ = now;
@@ -91,9 +91,9 @@ Status Pipeline::FlushNow() {
     Duration wait = options_.retry_initial;
     for (int i = 1; i < consecutive_failures_ && wait < options_.retry_max; ++i) wait *= 2;
     retry_at_ = clock_.Now() + std::min(wait, options_.retry_max);
-    report.status = applied.status().Annotate(
-        "store flush of " + std::to_string(report.writes) + " writes (" +
-        std::to_string(report.posts) + " posts) failed; kept for retry");
+    report.status =
+        applied.status().Annotate("store flush of " + std::to_string(report.writes) + " writes (" +
+                                  std::to_string(report.posts) + " posts) failed; kept for retry");
     if (flush_listener_) flush_listener_(report);
     return report.status;
   }

@@ -124,8 +124,7 @@ void Engine::Impl::RequestStop() {
   if (finished) return;
   ++stop_requests;
   if (stop_requests == 2) {
-    spdlog::warn("second stop request: cancelling {} requests in flight",
-                 scheduler.InFlight());
+    spdlog::warn("second stop request: cancelling {} requests in flight", scheduler.InFlight());
     transport.CancelAll();
   }
   Tick();

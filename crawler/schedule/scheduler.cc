@@ -26,9 +26,9 @@ std::string Lower(std::string_view s) {
 }
 
 bool IsSecretParam(std::string_view name) {
-  static constexpr std::string_view kHints[] = {"token", "key",  "secret", "password",
-                                                "passwd", "auth", "sig",    "session",
-                                                "code",  "credential"};
+  static constexpr std::string_view kHints[] = {"token",  "key",       "secret", "password",
+                                                "passwd", "auth",      "sig",    "session",
+                                                "code",   "credential"};
   const std::string lower = Lower(name);
   for (std::string_view hint : kHints) {
     if (lower.find(hint) != std::string::npos) return true;
@@ -90,16 +90,14 @@ std::string ReplaceAllCopy(std::string text, std::string_view from, std::string_
 // Connectors promise not to throw; a bug that does must cost one source one
 // poll, not the whole crawl.
 template <typename Fn>
-auto GuardConnector(const std::string& source, std::string_view what, Fn&& fn)
-    -> decltype(fn()) {
+auto GuardConnector(const std::string& source, std::string_view what, Fn&& fn) -> decltype(fn()) {
   try {
     return fn();
   } catch (const std::exception& e) {
-    return Status::Internal("source '" + source + "': connector threw while " +
-                            std::string(what) + ": " + e.what());
+    return Status::Internal("source '" + source + "': connector threw while " + std::string(what) +
+                            ": " + e.what());
   } catch (...) {
-    return Status::Internal("source '" + source + "': connector threw while " +
-                            std::string(what));
+    return Status::Internal("source '" + source + "': connector threw while " + std::string(what));
   }
 }
 
@@ -127,13 +125,13 @@ struct Scheduler::Slot {
   // The next request, built whenever the cursor changes; or why it cannot be.
   std::optional<HttpRequest> request;
   Status request_error;
-  std::string host;          // UrlHost of `request`
-  std::string redacted_url;  // `request->url` fit for logs
+  std::string host;                  // UrlHost of `request`
+  std::string redacted_url;          // `request->url` fit for logs
   std::vector<std::string> secrets;  // values of the connector's secret keys
   bool in_flight = false;
   int pages_this_poll = 0;
-  bool in_pass = false;    // single pass: due when the pass began
-  bool pass_done = false;  // single pass: its poll has finished
+  bool in_pass = false;               // single pass: due when the pass began
+  bool pass_done = false;             // single pass: its poll has finished
   std::string last_quarantined_hash;  // SHA-256 of the last body kept aside
 
   const std::string& name() const { return source.spec.name; }
@@ -145,11 +143,7 @@ struct Scheduler::Slot {
 Scheduler::Scheduler(std::vector<ScheduledSource> sources, const Clock& clock,
                      HttpTransport& transport, Pipeline& pipeline, ScheduleOptions options,
                      uint64_t seed)
-    : clock_(clock),
-      transport_(transport),
-      pipeline_(pipeline),
-      options_(options),
-      rng_(seed) {
+    : clock_(clock), transport_(transport), pipeline_(pipeline), options_(options), rng_(seed) {
   options_.per_host_concurrency = std::max(1, options_.per_host_concurrency);
   options_.max_pages_per_poll = std::max(1, options_.max_pages_per_poll);
   for (auto& source : sources) {
@@ -191,17 +185,16 @@ void Scheduler::Prepare(Slot& slot) {
   slot.host.clear();
   const ConnectorDescriptor* connector = slot.source.connector;
   if (connector == nullptr || connector->next_request == nullptr) {
-    slot.request_error = Status::InvalidArgument("source '" + slot.name() +
-                                                 "': unknown connector '" +
-                                                 slot.source.spec.connector + "'");
+    slot.request_error = Status::InvalidArgument(
+        "source '" + slot.name() + "': unknown connector '" + slot.source.spec.connector + "'");
     return;
   }
   auto request = GuardConnector(slot.name(), "building the request", [&] {
     return connector->next_request(slot.source.spec, slot.state().cursor);
   });
   if (!request.ok()) {
-    slot.request_error = request.status().Annotate("source '" + slot.name() +
-                                                   "': cannot build the request");
+    slot.request_error =
+        request.status().Annotate("source '" + slot.name() + "': cannot build the request");
     return;
   }
   auto host = UrlHost(request->url);
@@ -330,19 +323,21 @@ void Scheduler::OnResponse(size_t index, Result<HttpResponse> result) {
       const SourceHealth health = error.code() == StatusCode::kInvalidArgument
                                       ? SourceHealth::kStopped
                                       : SourceHealth::kBackoff;
+      // Transports name the URL themselves ("GET <url>: ..."); say it once.
+      const bool names_url = error.message().find(url) != std::string::npos;
       HandleFailure(slot, url, 0,
-                    error.Annotate("source '" + slot.name() + "': GET " + url), health,
-                    std::nullopt, std::nullopt);
+                    error.Annotate("source '" + slot.name() + "'" +
+                                   (names_url ? std::string() : ": GET " + url)),
+                    health, std::nullopt, std::nullopt);
     }
   } else {
     const HttpResponse& response = *result;
     const int status = response.status;
     RateLimitInfo limits;
     if (connector.read_rate_limit != nullptr) {
-      auto read = GuardConnector(slot.name(), "reading rate limits",
-                                 [&]() -> Result<RateLimitInfo> {
-                                   return connector.read_rate_limit(response);
-                                 });
+      auto read = GuardConnector(
+          slot.name(), "reading rate limits",
+          [&]() -> Result<RateLimitInfo> { return connector.read_rate_limit(response); });
       if (read.ok()) limits = *read;
     }
     std::optional<TimePoint> retry_after;
@@ -361,10 +356,10 @@ void Scheduler::OnResponse(size_t index, Result<HttpResponse> result) {
       if (page.ok()) {
         HandleSuccess(slot, response, std::move(page).value());
       } else {
-        RawPayload body{url, status, HeaderOr(response.headers, "Content-Type"),
-                        response.body, now};
-        HandleFailure(slot, url, status, page.status().Annotate(where),
-                      SourceHealth::kBackoff, std::nullopt, std::move(body));
+        RawPayload body{url, status, HeaderOr(response.headers, "Content-Type"), response.body,
+                        now};
+        HandleFailure(slot, url, status, page.status().Annotate(where), SourceHealth::kBackoff,
+                      std::nullopt, std::move(body));
       }
     } else if (status == 304) {
       HandleNotModified(slot, response);
@@ -373,21 +368,23 @@ void Scheduler::OnResponse(size_t index, Result<HttpResponse> result) {
       for (const auto& t : {limits.reset, limits.retry_at}) {
         if (t && (!until || *t > *until)) until = t;
       }
+      // "Now" (or a past date) would invite a hammering loop: back off.
+      if (until && *until <= now) until.reset();
       if (until) {
-        until = std::clamp(*until, now, now + options_.rate_limit_max_wait);
+        until = std::min(*until, now + options_.rate_limit_max_wait);
         Host& host = hosts_[slot.host];
         host.blocked_until = std::max(host.blocked_until.value_or(*until), *until);
       }
-      HandleFailure(slot, url, status, HttpStatusError(status, where),
-                    SourceHealth::kRateLimited, until, std::nullopt);
+      HandleFailure(slot, url, status, HttpStatusError(status, where), SourceHealth::kRateLimited,
+                    until, std::nullopt);
     } else if (status == 401 || status == 403) {
       HandleFailure(slot, url, status, HttpStatusError(status, where), SourceHealth::kStopped,
                     std::nullopt, std::nullopt);
     } else {
       // 5xx, 408, other 4xx, stray 1xx/3xx: back off. A Retry-After on a
       // 503 is honoured when it asks for longer than the backoff.
-      HandleFailure(slot, url, status, HttpStatusError(status, where),
-                    SourceHealth::kBackoff, retry_after, std::nullopt);
+      HandleFailure(slot, url, status, HttpStatusError(status, where), SourceHealth::kBackoff,
+                    retry_after, std::nullopt);
     }
   }
   Prepare(slot);
@@ -407,8 +404,14 @@ void Scheduler::HandleSuccess(Slot& slot, const HttpResponse& response, Page pag
   SourceState& state = slot.state();
   const ConnectorDescriptor& connector = *slot.source.connector;
 
-  for (const std::string& warning : page.warnings) {
-    spdlog::warn("source '{}': {}", slot.name(), Scrub(slot, warning));
+  // One line per page at warning level; the details when debugging.
+  if (!page.warnings.empty() || page.skipped_items > 0) {
+    spdlog::warn("source '{}': {} item(s) skipped, {} warning(s){}{}", slot.name(),
+                 page.skipped_items, page.warnings.size(), page.warnings.empty() ? "" : "; first: ",
+                 page.warnings.empty() ? std::string() : Scrub(slot, page.warnings.front()));
+    for (const std::string& warning : page.warnings) {
+      spdlog::debug("source '{}': {}", slot.name(), Scrub(slot, warning));
+    }
   }
   SourceWrite write;
   write.source = slot.name();
@@ -445,8 +448,8 @@ void Scheduler::HandleSuccess(Slot& slot, const HttpResponse& response, Page pag
   bool more = !page.caught_up;
   if (more && page.next_cursor.empty()) {
     // The same request again would return the same page.
-    spdlog::warn("source '{}': page not caught up but without a next cursor; {}",
-                 slot.name(), "treated as caught up");
+    spdlog::warn("source '{}': page not caught up but without a next cursor; {}", slot.name(),
+                 "treated as caught up");
     more = false;
   }
   more = more && slot.pages_this_poll < options_.max_pages_per_poll;
@@ -471,7 +474,7 @@ void Scheduler::HandleSuccess(Slot& slot, const HttpResponse& response, Page pag
   event.health = state.health;
   event.next_poll_at = state.next_poll_at;
   spdlog::debug("source '{}': HTTP {} {} posts from {}", slot.name(), response.status,
-               write.posts.size(), slot.redacted_url);
+                write.posts.size(), slot.redacted_url);
 
   write.state = state;
   SubmitWrite(std::move(write));
@@ -517,9 +520,8 @@ void Scheduler::HandleNotModified(Slot& slot, const HttpResponse& response) {
   Emit(event);
 }
 
-void Scheduler::HandleFailure(Slot& slot, const std::string& url, int http_status,
-                              Status error, SourceHealth health,
-                              std::optional<TimePoint> retry_at,
+void Scheduler::HandleFailure(Slot& slot, const std::string& url, int http_status, Status error,
+                              SourceHealth health, std::optional<TimePoint> retry_at,
                               std::optional<RawPayload> quarantine) {
   const TimePoint now = clock_.Now();
   SourceState& state = slot.state();

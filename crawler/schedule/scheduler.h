@@ -85,11 +85,11 @@ struct SourceEvent {
   };
   Kind kind = Kind::kPage;
   std::string source;
-  std::string url;  // credentials removed
-  int http_status = 0;  // 0 when no response came
-  size_t posts = 0;     // posts on the page; duplicates are known at flush
-  bool caught_up = true;  // the platform said no more pages are waiting
-  Status error;         // OK unless kFailure
+  std::string url;                          // credentials removed
+  int http_status = 0;                      // 0 when no response came
+  size_t posts = 0;                         // posts on the page; duplicates are known at flush
+  bool caught_up = true;                    // the platform said no more pages are waiting
+  Status error;                             // OK unless kFailure
   SourceHealth health = SourceHealth::kOk;  // after this step
   std::optional<TimePoint> next_poll_at;    // absent: due again at once
 };
@@ -105,8 +105,8 @@ struct SchedulerStats {
 
 class Scheduler {
  public:
-  Scheduler(std::vector<ScheduledSource> sources, const Clock& clock,
-            HttpTransport& transport, Pipeline& pipeline, ScheduleOptions options = {},
+  Scheduler(std::vector<ScheduledSource> sources, const Clock& clock, HttpTransport& transport,
+            Pipeline& pipeline, ScheduleOptions options = {},
             uint64_t seed = std::random_device{}());
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
@@ -118,9 +118,10 @@ class Scheduler {
   int Poll();
 
   // The earliest time Poll() could start something (a due time, a host's
-  // min-delay gate or rate-limit reset); now when something is startable
-  // at once; nullopt when nothing is waiting on time (all stopped, only
-  // requests in flight, draining, or the single pass is complete).
+  // min-delay gate or rate-limit reset), at or before now when something can
+  // start at once; nullopt when nothing is waiting on time (all stopped,
+  // only requests in flight, draining, pipeline saturated, or the single
+  // pass is complete).
   std::optional<TimePoint> NextWakeup() const;
 
   // Single pass (`earshot once`): from now on only the sources due at this

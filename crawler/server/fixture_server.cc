@@ -1,6 +1,7 @@
 #include "crawler/server/fixture_server.h"
 
 #include <spdlog/spdlog.h>
+#include <toml++/toml.h>
 
 #include <algorithm>
 #include <atomic>
@@ -16,8 +17,8 @@
 #include <sstream>
 #include <string_view>
 #include <thread>
-#include <toml++/toml.h>
 
+#include "crawler/core/http.h"
 #include "crawler/core/time_format.h"
 
 namespace earshot {
@@ -36,13 +37,6 @@ std::string ReplaceAll(std::string text, std::string_view from, std::string_view
     text.replace(pos, from.size(), to);
   }
   return text;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) ==
-           std::tolower(static_cast<unsigned char>(y));
-  });
 }
 
 std::string_view Trim(std::string_view s) {
@@ -81,7 +75,8 @@ const std::string* FindHeader(const std::vector<std::pair<std::string, std::stri
 }
 
 bool IsNotModified(const FixtureRoute& route, const http::request<http::string_body>& req) {
-  if (!route.honour_conditional) return false;
+  // A scripted fault (429, 5xx) stays a fault whatever the client holds.
+  if (!route.honour_conditional || route.status / 100 != 2) return false;
   const auto inm = req.find(http::field::if_none_match);
   if (inm != req.end()) {
     const std::string* etag = FindHeader(route.headers, "ETag");
@@ -99,8 +94,8 @@ bool IsNotModified(const FixtureRoute& route, const http::request<http::string_b
 
 // Headers a 304 repeats from the 200 it stands for (RFC 9110 §15.4.5).
 bool KeptOnNotModified(std::string_view name) {
-  for (std::string_view kept : {"ETag", "Cache-Control", "Expires", "Vary", "Last-Modified",
-                                "Content-Location", "Date"}) {
+  for (std::string_view kept :
+       {"ETag", "Cache-Control", "Expires", "Vary", "Last-Modified", "Content-Location", "Date"}) {
     if (EqualsIgnoreCase(name, kept)) return true;
   }
   return false;
@@ -235,16 +230,15 @@ class FixtureServerImpl final : public FixtureServer {
  private:
   void Accept() {
     // One thread runs the io_context, so handlers never race; no strands.
-    acceptor_.async_accept(
-        [this](beast::error_code ec, tcp::socket socket) {
-          if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-          if (ec) {
-            spdlog::warn("fixture server: accept failed: {}", ec.message());
-          } else {
-            std::make_shared<Session>(std::move(socket), this)->Start();
-          }
-          Accept();
-        });
+    acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+      if (ec) {
+        spdlog::warn("fixture server: accept failed: {}", ec.message());
+      } else {
+        std::make_shared<Session>(std::move(socket), this)->Start();
+      }
+      Accept();
+    });
   }
 
   void Run() {
@@ -275,10 +269,9 @@ class FixtureServerImpl final : public FixtureServer {
 void Session::ReadRequest() {
   parser_.emplace();
   parser_->body_limit(16 * 1024 * 1024);
-  http::async_read(stream_, buffer_, *parser_,
-                   [self = shared_from_this()](beast::error_code ec, size_t) {
-                     self->OnRequest(ec);
-                   });
+  http::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRequest(ec); });
 }
 
 void Session::OnRequest(beast::error_code ec) {
@@ -313,8 +306,7 @@ void Session::OnRequest(beast::error_code ec) {
   } else {
     response_.result(static_cast<unsigned>(route->status));
     for (const auto& [name, value] : route->headers) {
-      if (EqualsIgnoreCase(name, "Content-Length") ||
-          EqualsIgnoreCase(name, "Transfer-Encoding")) {
+      if (EqualsIgnoreCase(name, "Content-Length") || EqualsIgnoreCase(name, "Transfer-Encoding")) {
         continue;  // framing is ours to get right (or wrong, via truncate_at)
       }
       response_.insert(name, value);
@@ -380,8 +372,7 @@ void Session::OnWritten(beast::error_code ec, bool close) {
 void Session::WriteTruncated(size_t body_bytes) {
   serializer_.emplace(response_);
   http::async_write_header(
-      stream_, *serializer_,
-      [self = shared_from_this(), body_bytes](beast::error_code ec, size_t) {
+      stream_, *serializer_, [self = shared_from_this(), body_bytes](beast::error_code ec, size_t) {
         if (ec) {
           self->Close();
           return;
@@ -496,8 +487,7 @@ Result<FixtureRoute> ParseRoute(const std::filesystem::path& file, const toml::t
       Result<Duration> delay = ParseDuration(node.as_string()->get());
       if (!delay.ok()) {
         return Status::InvalidArgument(at + ": " + name + ": bad delay '" +
-                                       node.as_string()->get() +
-                                       "': " + delay.status().message());
+                                       node.as_string()->get() + "': " + delay.status().message());
       }
       route.delay = *delay;
     } else if (k == "truncate_at") {
@@ -510,8 +500,8 @@ Result<FixtureRoute> ParseRoute(const std::filesystem::path& file, const toml::t
       if (!node.is_boolean()) return wrong_type("true or false");
       route.honour_conditional = node.as_boolean()->get();
     } else {
-      return Status::InvalidArgument(Where(file, key.source()) + ": " + name +
-                                     ": unknown key '" + std::string(k) +
+      return Status::InvalidArgument(Where(file, key.source()) + ": " + name + ": unknown key '" +
+                                     std::string(k) +
                                      "' (known: target, status, headers, body, body_file, "
                                      "delay, truncate_at, honour_conditional)");
     }

@@ -32,7 +32,9 @@ struct FixtureRoute {
   Duration delay{0};
   int64_t truncate_at = -1;
   // Answer 304 Not Modified when the request's If-None-Match equals this
-  // route's ETag header.
+  // route's ETag header (weak comparison; a list or "*" also matches) or,
+  // without If-None-Match, when If-Modified-Since is not before its
+  // Last-Modified header. Only 2xx routes answer 304.
   bool honour_conditional = true;
 };
 
@@ -57,13 +59,17 @@ class FixtureServer {
   virtual void SetRoutes(std::vector<FixtureRoute> routes) = 0;
   // Every request received so far, in order (thread-safe copy).
   virtual std::vector<RecordedRequest> Requests() const = 0;
+  // Closes the listener and every connection (responses still being delayed
+  // are dropped) and joins the server thread. Idempotent; the destructor
+  // calls it.
   virtual void Stop() = 0;
 };
 
 // Reads a routes file (TOML, see config/demo/routes.toml for the format):
 // [[route]] target, status, headers = { "Content-Type" = "..." }, body_file
-// (relative to the routes file) or body, delay, truncate_at. `{{base}}` in a
-// body is replaced by the server's base URL when it is served.
+// (relative to the routes file) or body, delay, truncate_at,
+// honour_conditional. `{{base}}` in a body or a header value is replaced by
+// the server's base URL when it is served. Errors name file:line:column.
 Result<std::vector<FixtureRoute>> LoadFixtureRoutes(const std::filesystem::path& file);
 
 }  // namespace earshot

@@ -142,8 +142,7 @@ TEST_CASE("fixture server serves routes for one target in sequence, last repeati
   CHECK(saw_user_agent);
 }
 
-TEST_CASE("fixture server: a route with a query matches only that query",
-          "[fixture-server]") {
+TEST_CASE("fixture server: a route with a query matches only that query", "[fixture-server]") {
   auto server = StartServer({Route("/s", "any query"), Route("/s?q=nhs", "exact")});
   Client client(server->port());
   CHECK(client.Get("/s?q=nhs").body() == "exact");
@@ -161,11 +160,10 @@ TEST_CASE("fixture server answers 404 for an unknown target", "[fixture-server]"
   CHECK(server->Requests().size() == 2);
 }
 
-TEST_CASE("fixture server replaces {{base}} in bodies and header values",
-          "[fixture-server]") {
-  auto server = StartServer(
-      {Route("/page", R"({"next":"{{base}}/page?max_id=1","self":"{{base}}"})",
-             {{"Link", "<{{base}}/page?max_id=1>; rel=\"next\""}})});
+TEST_CASE("fixture server replaces {{base}} in bodies and header values", "[fixture-server]") {
+  auto server =
+      StartServer({Route("/page", R"({"next":"{{base}}/page?max_id=1","self":"{{base}}"})",
+                         {{"Link", "<{{base}}/page?max_id=1>; rel=\"next\""}})});
   Client client(server->port());
   Response res = client.Get("/page");
   const std::string base = server->BaseUrl();
@@ -175,11 +173,13 @@ TEST_CASE("fixture server replaces {{base}} in bodies and header values",
 }
 
 TEST_CASE("fixture server answers a matching If-None-Match with 304", "[fixture-server]") {
-  FixtureRoute feed = Route("/feed.rss", "<rss/>",
-                            {{"etag", "\"v1\""}, {"Content-Type", "application/rss+xml"}});
+  FixtureRoute feed =
+      Route("/feed.rss", "<rss/>", {{"etag", "\"v1\""}, {"Content-Type", "application/rss+xml"}});
   FixtureRoute ignoring = Route("/plain", "body", {{"ETag", "\"v1\""}});
   ignoring.honour_conditional = false;
-  auto server = StartServer({feed, ignoring});
+  FixtureRoute busy = Route("/busy", "slow down", {{"ETag", "\"v1\""}, {"Retry-After", "5"}});
+  busy.status = 429;
+  auto server = StartServer({feed, ignoring, busy});
   Client client(server->port());
 
   Response first = client.Get("/feed.rss");
@@ -199,6 +199,7 @@ TEST_CASE("fixture server answers a matching If-None-Match with 304", "[fixture-
   CHECK(changed.body() == "<rss/>");
 
   CHECK(client.Get("/plain", {{"If-None-Match", "\"v1\""}}).result_int() == 200);
+  CHECK(client.Get("/busy", {{"If-None-Match", "\"v1\""}}).result_int() == 429);
 }
 
 TEST_CASE("fixture server truncate_at sends a short body and closes", "[fixture-server]") {
@@ -217,8 +218,7 @@ TEST_CASE("fixture server truncate_at sends a short body and closes", "[fixture-
   CHECK(parser.get().body() == std::string(10, 'x'));
 }
 
-TEST_CASE("fixture server delays one response without holding up others",
-          "[fixture-server]") {
+TEST_CASE("fixture server delays one response without holding up others", "[fixture-server]") {
   using std::chrono::steady_clock;
   constexpr auto kDelay = std::chrono::milliseconds(400);
   FixtureRoute slow = Route("/slow", "late");
@@ -259,8 +259,7 @@ TEST_CASE("fixture server SetRoutes replaces the script, counters keep counting"
   CHECK(client.Get("/gone").result_int() == 404);
 }
 
-TEST_CASE("fixture server Stop is idempotent and refuses further connections",
-          "[fixture-server]") {
+TEST_CASE("fixture server Stop is idempotent and refuses further connections", "[fixture-server]") {
   auto server = StartServer({Route("/", "up")});
   const uint16_t port = server->port();
   {
@@ -285,8 +284,7 @@ TEST_CASE("fixture server reports a port that is already taken", "[fixture-serve
   CHECK(second.status().message().find(std::to_string(first->port())) != std::string::npos);
 }
 
-TEST_CASE("fixture server stops cleanly with a delayed response in flight",
-          "[fixture-server]") {
+TEST_CASE("fixture server stops cleanly with a delayed response in flight", "[fixture-server]") {
   FixtureRoute slow = Route("/slow", "never");
   slow.delay = std::chrono::hours(1);
   auto server = StartServer({slow});
@@ -325,8 +323,7 @@ TEST_CASE("LoadFixtureRoutes reads the demo routes and the server serves them",
   CHECK(page1.body().find("Northern General") != std::string::npos);
   CHECK(page1.body().front() == '[');
 
-  Response page2 =
-      client.Get("/api/v1/timelines/tag/nhs?min_id=117658555681590451");
+  Response page2 = client.Get("/api/v1/timelines/tag/nhs?min_id=117658555681590451");
   CHECK(page2.result_int() == 200);
   CHECK(page2.body().find("Jessop Wing") != std::string::npos);
 
@@ -344,8 +341,8 @@ TEST_CASE("LoadFixtureRoutes reads the demo routes and the server serves them",
     const std::string etag = Header(first, "ETag");
     REQUIRE(etag != "<absent>");
     CHECK(client.Get(feed, {{"If-None-Match", etag}}).result_int() == 304);
-    CHECK(client.Get(feed, {{"If-Modified-Since", Header(first, "Last-Modified")}})
-              .result_int() == 304);
+    CHECK(client.Get(feed, {{"If-Modified-Since", Header(first, "Last-Modified")}}).result_int() ==
+          304);
   }
 }
 
@@ -398,9 +395,9 @@ TEST_CASE("LoadFixtureRoutes rejects bad files with their position", "[fixture-s
     Result<std::vector<FixtureRoute>> routes = LoadFixtureRoutes(dir.path() / "bad.toml");
     REQUIRE_FALSE(routes.ok());
     CHECK(routes.status().code() == StatusCode::kInvalidArgument);
-    CHECK_THAT(routes.status().message(),
-               Catch::StartsWith(name + ":4:3:") && Catch::Contains("'colour'") &&
-                   Catch::Contains("route '/a'"));
+    CHECK_THAT(routes.status().message(), Catch::StartsWith(name + ":4:3:") &&
+                                              Catch::Contains("'colour'") &&
+                                              Catch::Contains("route '/a'"));
   }
   SECTION("missing body_file") {
     dir.Write("bad.toml", "[[route]]\ntarget = \"/feed\"\nbody_file = \"nope.xml\"\n");

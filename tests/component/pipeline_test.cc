@@ -1,13 +1,14 @@
 // Pipeline against a real (in-memory) SqliteStore: normalisation, batching by
 // rows and by delay with FakeClock, one Apply per flush in submission order,
 // and a failed Apply keeping the queue intact.
+#include "crawler/pipeline/pipeline.h"
+
 #include <catch2/catch.hpp>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "crawler/core/text.h"
-#include "crawler/pipeline/pipeline.h"
 #include "crawler/store/sqlite/sqlite_store.h"
 
 namespace earshot {
@@ -212,7 +213,7 @@ TEST_CASE("a failed Apply keeps the queue intact and retries with backoff", "[pi
   CHECK_FALSE(pipeline.FlushIfDue().ok());  // retried, failed again
   CHECK(store.calls.size() == 2);
   CHECK(pipeline.FlushDeadline() == clock.Now() + seconds(2));  // doubled
-  CHECK_FALSE(pipeline.Flush().ok());  // an explicit Flush always tries
+  CHECK_FALSE(pipeline.Flush().ok());                           // an explicit Flush always tries
   CHECK(pipeline.FlushDeadline() == clock.Now() + seconds(4));
   CHECK_FALSE(pipeline.Flush().ok());
   CHECK(pipeline.FlushDeadline() == clock.Now() + seconds(4));  // capped

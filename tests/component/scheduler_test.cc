@@ -2,9 +2,12 @@
 // conditional GET, 304, backoff, rate limits, stops, quarantine, politeness,
 // paging, blind windows, restart, and atomicity under "fail the n-th store
 // call" for every n. Time moves only by FakeClock; nothing sleeps.
+#include "crawler/schedule/scheduler.h"
+
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
-#include <spdlog/spdlog.h>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -21,7 +24,6 @@
 #include "crawler/core/url.h"
 #include "crawler/pipeline/pipeline.h"
 #include "crawler/schedule/engine.h"
-#include "crawler/schedule/scheduler.h"
 #include "crawler/store/sqlite/sqlite_store.h"
 #include "tests/support/fake_transport.h"
 
@@ -74,8 +76,7 @@ RateLimitInfo PagedRateLimit(const HttpResponse& response) {
   return info;
 }
 
-Result<Page> PagedParse(const SourceSpec& spec, const SourceCursor&,
-                        const HttpResponse& response) {
+Result<Page> PagedParse(const SourceSpec& spec, const SourceCursor&, const HttpResponse& response) {
   if (spec.GetBool("throw")) throw std::runtime_error("bug in the connector");
   std::istringstream in(response.body);
   std::string header;
@@ -126,8 +127,8 @@ std::string PageBody(const std::string& next, bool more, const std::vector<std::
 // "<tag>-k-j" (tagged with the request's URL path too, so sources sharing a
 // handler do not share posts), its next cursor is k+1, and only the last one
 // is caught up.
-void ServePages(FakeTransport& transport, const std::string& url, const std::string& tag,
-                int pages, int per_page = 3) {
+void ServePages(FakeTransport& transport, const std::string& url, const std::string& tag, int pages,
+                int per_page = 3) {
   transport.Handle(url, [=](const HttpRequest& request) -> FakeReply {
     const int k = std::stoi(QueryParam(request.url, "page"));
     if (k >= pages) return MakeResponse(200, PageBody(std::to_string(k), false, {}));
@@ -337,9 +338,9 @@ TEST_CASE("304 without validators keeps the stored ones; a later 200 replaces th
           "[scheduler]") {
   Harness h;
   const std::string url = "https://a.example/p";
-  h.transport.ScriptPrefix(url, {MakeResponse(200, PageBody("1", false, {"x"}), {{"ETag", "\"e1\""}}),
-                                 MakeResponse(304),
-                                 MakeResponse(200, PageBody("2", false, {"y"}))});
+  h.transport.ScriptPrefix(
+      url, {MakeResponse(200, PageBody("1", false, {"x"}), {{"ETag", "\"e1\""}}), MakeResponse(304),
+            MakeResponse(200, PageBody("2", false, {"y"}))});
   h.Build({Paged("s", url)});
   h.Settle();
   h.AdvanceAndSettle();
@@ -449,6 +450,13 @@ TEST_CASE("429 without a time backs off; the platform's reset wins over Retry-Af
     h.Settle();
     CHECK(h.State("busy").next_poll_at == reset);
   }
+  SECTION("Retry-After: 0 (or a past date) backs off instead of hammering") {
+    h.transport.ScriptPrefix(url, MakeResponse(429, "", {{"Retry-After", "0"}}));
+    h.Build({Paged("busy", url)});
+    h.Settle();
+    CHECK(h.State("busy").health == SourceHealth::kRateLimited);
+    RequireJittered(Until(h.State("busy").next_poll_at, h.clock.Now()), seconds(30));
+  }
   SECTION("a Retry-After of next year is capped") {
     h.transport.ScriptPrefix(url, MakeResponse(429, "", {{"Retry-After", "31536000"}}));
     h.Build({Paged("busy", url)});
@@ -463,18 +471,19 @@ TEST_CASE("X-RateLimit-Remaining 0 holds the host until the reset", "[scheduler]
   options.per_host_min_delay = Duration(0);
   const TimePoint reset = h.clock.Now() + minutes(10);
   // Page 0 spends the budget and is not caught up.
-  h.transport.Script("https://api.example/a?page=0",
-                     MakeResponse(200, PageBody("1", true, {"a0"}),
-                                  {{"X-RateLimit-Remaining", "0"},
-                                   {"X-RateLimit-Reset", FormatRfc3339(reset)}}));
+  h.transport.Script(
+      "https://api.example/a?page=0",
+      MakeResponse(200, PageBody("1", true, {"a0"}),
+                   {{"X-RateLimit-Remaining", "0"}, {"X-RateLimit-Reset", FormatRfc3339(reset)}}));
   h.transport.Script("https://api.example/a?page=1",
                      MakeResponse(200, PageBody("2", false, {"a1"})));
-  h.transport.ScriptPrefix("https://api.example/b", MakeResponse(200, PageBody("1", false, {"b0"})));
+  h.transport.ScriptPrefix("https://api.example/b",
+                           MakeResponse(200, PageBody("1", false, {"b0"})));
   // Source b on the same host is not due until a minute in.
   h.Build({Paged("a", "https://api.example/a"), Paged("b", "https://api.example/b")}, options);
-  REQUIRE(h.store
-              ->Apply({SourceWrite{"b", SourceState{.next_poll_at = h.clock.Now() + minutes(1)}}})
-              .ok());
+  REQUIRE(
+      h.store->Apply({SourceWrite{"b", SourceState{.next_poll_at = h.clock.Now() + minutes(1)}}})
+          .ok());
   h.Build({Paged("a", "https://api.example/a"), Paged("b", "https://api.example/b")}, options);
 
   REQUIRE(h.Settle() == 1);
@@ -535,6 +544,37 @@ TEST_CASE("401 and 403 stop their sources; the others keep flowing", "[scheduler
   CHECK(h.transport.RequestsTo("https://two.example/").size() == 1);
 }
 
+TEST_CASE("errors never show URL userinfo or secret values", "[scheduler]") {
+  Harness h;
+  SourceSpec spec = Paged("private", "https://bob:hunter2@secret.example/api");
+  spec.options["token"] = std::string("tok-987654");
+  h.transport.ScriptPrefix("https://bob:hunter2@secret.example/",
+                           {Status::Unavailable("GET https://bob:hunter2@secret.example/api?"
+                                                "page=0&access_token=tok-987654: connection "
+                                                "refused (server said tok-987654)"),
+                            MakeResponse(500)});
+  h.Build({spec});
+  h.Settle();
+  const std::string first = h.Stored("private").last_error;
+  h.AdvanceAndSettle();
+  const std::string second = h.Stored("private").last_error;
+  for (const std::string& error : {first, second}) {
+    INFO(error);
+    CHECK(error.find("hunter2") == std::string::npos);
+    CHECK(error.find("bob") == std::string::npos);
+    CHECK(error.find("tok-987654") == std::string::npos);
+    CHECK(error.find("https://secret.example/api?page=0&access_token=***") != std::string::npos);
+    CHECK(error.find("private") != std::string::npos);
+  }
+  CHECK(first.find("connection refused") != std::string::npos);
+  CHECK(second.find("HTTP 500") != std::string::npos);
+  // Said once, not "GET url: GET url".
+  CHECK(first.find("GET") == first.rfind("GET"));
+  for (const SourceEvent& e : h.events) {
+    CHECK(e.url == "https://secret.example/api?page=0&access_token=***");
+  }
+}
+
 TEST_CASE("a request the connector cannot build stops only that source", "[scheduler]") {
   Harness h;
   SourceSpec broken = Paged("broken", "https://a.example/x");
@@ -554,12 +594,11 @@ TEST_CASE("a body that cannot be parsed is quarantined and the cursor kept", "[s
   Harness h;
   const std::string url = "https://a.example/feed";
   h.transport.Script(url + "?page=0", MakeResponse(200, PageBody("1", false, {"p1", "p2"})));
-  h.transport.Script(url + "?page=1",
-                     {MakeResponse(200, "<html>Bad gateway</html>",
-                                   {{"Content-Type", "text/html"}}),
-                      MakeResponse(200, "<html>Bad gateway</html>",
-                                   {{"Content-Type", "text/html"}}),
-                      MakeResponse(200, PageBody("2", false, {"p3"}))});
+  h.transport.Script(
+      url + "?page=1",
+      {MakeResponse(200, "<html>Bad gateway</html>", {{"Content-Type", "text/html"}}),
+       MakeResponse(200, "<html>Bad gateway</html>", {{"Content-Type", "text/html"}}),
+       MakeResponse(200, PageBody("2", false, {"p3"}))});
   h.Build({Paged("src", url)});
   h.Settle();
   REQUIRE(h.Stored("src").cursor.cursor == "1");
@@ -596,8 +635,7 @@ TEST_CASE("a body that cannot be parsed is quarantined and the cursor kept", "[s
   CHECK(h.Posts() == 3);
 }
 
-TEST_CASE("a connector that throws costs its source one poll, not the crawl",
-          "[scheduler]") {
+TEST_CASE("a connector that throws costs its source one poll, not the crawl", "[scheduler]") {
   Harness h;
   SourceSpec throwing = Paged("throwing", "https://a.example/x");
   throwing.options["throw"] = true;
@@ -679,8 +717,7 @@ TEST_CASE("per-host minimum delay between request starts", "[scheduler]") {
                                           "https://a.example/2", "https://a.example/3"});
 }
 
-TEST_CASE("pages are followed while not caught up, up to max_pages_per_poll",
-          "[scheduler]") {
+TEST_CASE("pages are followed while not caught up, up to max_pages_per_poll", "[scheduler]") {
   Harness h;
   ScheduleOptions options;
   options.max_pages_per_poll = 3;
@@ -711,7 +748,7 @@ TEST_CASE("pages respect the per-host minimum delay between them", "[scheduler]"
   ServePages(h.transport, "https://a.example/t", "p", 3, 1);
   h.Build({Paged("src", "https://a.example/t")});  // min delay 1 s
   CHECK(h.Settle() == 1);
-  CHECK(h.State("src").next_poll_at == h.clock.Now());  // due at once...
+  CHECK(h.State("src").next_poll_at == h.clock.Now());             // due at once...
   CHECK(h.scheduler->NextWakeup() == h.clock.Now() + seconds(1));  // ...politely
   CHECK(h.AdvanceAndSettle() == 1);
   CHECK(h.AdvanceAndSettle() == 1);
@@ -844,8 +881,7 @@ TEST_CASE("page and cursor are atomic under a failure at every store step", "[sc
     Harness h(db);
     ServePages(h.transport, "https://a.example/t", "p", kPages, kPerPage);
     ServePages(h.transport, "https://b.example/t", "q", 2, 1);
-    h.Build({Paged("a", "https://a.example/t"), Paged("b", "https://b.example/t")}, options,
-            batch);
+    h.Build({Paged("a", "https://a.example/t"), Paged("b", "https://b.example/t")}, options, batch);
     h.clock.Advance(hours(1));
     h.Settle();
     REQUIRE(h.Posts() == kPages * kPerPage + 2);
@@ -906,11 +942,11 @@ TEST_CASE("engine RunOnce polls each due source once and returns", "[scheduler][
       Paged("limited", "https://limited.example/x"), Paged("later", "https://later.example/x"),
       Paged("stopped", "https://stopped.example/x")};
   for (const auto& s : specs) REQUIRE(h.store->UpsertSource(s).ok());
-  REQUIRE(h.store
-              ->Apply({SourceWrite{"later",
-                                   SourceState{.next_poll_at = h.clock.Now() + minutes(2)}},
-                       SourceWrite{"stopped", SourceState{.health = SourceHealth::kStopped}}})
-              .ok());
+  REQUIRE(
+      h.store
+          ->Apply({SourceWrite{"later", SourceState{.next_poll_at = h.clock.Now() + minutes(2)}},
+                   SourceWrite{"stopped", SourceState{.health = SourceHealth::kStopped}}})
+          .ok());
   h.Build(specs, options);
 
   Engine engine(h.io, h.clock, h.transport, *h.scheduler, *h.pipeline);
@@ -962,6 +998,35 @@ TEST_CASE("engine RunUntilStopped finishes in-flight pages and flushes on Stop",
   const int64_t a = std::stoll(h.Stored("a").cursor.cursor);
   const int64_t b = std::stoll(h.Stored("b").cursor.cursor);
   CHECK(a + b == summary.pages);
+}
+
+TEST_CASE("engine keeps crawling through failed flushes and loses nothing", "[scheduler][engine]") {
+  bool failing = false;
+  SqliteOptions sqlite;
+  sqlite.fail_step = [&](std::string_view) { return failing; };
+  Harness h(":memory:", sqlite);
+  ScheduleOptions options;
+  options.per_host_min_delay = Duration(0);
+  ServePages(h.transport, "https://a.example/t", "p", 1000, 1);
+  BatchOptions batch{.max_rows = 2, .max_delay = milliseconds(100)};
+  batch.retry_initial = seconds(1);
+  h.Build({Paged("a", "https://a.example/t")}, options, batch);
+  Engine engine(h.io, h.clock, h.transport, *h.scheduler, *h.pipeline);
+  failing = true;
+  int pages = 0;
+  h.scheduler->SetEventListener([&](const SourceEvent&) {
+    h.clock.Advance(milliseconds(700));  // time passes between responses
+    ++pages;
+    if (pages == 6) failing = false;
+    if (pages == 12) engine.Stop();
+  });
+  const RunSummary summary = engine.RunUntilStopped();
+  CHECK(summary.status.ok());
+  CHECK(summary.flush_failures >= 2);
+  CHECK(summary.pages >= 12);
+  CHECK(summary.posts_stored == summary.pages);
+  CHECK(h.Posts() == summary.pages);
+  CHECK(h.Stored("a").cursor.cursor == std::to_string(summary.pages));
 }
 
 TEST_CASE("engine reports a final flush failure as an error", "[scheduler][engine]") {

@@ -73,8 +73,7 @@ struct FakeTransport::Impl : std::enable_shared_from_this<Impl> {
   bool held = false;
 };
 
-FakeTransport::FakeTransport(boost::asio::io_context& io)
-    : impl_(std::make_shared<Impl>(io)) {}
+FakeTransport::FakeTransport(boost::asio::io_context& io) : impl_(std::make_shared<Impl>(io)) {}
 
 FakeTransport::~FakeTransport() = default;
 

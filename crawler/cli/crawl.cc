@@ -1,0 +1,225 @@
+// `earshot run`, `earshot once` and `earshot demo`: the commands that crawl.
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <spdlog/spdlog.h>
+
+#include "connectors/registry.h"
+#include "crawler/cli/cli.h"
+#include "crawler/core/time_format.h"
+#include "crawler/net/curl_transport.h"
+#include "crawler/pipeline/pipeline.h"
+#include "crawler/schedule/engine.h"
+#include "crawler/schedule/scheduler.h"
+#include "crawler/server/fixture_server.h"
+#include "crawler/store/sqlite/sqlite_store.h"
+
+namespace earshot {
+
+Result<std::unique_ptr<SqliteStore>> OpenStore(const Config& config);
+
+namespace {
+
+// Everything one crawl needs, wired in data-flow order. Owns the io_context
+// so signal handling and the transport share its thread.
+class Crawl {
+ public:
+  // Registers the configured sources in `store` and loads their state.
+  // `force_due` makes every source due now (the demo's second pass).
+  static Result<std::unique_ptr<Crawl>> Create(const Config& config, Store& store,
+                                               bool force_due) {
+    std::vector<ScheduledSource> sources;
+    for (const SourceSpec& spec : config.sources) {
+      const ConnectorDescriptor* connector = FindConnector(spec.connector);
+      if (!connector) {
+        return Status::InvalidArgument("source " + spec.name + ": unknown connector " +
+                                       spec.connector);
+      }
+      EARSHOT_RETURN_IF_ERROR(store.UpsertSource(spec));
+      auto record = store.GetSource(spec.name);
+      if (!record.ok()) return record.status();
+      SourceState state = record->state;
+      if (force_due) state.next_poll_at.reset();
+      sources.push_back({spec, connector, state});
+    }
+    auto crawl = std::unique_ptr<Crawl>(new Crawl(config, store, std::move(sources)));
+    return crawl;
+  }
+
+  Engine& engine() { return engine_; }
+  Scheduler& scheduler() { return scheduler_; }
+  boost::asio::io_context& io() { return io_; }
+
+ private:
+  Crawl(const Config& config, Store& store, std::vector<ScheduledSource> sources)
+      : transport_(io_, config.http),
+        pipeline_(store, clock_,
+                  BatchOptions{.max_rows = config.batch_rows,
+                               .max_delay = config.batch_interval}),
+        scheduler_(std::move(sources), clock_, transport_, pipeline_,
+                   ScheduleOptions{
+                       .jitter = config.jitter,
+                       .backoff_initial = config.backoff_initial,
+                       .backoff_max = config.backoff_max,
+                       .per_host_concurrency = static_cast<int>(config.per_host_concurrency),
+                       .per_host_min_delay = config.per_host_delay,
+                       .max_pages_per_poll = static_cast<int>(config.max_pages_per_poll),
+                   }),
+        engine_(io_, clock_, transport_, scheduler_, pipeline_) {}
+
+  boost::asio::io_context io_;
+  SystemClock clock_;
+  CurlTransport transport_;
+  Pipeline pipeline_;
+  Scheduler scheduler_;
+  Engine engine_;
+};
+
+// One line per page on a terminal; failures are logged by the scheduler.
+void ShowProgress(Scheduler& scheduler, std::ostream& err) {
+  if (!isatty(STDERR_FILENO)) return;
+  scheduler.SetEventListener([&err](const SourceEvent& e) {
+    switch (e.kind) {
+      case SourceEvent::Kind::kPage:
+        err << "  " << e.source << ": " << e.http_status << " " << e.posts << " post(s)"
+            << (e.caught_up ? "" : ", more pages waiting") << "\n";
+        break;
+      case SourceEvent::Kind::kNotModified:
+        err << "  " << e.source << ": 304 not modified\n";
+        break;
+      case SourceEvent::Kind::kFailure:
+        err << "  " << e.source << ": failed (" << SourceHealthName(e.health)
+            << "): " << e.error.message() << "\n";
+        break;
+    }
+  });
+}
+
+void PrintSummary(const RunSummary& s, std::ostream& out) {
+  out << "polled " << s.sources_polled << " source(s): " << s.requests << " request(s), "
+      << s.pages << " page(s), " << s.not_modified << " not modified, " << s.posts_stored
+      << " new post(s), " << s.duplicates << " already stored, " << s.failures
+      << " failure(s), " << s.quarantined << " body(ies) quarantined\n";
+}
+
+}  // namespace
+
+int CmdCrawl(const GlobalOptions& global, bool once, std::ostream& out, std::ostream& err) {
+  const char* name = once ? "earshot once" : "earshot run";
+  auto config = LoadEffectiveConfig(global);
+  if (!config.ok()) {
+    err << name << ": " << config.status().message() << "\n";
+    return 2;
+  }
+  if (config->sources.empty()) {
+    err << name << ": no sources configured (see config/earshot.example.toml)\n";
+    return 2;
+  }
+  auto store = OpenStore(*config);
+  if (!store.ok()) {
+    err << name << ": " << store.status().message() << "\n";
+    return 1;
+  }
+  auto crawl = Crawl::Create(*config, **store, /*force_due=*/false);
+  if (!crawl.ok()) {
+    err << name << ": " << crawl.status().message() << "\n";
+    return 1;
+  }
+  Crawl& c = **crawl;
+  if (!global.quiet) ShowProgress(c.scheduler(), err);
+  boost::asio::signal_set signals(c.io(), SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("signal {}: finishing the pages in flight, then exiting", signal);
+    c.engine().Stop();
+    // A second signal cancels what is still in flight.
+    signals.async_wait([&](const boost::system::error_code& ec2, int) {
+      if (!ec2) c.engine().Stop();
+    });
+  });
+  if (!once) {
+    spdlog::info("crawling {} source(s) into {}; SIGINT or SIGTERM to stop",
+                 config->sources.size(), config->store_path);
+  }
+  RunSummary summary = once ? c.engine().RunOnce() : c.engine().RunUntilStopped();
+  signals.cancel();
+  PrintSummary(summary, out);
+  if (!summary.status.ok()) {
+    err << name << ": " << summary.status.message() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+int CmdDemo(const GlobalOptions& global, const std::string& demo_dir, std::ostream& out,
+            std::ostream& err) {
+  namespace fs = std::filesystem;
+  auto routes = LoadFixtureRoutes(fs::path(demo_dir) / "routes.toml");
+  if (!routes.ok()) {
+    err << "earshot demo: " << routes.status().message() << "\n";
+    return 2;
+  }
+  auto server = FixtureServer::Start(std::move(routes).value());
+  if (!server.ok()) {
+    err << "earshot demo: " << server.status().message() << "\n";
+    return 1;
+  }
+  const std::string base = (*server)->BaseUrl();
+  ::setenv("EARSHOT_DEMO_BASE", base.c_str(), 1);
+  GlobalOptions demo_global = global;
+  demo_global.config_path = (fs::path(demo_dir) / "earshot.toml").string();
+  auto config = LoadEffectiveConfig(demo_global);
+  if (!config.ok()) {
+    err << "earshot demo: " << config.status().message() << "\n";
+    return 2;
+  }
+  // A fresh database every time: the demo shows a first crawl.
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::error_code ec;
+    fs::remove(config->store_path + suffix, ec);
+  }
+  auto store = OpenStore(*config);
+  if (!store.ok()) {
+    err << "earshot demo: " << store.status().message() << "\n";
+    return 1;
+  }
+  out << "earshot demo: sample sources served at " << base << "\n"
+      << "crawling " << config->sources.size() << " source(s) into " << config->store_path
+      << "\n\nfirst pass (empty database):\n";
+  for (int pass = 0; pass < 2; ++pass) {
+    if (pass == 1) {
+      out << "\nsecond pass (a poll later: Mastodon asks for posts newer than its "
+             "cursor, feeds answer 304 to the conditional GET):\n";
+    }
+    auto crawl = Crawl::Create(*config, **store, /*force_due=*/true);
+    if (!crawl.ok()) {
+      err << "earshot demo: " << crawl.status().message() << "\n";
+      return 1;
+    }
+    ShowProgress((*crawl)->scheduler(), out.rdbuf() == std::cout.rdbuf() ? err : err);
+    RunSummary summary = (*crawl)->engine().RunOnce();
+    PrintSummary(summary, out);
+    if (!summary.status.ok()) {
+      err << "earshot demo: " << summary.status.message() << "\n";
+      return 1;
+    }
+  }
+  out << "\nsources:\n";
+  GlobalOptions view = demo_global;
+  view.db_path = config->store_path;
+  CmdSources(view, out, err);
+  out << "\nnewest posts:\n";
+  CmdPosts(view, "", 10, out, err);
+  out << "\nThe demo database is " << config->store_path
+      << "; explore it with:\n  earshot --config " << demo_global.config_path
+      << " --db " << config->store_path << " posts --search \"waiting\"\n";
+  (*server)->Stop();
+  return 0;
+}
+
+}  // namespace earshot
