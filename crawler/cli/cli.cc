@@ -82,7 +82,16 @@ int RunCli(int argc, char** argv) {
 
   auto* sources = app.add_subcommand(
       "sources", "Table of sources: health, last success, next poll, cursor, last error");
-  sources->callback([&] { code = CmdSources(global, std::cout, std::cerr); });
+  SourcesOptions sources_options;
+  sources->add_option("--reset", sources_options.reset,
+                      "Clear a stopped or failing source's health so it is polled at once "
+                      "(its cursor is kept)")
+      ->type_name("NAME");
+  sources->add_option("--blind", sources_options.blind,
+                      "List the windows in which this source could not be read")
+      ->type_name("NAME");
+  sources->callback(
+      [&] { code = CmdSources(global, sources_options, std::cout, std::cerr); });
 
   std::string posts_search;
   int posts_limit = 20;

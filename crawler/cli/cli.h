@@ -34,7 +34,12 @@ int CmdParse(const std::string& connector, const std::string& url,
              std::ostream& out, std::ostream& err);
 int CmdConfigCheck(const GlobalOptions& global, std::ostream& out, std::ostream& err);
 int CmdConnectors(std::ostream& out);
-int CmdSources(const GlobalOptions& global, std::ostream& out, std::ostream& err);
+struct SourcesOptions {
+  std::string reset;  // source to return to health "ok", due now
+  std::string blind;  // source whose blind windows to list
+};
+int CmdSources(const GlobalOptions& global, const SourcesOptions& options,
+               std::ostream& out, std::ostream& err);
 int CmdPosts(const GlobalOptions& global, const std::string& search, int limit,
              std::ostream& out, std::ostream& err);
 int CmdImport(const GlobalOptions& global, const std::string& source,

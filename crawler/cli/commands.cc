@@ -121,7 +121,8 @@ int CmdConnectors(std::ostream& out) {
   return 0;
 }
 
-int CmdSources(const GlobalOptions& global, std::ostream& out, std::ostream& err) {
+int CmdSources(const GlobalOptions& global, const SourcesOptions& options,
+               std::ostream& out, std::ostream& err) {
   auto config = LoadEffectiveConfig(global);
   if (!config.ok()) {
     err << "earshot sources: " << config.status().message() << "\n";
@@ -137,6 +138,43 @@ int CmdSources(const GlobalOptions& global, std::ostream& out, std::ostream& err
       err << "earshot sources: " << st.message() << "\n";
       return 1;
     }
+  }
+  if (!options.reset.empty()) {
+    auto record = (*store)->GetSource(options.reset);
+    if (!record.ok()) {
+      err << "earshot sources: " << record.status().message() << "\n";
+      return 2;
+    }
+    SourceWrite write;
+    write.source = options.reset;
+    write.state = record->state;
+    write.state.health = SourceHealth::kOk;
+    write.state.consecutive_failures = 0;
+    write.state.next_poll_at.reset();
+    write.state.last_error.clear();
+    // The blind window stays open until a poll succeeds.
+    if (auto st = (*store)->Apply({write}); !st.ok()) {
+      err << "earshot sources: " << st.status().message() << "\n";
+      return 1;
+    }
+    out << "source " << options.reset << " reset: due now, cursor kept\n";
+  }
+  if (!options.blind.empty()) {
+    auto windows = (*store)->BlindWindows(options.blind);
+    if (!windows.ok()) {
+      err << "earshot sources: " << windows.status().message() << "\n";
+      return 1;
+    }
+    auto record = (*store)->GetSource(options.blind);
+    if (record.ok() && record->state.blind_since) {
+      out << FormatRfc3339(*record->state.blind_since) << "  (still blind)  "
+          << record->state.last_error << "\n";
+    }
+    for (const BlindWindow& w : *windows) {
+      out << FormatRfc3339(w.start) << "  " << FormatRfc3339(w.end) << "  "
+          << FormatDuration(w.end - w.start) << "  " << w.reason << "\n";
+    }
+    return 0;
   }
   auto sources = (*store)->ListSources();
   if (!sources.ok()) {

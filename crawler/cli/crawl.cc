@@ -212,7 +212,7 @@ int CmdDemo(const GlobalOptions& global, const std::string& demo_dir, std::ostre
   out << "\nsources:\n";
   GlobalOptions view = demo_global;
   view.db_path = config->store_path;
-  CmdSources(view, out, err);
+  CmdSources(view, SourcesOptions{}, out, err);
   out << "\nnewest posts:\n";
   CmdPosts(view, "", 10, out, err);
   out << "\nThe demo database is " << config->store_path
