@@ -1,5 +1,6 @@
 #include "crawler/core/connector.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "crawler/core/time_format.h"
@@ -36,14 +37,21 @@ std::vector<std::string> SourceSpec::GetStrings(std::string_view key) const {
 }
 
 std::optional<TimePoint> ParseRetryAfter(std::string_view value, TimePoint now) {
-  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+    value.remove_prefix(1);
+  }
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
+    value.remove_suffix(1);
+  }
   if (value.empty()) return std::nullopt;
   int64_t seconds = 0;
   auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
   if (ec == std::errc() && ptr == value.data() + value.size()) {
     if (seconds < 0) return std::nullopt;
-    return now + std::chrono::seconds(seconds);
+    // A year is more than any platform means; it also keeps the
+    // milliseconds arithmetic far from overflow.
+    constexpr int64_t kMaxSeconds = 366LL * 24 * 3600;
+    return now + std::chrono::seconds(std::min(seconds, kMaxSeconds));
   }
   auto date = ParseHttpDate(value);
   if (!date.ok()) return std::nullopt;

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "connectors/registry.h"
 #include "crawler/cli/config.h"
 
 namespace earshot {
@@ -178,6 +179,26 @@ TEST_CASE("config: byte sizes", "[config]") {
   CHECK(*ParseByteSize("2048") == 2048);
   CHECK_FALSE(ParseByteSize("MiB").ok());
   CHECK_FALSE(ParseByteSize("3 parsecs").ok());
+}
+
+}  // namespace
+}  // namespace earshot
+
+namespace earshot {
+namespace {
+
+TEST_CASE("config: the shipped example and demo configs load", "[config]") {
+  auto env = [](std::string_view name) -> std::optional<std::string> {
+    if (name == "MASTODON_TOKEN") return std::string("t");
+    if (name == "EARSHOT_DEMO_BASE") return std::string("http://127.0.0.1:1");
+    return std::nullopt;
+  };
+  for (const char* file : {"config/earshot.example.toml", "config/demo/earshot.toml"}) {
+    INFO(file);
+    auto c = LoadConfig(std::string(EARSHOT_SOURCE_DIR) + "/" + file, FindConnector, env);
+    REQUIRE(c.ok());
+    CHECK(c->sources.size() >= 4);
+  }
 }
 
 }  // namespace
