@@ -25,12 +25,6 @@ Result<std::string> ReadWholeFile(const std::string& path) {
   return s.str();
 }
 
-std::string FileUrl(const std::string& path) {
-  std::error_code ec;
-  auto abs = std::filesystem::absolute(path, ec);
-  return "file://" + (ec ? path : abs.string());
-}
-
 std::string When(const std::optional<TimePoint>& t) {
   return t ? FormatRfc3339(*t) : std::string("-");
 }
@@ -71,7 +65,9 @@ int CmdParse(const std::string& connector_name, const std::string& url,
     }
     HttpResponse response;
     response.status = 200;
-    response.url = url.empty() ? FileUrl(file) : url;
+    // Without --url there is no base: relative links stay unresolved (the
+    // connector warns) rather than pointing into this machine's disk.
+    response.url = url;
     if (!content_type.empty()) response.headers.Add("Content-Type", content_type);
     response.body = std::move(body).value();
     SourceSpec spec = DefaultSourceSpec(*connector, "parse", response.url);
