@@ -35,6 +35,8 @@ int RunCli(int argc, char** argv) {
       "earshot: listens to what people say in public about NHS services and "
       "stores each story for the organisation it is about."};
   app.require_subcommand(1);
+  // Global options may follow the subcommand too: `earshot demo --db x.db`.
+  app.fallthrough();
   app.set_version_flag("--version", "earshot 0.1.0");
   GlobalOptions global;
   app.add_option("--config", global.config_path,
@@ -50,9 +52,13 @@ int RunCli(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Crawl continuously until SIGINT or SIGTERM");
   run->callback([&] { code = CmdCrawl(global, false, std::cout, std::cerr); });
 
+  bool once_force = false;
   auto* once = app.add_subcommand(
       "once", "Poll every due source once (following its pages) and exit; for cron");
-  once->callback([&] { code = CmdCrawl(global, true, std::cout, std::cerr); });
+  once->add_flag("--force", once_force,
+                 "Poll every source that is not stopped now, due or not (its cursor, "
+                 "ETag and backoff state are kept)");
+  once->callback([&] { code = CmdCrawl(global, true, std::cout, std::cerr, once_force); });
 
   std::string parse_connector, parse_url, parse_content_type;
   std::vector<std::string> parse_files;

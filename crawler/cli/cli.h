@@ -45,7 +45,9 @@ int CmdPosts(const GlobalOptions& global, const std::string& search, int limit,
 int CmdImport(const GlobalOptions& global, const std::string& source,
               const std::vector<std::string>& files, std::ostream& out, std::ostream& err);
 // `run` (continuous, until SIGINT/SIGTERM) and `once` (every due source once).
-int CmdCrawl(const GlobalOptions& global, bool once, std::ostream& out, std::ostream& err);
+// `force_due` (`once --force`) makes every source that is not stopped due now.
+int CmdCrawl(const GlobalOptions& global, bool once, std::ostream& out, std::ostream& err,
+             bool force_due = false);
 int CmdDemo(const GlobalOptions& global, const std::string& demo_dir, std::ostream& out,
             std::ostream& err);
 

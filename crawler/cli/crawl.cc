@@ -109,7 +109,8 @@ void PrintSummary(const RunSummary& s, std::ostream& out) {
 
 }  // namespace
 
-int CmdCrawl(const GlobalOptions& global, bool once, std::ostream& out, std::ostream& err) {
+int CmdCrawl(const GlobalOptions& global, bool once, std::ostream& out, std::ostream& err,
+             bool force_due) {
   const char* name = once ? "earshot once" : "earshot run";
   auto config = LoadEffectiveConfig(global);
   if (!config.ok()) {
@@ -125,7 +126,7 @@ int CmdCrawl(const GlobalOptions& global, bool once, std::ostream& out, std::ost
     err << name << ": " << store.status().message() << "\n";
     return 1;
   }
-  auto crawl = Crawl::Create(*config, **store, /*force_due=*/false);
+  auto crawl = Crawl::Create(*config, **store, force_due);
   if (!crawl.ok()) {
     err << name << ": " << crawl.status().message() << "\n";
     return 1;

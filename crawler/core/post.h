@@ -5,8 +5,10 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "crawler/core/clock.h"
+#include "crawler/core/decision.h"
 
 namespace earshot {
 
@@ -31,6 +33,10 @@ struct Post {
   std::string reply_to;      // platform id of the post this one answers
   std::string conversation;  // platform id of the conversation root (article)
   std::string content_hash;  // set by the pipeline: hex SHA-256 of the text
+  // Set by the pipeline's classify stage: redactions, organisations, topics,
+  // sentiment, criticality, each with its rule provenance. Spans refer to
+  // `text` (already redacted).
+  std::vector<Decision> decisions;
 };
 
 }  // namespace earshot

@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <condition_variable>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -167,6 +168,11 @@ class FixtureServerImpl final : public FixtureServer {
     return requests_;
   }
 
+  bool WaitForRequests(size_t n, Duration timeout) const override {
+    std::unique_lock<std::mutex> lock(mu_);
+    return request_received_.wait_for(lock, timeout, [&] { return requests_.size() >= n; });
+  }
+
   void Stop() override {
     if (stopped_.exchange(true)) return;
     // Pending handlers (and the sessions they own) are destroyed with the
@@ -193,6 +199,7 @@ class FixtureServerImpl final : public FixtureServer {
 
     std::lock_guard<std::mutex> lock(mu_);
     requests_.push_back(std::move(record));
+    request_received_.notify_all();
     // A route naming the query exactly wins over one that ignores it.
     std::string script_key;
     for (const FixtureRoute& route : routes_) {
@@ -264,6 +271,7 @@ class FixtureServerImpl final : public FixtureServer {
   std::vector<FixtureRoute> routes_;
   std::map<std::string, size_t> served_;
   std::vector<RecordedRequest> requests_;
+  mutable std::condition_variable request_received_;
 };
 
 void Session::ReadRequest() {

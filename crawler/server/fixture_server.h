@@ -59,6 +59,11 @@ class FixtureServer {
   virtual void SetRoutes(std::vector<FixtureRoute> routes) = 0;
   // Every request received so far, in order (thread-safe copy).
   virtual std::vector<RecordedRequest> Requests() const = 0;
+  // Blocks until at least `n` requests have been received in all (the count
+  // Requests() returns; a request counts once it has been read, before it is
+  // answered) or `timeout` passes. True when they have. Thread-safe; for
+  // tests that drive another process and must wait for its traffic.
+  virtual bool WaitForRequests(size_t n, Duration timeout) const = 0;
   // Closes the listener and every connection (responses still being delayed
   // are dropped) and joins the server thread. Idempotent; the destructor
   // calls it.

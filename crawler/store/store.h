@@ -14,9 +14,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "crawler/core/clock.h"
@@ -76,6 +78,15 @@ struct RawPayload {
   TimePoint fetched_at{};
 };
 
+// How often a classification rule fired, and how many posts the relevance
+// stage dropped, for one write; added to the stored per-source totals.
+struct RuleCount {
+  std::string stage;  // "org", "topic", "relevance", ...
+  std::string rule;   // rule id; "" with stage "relevance" counts dropped posts
+  int64_t fired = 0;    // posts the rule fired on (kept or not)
+  int64_t dropped = 0;  // posts dropped as irrelevant
+};
+
 // One unit of Apply(): the new state of a source plus what came with it.
 struct SourceWrite {
   std::string source;
@@ -86,6 +97,7 @@ struct SourceWrite {
   // A body that could not be parsed: kept aside with the error, never lost.
   std::optional<RawPayload> quarantine;
   std::string quarantine_error;
+  std::vector<RuleCount> rule_counts;
 };
 
 struct ApplyStats {
@@ -128,6 +140,13 @@ class Store {
   virtual Result<std::vector<BlindWindow>> BlindWindows(
       const std::string& source) = 0;
   virtual Result<std::vector<QuarantinedBody>> Quarantined(int limit) = 0;
+  // The decisions stored with a post, in the order they were made.
+  virtual Result<std::vector<Decision>> DecisionsFor(int64_t post_row_id) = 0;
+  // Calls `visit` for every stored post in row order (decisions included)
+  // until it returns false. For re-classification (`earshot rules backtest`).
+  virtual Status ForEachPost(const std::function<bool(const StoredPost&)>& visit) = 0;
+  // Stored rule counts, per source, stage and rule.
+  virtual Result<std::vector<std::pair<std::string, RuleCount>>> RuleCounts() = 0;
   // The stored raw body a post was parsed from (decompressed).
   virtual Result<RawPayload> RawFor(int64_t post_row_id) = 0;
 };

@@ -52,6 +52,15 @@ class RecordingStore final : public Store {
     return inner_->Quarantined(limit);
   }
   Result<RawPayload> RawFor(int64_t id) override { return inner_->RawFor(id); }
+  Result<std::vector<Decision>> DecisionsFor(int64_t id) override {
+    return inner_->DecisionsFor(id);
+  }
+  Status ForEachPost(const std::function<bool(const StoredPost&)>& visit) override {
+    return inner_->ForEachPost(visit);
+  }
+  Result<std::vector<std::pair<std::string, RuleCount>>> RuleCounts() override {
+    return inner_->RuleCounts();
+  }
 
   int64_t Posts() {
     auto n = inner_->CountPosts();

@@ -1,15 +1,19 @@
 // SqliteStore: schema migrations, the Apply() transaction and its atomicity
 // under injected faults, de-duplication, full-text search, raw payloads,
-// quarantine and blind windows.
+// quarantine, blind windows, classification decisions and rule counts.
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <climits>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "crawler/store/sqlite/sqlite_store.h"
@@ -174,6 +178,51 @@ class RawDb {
   sqlite3* db_ = nullptr;
 };
 
+Decision MakeDecision(Decision::Kind kind, std::string value, std::string detail = "",
+                      std::string rule = "", int32_t start = -1, int32_t end = -1) {
+  Decision decision;
+  decision.kind = kind;
+  decision.value = std::move(value);
+  decision.detail = std::move(detail);
+  decision.rule = std::move(rule);
+  decision.rule_version = decision.rule.empty() ? "" : "2026-11-01";
+  decision.start = start;
+  decision.end = end;
+  return decision;
+}
+
+// One line per decision, every field: readable when a comparison fails.
+std::string Render(const std::vector<Decision>& decisions) {
+  std::string out;
+  for (const Decision& d : decisions) {
+    out += std::string(DecisionKindName(d.kind)) + "|" + d.value + "|" + d.detail + "|" + d.rule +
+           "|" + d.rule_version + "|" + std::to_string(d.start) + "|" + std::to_string(d.end) +
+           "\n";
+  }
+  return out;
+}
+
+RuleCount Count(std::string stage, std::string rule, int64_t fired, int64_t dropped = 0) {
+  return RuleCount{std::move(stage), std::move(rule), fired, dropped};
+}
+
+// RuleCounts() as "source|stage|rule|fired|dropped" lines.
+std::string Render(const std::vector<std::pair<std::string, RuleCount>>& counts) {
+  std::string out;
+  for (const auto& [source, c] : counts) {
+    out += source + "|" + c.stage + "|" + c.rule + "|" + std::to_string(c.fired) + "|" +
+           std::to_string(c.dropped) + "\n";
+  }
+  return out;
+}
+
+std::string StoredRuleCounts(SqliteStore& store) {
+  auto counts = store.RuleCounts();
+  INFO(counts.status().ToString());
+  REQUIRE(counts.ok());
+  return Render(*counts);
+}
+
 void CheckSamePost(const Post& got, const Post& want) {
   CHECK(got.platform == want.platform);
   CHECK(got.id == want.id);
@@ -189,6 +238,7 @@ void CheckSamePost(const Post& got, const Post& want) {
   CHECK(got.reply_to == want.reply_to);
   CHECK(got.conversation == want.conversation);
   CHECK(got.content_hash == want.content_hash);
+  CHECK(Render(got.decisions) == Render(want.decisions));
 }
 
 std::vector<std::string> Uids(const std::vector<StoredPost>& posts) {
@@ -231,8 +281,10 @@ TEST_CASE("a new database is migrated, in WAL mode, and reopens with its data", 
     CHECK(raw.Int("PRAGMA user_version") == SqliteStore::kSchemaVersion);
     CHECK(raw.Rows("SELECT name FROM sqlite_schema WHERE type = 'table' AND name IN "
                    "('sources', 'posts', 'raw_payloads', 'quarantine', "
-                   "'blind_windows', 'posts_fts') ORDER BY name") ==
-          "blind_windows\nposts\nposts_fts\nquarantine\nraw_payloads\nsources\n");
+                   "'blind_windows', 'posts_fts', 'post_decisions', 'rule_counts') "
+                   "ORDER BY name") ==
+          "blind_windows\npost_decisions\nposts\nposts_fts\nquarantine\nraw_payloads\n"
+          "rule_counts\nsources\n");
     CHECK(raw.Rows("PRAGMA journal_mode") == "wal\n");
   }
   auto store = OpenOrDie(path);
@@ -673,6 +725,300 @@ TEST_CASE("closed blind windows are recorded per source", "[store]") {
   CHECK(none->empty());
 }
 
+// Every kind DecisionKindName() knows, found by walking the enum's values
+// until it says "unknown": a kind added later is covered without editing.
+std::vector<Decision::Kind> AllDecisionKinds() {
+  std::vector<Decision::Kind> kinds;
+  for (int k = 0;; ++k) {
+    const auto kind = static_cast<Decision::Kind>(k);
+    if (DecisionKindName(kind) == "unknown") break;
+    kinds.push_back(kind);
+  }
+  return kinds;
+}
+
+TEST_CASE("decision kind names round-trip", "[store]") {
+  const std::vector<Decision::Kind> kinds = AllDecisionKinds();
+  CHECK(kinds.size() == 7);
+  std::set<std::string_view> names;
+  for (Decision::Kind kind : kinds) {
+    INFO(DecisionKindName(kind));
+    CHECK(DecisionKindFromName(DecisionKindName(kind)) == kind);
+    names.insert(DecisionKindName(kind));
+  }
+  CHECK(names.size() == kinds.size());
+  CHECK(DecisionKindFromName("criticality") == Decision::Kind::kCriticality);
+  CHECK_FALSE(DecisionKindFromName("Topic").has_value());
+  CHECK_FALSE(DecisionKindFromName("unknown").has_value());
+  CHECK_FALSE(DecisionKindFromName("").has_value());
+}
+
+TEST_CASE("decisions of every kind are stored with their post and read back", "[store]") {
+  TempDir dir;
+  const std::string path = dir.File("decisions.db");
+  auto store = OpenOrDie(path);
+
+  Post classified = MakePost("c", "Call 07700 900123 about ward 7 at St Elsewhere, café shut", 5);
+  // One decision of each kind, in an order that is not the kinds' order.
+  std::vector<Decision::Kind> kinds = AllDecisionKinds();
+  std::reverse(kinds.begin(), kinds.end());
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    classified.decisions.push_back(MakeDecision(
+        kinds[i], "value-" + std::to_string(i), "détail, " + std::to_string(i) + " | x",
+        "rule." + std::to_string(i), static_cast<int32_t>(i), static_cast<int32_t>(i + 3)));
+  }
+  // Edge values: no rule, no span, empty strings, the largest offsets.
+  classified.decisions.push_back(MakeDecision(Decision::Kind::kRedaction, "phone", "", "", 5, 18));
+  classified.decisions.push_back(MakeDecision(Decision::Kind::kSentiment, "mixed"));
+  classified.decisions.push_back(MakeDecision(Decision::Kind::kUnrouted, "", "RX1,RX2", "u.x",
+                                              INT32_MAX - 1, INT32_MAX));
+  Post plain = MakePost("p", "no classification yet", 6);
+
+  auto stats = store->Apply({SourceWrite{"alpha", StateWithCursor("c1"), {classified, plain}}});
+  REQUIRE(stats.ok());
+  CHECK(stats->inserted == 2);
+
+  auto recent = store->RecentPosts(10);
+  REQUIRE(recent.ok());
+  REQUIRE(recent->size() == 2);
+  CheckSamePost((*recent)[0].post, plain);
+  CheckSamePost((*recent)[1].post, classified);
+  const int64_t classified_id = (*recent)[1].row_id;
+  const int64_t plain_id = (*recent)[0].row_id;
+
+  auto decisions = store->DecisionsFor(classified_id);
+  REQUIRE(decisions.ok());
+  CHECK(decisions->size() == kinds.size() + 3);
+  CHECK(Render(*decisions) == Render(classified.decisions));
+  auto none = store->DecisionsFor(plain_id);
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+  auto missing = store->DecisionsFor(999'999);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().code() == StatusCode::kNotFound);
+  CHECK(Contains(missing.status().message(), "999999"));
+
+  auto found = store->SearchPosts("cafe", 10);
+  REQUIRE(found.ok());
+  REQUIRE(found->size() == 1);
+  CheckSamePost((*found)[0].post, classified);
+
+  // Under the interface: one row per decision, seq in order, kinds by name.
+  RawDb raw(path);
+  CHECK(raw.Rows("SELECT seq, kind, span_start FROM post_decisions WHERE post_id = " +
+                 std::to_string(classified_id) + " AND seq IN (0, 7, 9)") ==
+        "0 | " + std::string(DecisionKindName(kinds[0])) +
+            " | 0\n7 | redaction | 5\n9 | unrouted | " + std::to_string(INT32_MAX - 1) + "\n");
+  CHECK(raw.Rows("SELECT count(*) FROM post_decisions WHERE post_id = " +
+                 std::to_string(plain_id)) == "0\n");
+  CHECK(raw.Rows("SELECT kind, value, post_id FROM post_decisions WHERE kind = 'unrouted'"
+                 " AND value = ''") == "unrouted |  | " + std::to_string(classified_id) + "\n");
+  CHECK(store->CheckIntegrity().ok());
+
+  SECTION("the schema refuses a kind it does not know") {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+    const std::string insert =
+        "INSERT INTO post_decisions VALUES (" + std::to_string(plain_id) +
+        ", 0, 'Topic', 'v', '', '', '', -1, -1)";
+    char* error = nullptr;
+    CHECK(sqlite3_exec(db, insert.c_str(), nullptr, nullptr, &error) == SQLITE_CONSTRAINT);
+    CHECK(Contains(error != nullptr ? error : "", "CHECK constraint failed"));
+    sqlite3_free(error);
+    sqlite3_close_v2(db);
+  }
+  SECTION("a decision of an unnamed kind fails the batch before anything is written") {
+    Post bad = MakePost("b", "x");
+    bad.decisions = {MakeDecision(Decision::Kind::kTopic, "ok"),
+                     MakeDecision(static_cast<Decision::Kind>(99), "bad")};
+    auto result = store->Apply(
+        {SourceWrite{"alpha", StateWithCursor("c2"), {MakePost("fine", "y"), bad}}});
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.status().code() == StatusCode::kInvalidArgument);
+    CHECK(Contains(result.status().message(), "decision 1"));
+    CHECK(*store->CountPosts() == 2);
+    CHECK(store->GetSource("alpha")->state.cursor.cursor == "c1");
+  }
+  SECTION("a stored kind this earshot cannot read is an I/O error") {
+    raw.Exec("PRAGMA ignore_check_constraints = ON");
+    raw.Exec("UPDATE post_decisions SET kind = 'mood' WHERE seq = 1");
+    auto bad = store->DecisionsFor(classified_id);
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.status().code() == StatusCode::kIoError);
+    CHECK(Contains(bad.status().message(), "'mood'"));
+    CHECK_FALSE(store->RecentPosts(10).ok());
+    CHECK_FALSE(store->ForEachPost([](const StoredPost&) { return true; }).ok());
+  }
+}
+
+TEST_CASE("a duplicate post keeps the decisions it was first stored with", "[store]") {
+  TempDir dir;
+  const std::string path = dir.File("dup-decisions.db");
+  auto store = OpenOrDie(path);
+  Post first = MakePost("same", "the ward was lovely", 0);
+  first.decisions = {MakeDecision(Decision::Kind::kSentiment, "positive", "", "s.lovely", 12, 18),
+                     MakeDecision(Decision::Kind::kTopic, "staff attitude", "staff", "t.ward")};
+  Post reclassified = first;
+  reclassified.decisions = {MakeDecision(Decision::Kind::kSentiment, "negative", "", "s.v2")};
+  Post undecided = first;
+  undecided.decisions.clear();
+
+  // In one batch: the second copy is a duplicate of the first.
+  auto stats = store->Apply(
+      {SourceWrite{"alpha", StateWithCursor("c1"), {first, reclassified, MakePost("x", "y")}}});
+  REQUIRE(stats.ok());
+  CHECK(stats->inserted == 2);
+  CHECK(stats->duplicates == 1);
+  // In later batches, from another source too.
+  stats = store->Apply({SourceWrite{"alpha", StateWithCursor("c2"), {undecided}},
+                        SourceWrite{"beta", StateWithCursor("b1"), {reclassified}}});
+  REQUIRE(stats.ok());
+  CHECK(stats->inserted == 0);
+  CHECK(stats->duplicates == 2);
+
+  auto posts = store->SearchPosts("lovely", 10);
+  REQUIRE(posts.ok());
+  REQUIRE(posts->size() == 1);
+  CHECK((*posts)[0].source == "alpha");
+  CheckSamePost((*posts)[0].post, first);
+  auto decisions = store->DecisionsFor((*posts)[0].row_id);
+  REQUIRE(decisions.ok());
+  CHECK(Render(*decisions) == Render(first.decisions));
+  RawDb raw(path);
+  CHECK(raw.Int("SELECT count(*) FROM post_decisions") == 2);
+}
+
+TEST_CASE("rule counts accumulate across Apply calls and per source", "[store]") {
+  auto store = OpenOrDie(":memory:");
+  CHECK(StoredRuleCounts(*store).empty());
+
+  SourceWrite alpha{"alpha", StateWithCursor("c1"), {MakePost("a1", "x")}};
+  alpha.rule_counts = {Count("topic", "t.waiting", 3), Count("relevance", "", 0, 5),
+                       Count("org", "org.rx1", 1), Count("topic", "t.waiting", 2)};
+  SourceWrite beta{"beta", StateWithCursor("b1")};  // no posts: counts still count
+  beta.rule_counts = {Count("topic", "t.waiting", 7), Count("relevance", "r.nhs", 4, 0)};
+  REQUIRE(store->Apply({alpha, beta}).ok());
+  CHECK(StoredRuleCounts(*store) ==
+        "alpha|org|org.rx1|1|0\n"
+        "alpha|relevance||0|5\n"
+        "alpha|topic|t.waiting|5|0\n"
+        "beta|relevance|r.nhs|4|0\n"
+        "beta|topic|t.waiting|7|0\n");
+
+  SourceWrite again{"alpha", StateWithCursor("c2"), {MakePost("a1", "x")}};  // a duplicate
+  again.rule_counts = {Count("topic", "t.waiting", 1), Count("relevance", "", 2, 3),
+                       Count("sentiment", "s.new", 0)};
+  SourceWrite gamma{"gamma", StateWithCursor("g1")};  // a source Apply() creates
+  gamma.rule_counts = {Count("org", "org.rx1", 9)};
+  REQUIRE(store->Apply({again}).ok());
+  REQUIRE(store->Apply({gamma}).ok());
+  CHECK(StoredRuleCounts(*store) ==
+        "alpha|org|org.rx1|1|0\n"
+        "alpha|relevance||2|8\n"
+        "alpha|sentiment|s.new|0|0\n"
+        "alpha|topic|t.waiting|6|0\n"
+        "beta|relevance|r.nhs|4|0\n"
+        "beta|topic|t.waiting|7|0\n"
+        "gamma|org|org.rx1|9|0\n");
+  CHECK(store->CheckIntegrity().ok());
+
+  SourceWrite stageless{"alpha", StateWithCursor("c3")};
+  stageless.rule_counts = {Count("topic", "t.waiting", 1), Count("", "t.waiting", 1)};
+  auto bad = store->Apply({stageless});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().code() == StatusCode::kInvalidArgument);
+  CHECK(Contains(bad.status().message(), "rule count 1"));
+  CHECK(Contains(StoredRuleCounts(*store), "alpha|topic|t.waiting|6|0\n"));
+}
+
+TEST_CASE("ForEachPost visits every post in row order with its decisions", "[store]") {
+  auto store = OpenOrDie(":memory:");
+  std::vector<StoredPost> visited;
+  auto record = [&](const StoredPost& p) {
+    visited.push_back(p);
+    return true;
+  };
+  REQUIRE(store->ForEachPost(record).ok());
+  CHECK(visited.empty());
+
+  // Enough posts for several pages, fetched newest-first so that row order
+  // and fetched_at order disagree; every third post has decisions.
+  constexpr int kPosts = 700;
+  std::vector<Post> posts;
+  for (int i = 0; i < kPosts; ++i) {
+    Post post = MakePost("u" + std::to_string(i), "post " + std::to_string(i), kPosts - i);
+    if (i % 3 == 0) {
+      post.decisions = {MakeDecision(Decision::Kind::kTopic, "t" + std::to_string(i)),
+                        MakeDecision(Decision::Kind::kOrg, "RX" + std::to_string(i), "", "o")};
+    }
+    posts.push_back(std::move(post));
+  }
+  for (int start = 0; start < kPosts; start += 100) {
+    SourceWrite write{start < 300 ? "alpha" : "beta", StateWithCursor(std::to_string(start))};
+    write.posts.assign(posts.begin() + start, posts.begin() + start + 100);
+    REQUIRE(store->Apply({write}).ok());
+  }
+
+  REQUIRE(store->ForEachPost(record).ok());
+  REQUIRE(visited.size() == kPosts);
+  for (int i = 0; i < kPosts; ++i) {
+    INFO("post " << i);
+    if (i > 0) CHECK(visited[i].row_id > visited[i - 1].row_id);
+    CHECK(visited[i].source == (i < 300 ? "alpha" : "beta"));
+    CheckSamePost(visited[i].post, posts[i]);
+  }
+
+  SECTION("it stops when visit returns false") {
+    int calls = 0;
+    REQUIRE(store->ForEachPost([&](const StoredPost& p) {
+                 ++calls;
+                 return p.post.uid != "u300";
+               }).ok());
+    CHECK(calls == 301);
+    calls = 0;
+    REQUIRE(store->ForEachPost([&](const StoredPost&) {
+                 ++calls;
+                 return false;
+               }).ok());
+    CHECK(calls == 1);
+  }
+  SECTION("visit may use the store, even write to it") {
+    int calls = 0;
+    REQUIRE(store->ForEachPost([&](const StoredPost& p) {
+                 ++calls;
+                 auto decisions = store->DecisionsFor(p.row_id);
+                 REQUIRE(decisions.ok());
+                 CHECK(Render(*decisions) == Render(p.post.decisions));
+                 if (p.post.uid == "u10") {
+                   SourceWrite write{"gamma", StateWithCursor("g1"), {MakePost("late", "x")}};
+                   write.rule_counts = {Count("topic", "t", 1)};
+                   REQUIRE(store->Apply({write}).ok());
+                 }
+                 return true;
+               }).ok());
+    CHECK(calls >= kPosts);
+    CHECK(*store->CountPosts() == kPosts + 1);
+  }
+  SECTION("a failed read is an I/O error") {
+    auto failing = OpenOrDie(":memory:", [] {
+      SqliteOptions options;
+      options.fail_step = [](std::string_view operation) {
+        return operation == "visit posts: decisions";
+      };
+      return options;
+    }());
+    REQUIRE(failing->Apply({SourceWrite{"alpha", StateWithCursor("c1"), {posts[0]}}}).ok());
+    int calls = 0;
+    Status status = failing->ForEachPost([&](const StoredPost&) {
+      ++calls;
+      return true;
+    });
+    CHECK(status.code() == StatusCode::kIoError);
+    CHECK(Contains(status.message(), "injected fault"));
+    CHECK(calls == 0);
+  }
+}
+
 TEST_CASE("a locked database is an I/O error naming it; nothing is applied", "[store]") {
   TempDir dir;
   const std::string path = dir.File("locked.db");
@@ -697,21 +1043,52 @@ TEST_CASE("a locked database is an I/O error naming it; nothing is applied", "[s
   CHECK(*second->CountPosts() == 1);
 }
 
-// The batch used by the fault loop: a page with a duplicate, a raw body, a
-// new source with a quarantined body and a closed blind window.
+// The seed the fault loop applies first: two posts, one with a decision.
+SourceWrite FaultSeed() {
+  SourceWrite seed{"alpha",
+                   StateWithCursor("c1"),
+                   {MakePost("u1", "seed one"), MakePost("u2", "seed two")}};
+  seed.posts[1].decisions = {
+      MakeDecision(Decision::Kind::kOrg, "RX1", "St Elsewhere", "org.rx1", 0, 4)};
+  seed.rule_counts = {Count("org", "org.rx1", 1)};
+  return seed;
+}
+
+// The batch used by the fault loop: a page with a duplicate (whose different
+// decisions must not be stored), decisions and rule counts, a raw body, a
+// new source with a quarantined body, a closed blind window and a count.
 std::vector<SourceWrite> FaultBatch() {
   SourceWrite page{"alpha",
                    StateWithCursor("c2"),
                    {MakePost("u2", "duplicate of the seed", 10),
                     MakePost("u3", "outpatients letter never arrived", 11),
                     MakePost("u4", "thank you to ward 7 nurses", 12)}};
+  page.posts[0].decisions = {MakeDecision(Decision::Kind::kTopic, "other", "", "t.other")};
+  page.posts[1].decisions = {
+      MakeDecision(Decision::Kind::kTopic, "waiting", "access", "t.waiting", 0, 11),
+      MakeDecision(Decision::Kind::kSentiment, "negative", "", "s.never", 20, 25)};
   page.raw = RawPayload{"https://example.social/api?since_id=2", 200, "application/json",
                         "[{\"id\":\"3\"},{\"id\":\"4\"}]", At(10)};
+  page.rule_counts = {Count("topic", "t.other", 1), Count("topic", "t.waiting", 1),
+                      Count("relevance", "", 0, 2)};
   SourceWrite recovered{"beta", StateWithCursor("b1"), {MakePost("u5", "parking charges", 13)}};
+  recovered.posts[0].decisions = {
+      MakeDecision(Decision::Kind::kCriticality, "clinical_risk", "", "c.parking")};
   recovered.closed_blind_window = BlindWindow{At(1), At(13), "unavailable: HTTP 502"};
   recovered.quarantine = RawPayload{"https://blog.example/feed", 200, "text/xml", "<rss", At(13)};
   recovered.quarantine_error = "parse error: feed:1:5";
+  recovered.rule_counts = {Count("criticality", "c.parking", 1)};
   return {page, recovered};
+}
+
+// The stored rule counts after the seed and `batches` FaultBatch()es.
+std::string FaultRuleCounts(int batches) {
+  const std::string n = std::to_string(batches);
+  return "alpha|org|org.rx1|1|0\n"
+         "alpha|relevance||0|" + std::to_string(2 * batches) + "\n"
+         "alpha|topic|t.other|" + n + "|0\n"
+         "alpha|topic|t.waiting|" + n + "|0\n"
+         "beta|criticality|c.parking|" + n + "|0\n";
 }
 
 void CheckFaultBatchCommittedOnce(SqliteStore& store) {
@@ -735,6 +1112,17 @@ void CheckFaultBatchCommittedOnce(SqliteStore& store) {
   auto raw = store.RawFor((*recent)[1].row_id);  // u4, from the page
   REQUIRE(raw.ok());
   CHECK(raw->body == "[{\"id\":\"3\"},{\"id\":\"4\"}]");
+  // Newest first: u5, u4, u3, then the seed's u1 and u2 (same fetched_at).
+  const std::vector<SourceWrite> batch = FaultBatch();
+  CHECK(Uids(*recent) == std::vector<std::string>{"u5", "u4", "u3", "u2", "u1"});
+  CHECK(Render((*recent)[0].post.decisions) == Render(batch[1].posts[0].decisions));
+  CHECK((*recent)[1].post.decisions.empty());
+  CHECK(Render((*recent)[2].post.decisions) == Render(batch[0].posts[1].decisions));
+  CHECK(Render((*recent)[3].post.decisions) == Render(FaultSeed().posts[1].decisions));
+  auto u2 = store.DecisionsFor((*recent)[3].row_id);
+  REQUIRE(u2.ok());
+  CHECK(Render(*u2) == Render(FaultSeed().posts[1].decisions));
+  CHECK(StoredRuleCounts(store) == FaultRuleCounts(1));
   Status integrity = store.CheckIntegrity();
   INFO(integrity.ToString());
   CHECK(integrity.ok());
@@ -756,11 +1144,7 @@ TEST_CASE("fail the n-th step of Apply for every n: all or nothing", "[store]") 
     };
     auto store = OpenOrDie(path, options);
     REQUIRE(store->UpsertSource(Spec("alpha")).ok());
-    REQUIRE(store
-                ->Apply({SourceWrite{"alpha",
-                                     StateWithCursor("c1"),
-                                     {MakePost("u1", "seed one"), MakePost("u2", "seed two")}}})
-                .ok());
+    REQUIRE(store->Apply({FaultSeed()}).ok());
     RawDb raw(path);
     const std::string before = raw.Dump();
 
@@ -796,12 +1180,15 @@ TEST_CASE("fail the n-th step of Apply for every n: all or nothing", "[store]") 
     CHECK(replay->inserted == 0);
     CHECK(replay->duplicates == 4);
     CHECK(store->GetSource("alpha")->state.posts_total == 4);
+    CHECK(StoredRuleCounts(*store) == FaultRuleCounts(2));
+    CHECK(raw.Int("SELECT count(*) FROM post_decisions") == 4);  // seed 1, batch 3
   }
   CHECK(failures >= 10);
   for (const char* operation :
        {"apply: begin", "apply: store source state", "apply: store raw payload",
-        "apply: insert post", "apply: count posts", "apply: record blind window",
-        "apply: quarantine body", "apply: index posts for search", "apply: commit"}) {
+        "apply: insert post", "apply: store decision", "apply: count rule", "apply: count posts",
+        "apply: record blind window", "apply: quarantine body", "apply: index posts for search",
+        "apply: commit"}) {
     INFO(operation);
     CHECK(failed_operations.count(operation) == 1);
   }

@@ -91,6 +91,38 @@ CREATE TABLE blind_windows (
 ) STRICT;
 CREATE INDEX blind_windows_by_source ON blind_windows (source, start_at);
 
+-- A post's classification decisions (crawler/core/decision.h), written with
+-- the post and never changed; seq is the decision's index in Post::decisions.
+-- kind lists DecisionKindName()'s values. Spans are byte offsets into
+-- posts.text, -1 when a decision has none.
+CREATE TABLE post_decisions (
+  post_id INTEGER NOT NULL REFERENCES posts (id),
+  seq INTEGER NOT NULL,
+  kind TEXT NOT NULL
+    CHECK (kind IN ('redaction', 'org', 'unrouted', 'topic', 'sentiment',
+                    'criticality', 'relevance')),
+  value TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  rule_version TEXT NOT NULL,
+  span_start INTEGER NOT NULL,
+  span_end INTEGER NOT NULL,
+  PRIMARY KEY (post_id, seq)
+) STRICT, WITHOUT ROWID;
+-- Inbox filters: posts with a given organisation, topic, flag, ...
+CREATE INDEX post_decisions_by_value ON post_decisions (kind, value, post_id);
+
+-- Per-source totals of how often each classification rule fired and how
+-- many posts the relevance stage dropped; Apply() adds each write's counts.
+CREATE TABLE rule_counts (
+  source TEXT NOT NULL REFERENCES sources (name),
+  stage TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  fired INTEGER NOT NULL DEFAULT 0,
+  dropped INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (source, stage, rule)
+) STRICT, WITHOUT ROWID;
+
 CREATE VIRTUAL TABLE posts_fts USING fts5 (
   title, text,
   content = 'posts', content_rowid = 'id',

@@ -1,6 +1,11 @@
 #include "crawler/store/sqlite/sqlite_store.h"
 
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "crawler/store/sqlite/compression.h"
 #include "crawler/store/sqlite/database.h"
@@ -38,6 +43,9 @@ constexpr std::string_view kSearchPosts =
     " WHERE posts_fts MATCH ?1"
     " ORDER BY bm25(posts_fts), p.id DESC LIMIT ?2";
 // clang-format on
+// Keyset pages: no read snapshot stays open while the caller visits a page.
+constexpr std::string_view kPostsAfter =
+    "SELECT " EARSHOT_POST_COLUMNS " FROM posts p WHERE p.id > ?1 ORDER BY p.id LIMIT ?2";
 
 #undef EARSHOT_SOURCE_COLUMNS
 #undef EARSHOT_POST_COLUMNS
@@ -72,6 +80,15 @@ constexpr std::string_view kInsertPost =
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
     " ?15, ?16)"
     " ON CONFLICT (platform, uid) DO NOTHING";
+constexpr std::string_view kInsertDecision =
+    "INSERT INTO post_decisions (post_id, seq, kind, value, detail, rule,"
+    " rule_version, span_start, span_end)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+constexpr std::string_view kAddRuleCount =
+    "INSERT INTO rule_counts (source, stage, rule, fired, dropped)"
+    " VALUES (?1, ?2, ?3, ?4, ?5)"
+    " ON CONFLICT (source, stage, rule) DO UPDATE SET"
+    " fired = fired + excluded.fired, dropped = dropped + excluded.dropped";
 constexpr std::string_view kAddPostsTotal =
     "UPDATE sources SET posts_total = posts_total + ?2 WHERE name = ?1";
 constexpr std::string_view kInsertBlindWindow =
@@ -97,6 +114,23 @@ constexpr std::string_view kSelectRawForPost =
     " r.raw_size FROM posts p LEFT JOIN raw_payloads r ON r.id = p.raw_id"
     " WHERE p.id = ?1";
 constexpr std::string_view kCountPosts = "SELECT count(*) FROM posts";
+// The post's row (so a missing post is told apart from one without
+// decisions) and its decisions, NULL columns when it has none.
+constexpr std::string_view kSelectDecisionsOfPost =
+    "SELECT d.post_id, d.kind, d.value, d.detail, d.rule, d.rule_version,"
+    " d.span_start, d.span_end FROM posts p"
+    " LEFT JOIN post_decisions d ON d.post_id = p.id"
+    " WHERE p.id = ?1 ORDER BY d.seq";
+constexpr std::string_view kSelectDecisionsInRange =
+    "SELECT post_id, kind, value, detail, rule, rule_version, span_start,"
+    " span_end FROM post_decisions WHERE post_id BETWEEN ?1 AND ?2"
+    " ORDER BY post_id, seq";
+constexpr std::string_view kSelectRuleCounts =
+    "SELECT source, stage, rule, fired, dropped FROM rule_counts"
+    " ORDER BY source, stage, rule";
+
+// Posts per page of ForEachPost(): bounds its memory, not its result.
+constexpr int kForEachPage = 256;
 
 Result<SourceRecord> ReadSource(const Database& db, const Statement& row) {
   SourceRecord record;
@@ -157,6 +191,61 @@ Result<std::vector<StoredPost>> ReadPosts(Statement& stmt) {
   return posts;
 }
 
+// Columns kind, value, detail, rule, rule_version, span_start, span_end from
+// column 1 (column 0 is the post id).
+Result<Decision> ReadDecision(const Database& db, const Statement& row) {
+  Decision decision;
+  std::string kind = row.Text(1);
+  std::optional<Decision::Kind> parsed = DecisionKindFromName(kind);
+  if (!parsed) {
+    return Status::IoError("sqlite " + db.path() + ": post " + std::to_string(row.Int(0)) +
+                           " has a decision of unknown kind '" + kind + "'");
+  }
+  decision.kind = *parsed;
+  decision.value = row.Text(2);
+  decision.detail = row.Text(3);
+  decision.rule = row.Text(4);
+  decision.rule_version = row.Text(5);
+  decision.start = static_cast<int32_t>(row.Int(6));
+  decision.end = static_cast<int32_t>(row.Int(7));
+  return decision;
+}
+
+// The decisions of post `post_row_id`, in order; nullopt when there is no
+// such post.
+Result<std::optional<std::vector<Decision>>> LoadDecisions(Database& db, int64_t post_row_id) {
+  Result<Statement> stmt = db.Prepare(kSelectDecisionsOfPost, "decisions of post");
+  if (!stmt.ok()) return stmt.status();
+  stmt->BindInt(1, post_row_id);
+  std::optional<std::vector<Decision>> decisions;
+  while (true) {
+    Result<bool> row = stmt->Next();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    if (!decisions) decisions.emplace();
+    if (stmt->IsNull(0)) continue;  // the post has no decisions
+    Result<Decision> decision = ReadDecision(db, *stmt);
+    if (!decision.ok()) return decision.status();
+    decisions->push_back(std::move(decision).value());
+  }
+  return decisions;
+}
+
+// Fills in each post's decisions. The posts were read just before, so a post
+// missing now is reported rather than shown without its decisions.
+Status AttachDecisions(Database& db, std::vector<StoredPost>& posts) {
+  for (StoredPost& stored : posts) {
+    Result<std::optional<std::vector<Decision>>> decisions = LoadDecisions(db, stored.row_id);
+    if (!decisions.ok()) return decisions.status();
+    if (!*decisions) {
+      return Status::IoError("sqlite " + db.path() + ": post " + std::to_string(stored.row_id) +
+                             " vanished while its decisions were read");
+    }
+    stored.post.decisions = std::move(**decisions);
+  }
+  return Status::Ok();
+}
+
 // Columns url, status, content_type, fetched_at, body, raw_size from `first`.
 Result<RawPayload> ReadPayload(const Database& db, const Statement& row, int first,
                                std::string_view what) {
@@ -184,12 +273,26 @@ Status Validate(const std::vector<SourceWrite>& writes) {
     if (write.source.empty()) {
       return Status::InvalidArgument("apply: write " + std::to_string(w) + " names no source");
     }
+    const std::string in_source = "apply: source '" + write.source + "': ";
     for (size_t p = 0; p < write.posts.size(); ++p) {
       const Post& post = write.posts[p];
       if (post.platform.empty() || UidOf(post).empty()) {
-        return Status::InvalidArgument("apply: source '" + write.source + "': post " +
-                                       std::to_string(p) +
+        return Status::InvalidArgument(in_source + "post " + std::to_string(p) +
                                        " has no platform or no id, so it cannot be de-duplicated");
+      }
+      for (size_t d = 0; d < post.decisions.size(); ++d) {
+        if (!DecisionKindFromName(DecisionKindName(post.decisions[d].kind))) {
+          return Status::InvalidArgument(
+              in_source + "post " + std::to_string(p) + ": decision " + std::to_string(d) +
+              " has an unknown kind (" +
+              std::to_string(static_cast<int>(post.decisions[d].kind)) + ")");
+        }
+      }
+    }
+    for (size_t c = 0; c < write.rule_counts.size(); ++c) {
+      if (write.rule_counts[c].stage.empty()) {
+        return Status::InvalidArgument(in_source + "rule count " + std::to_string(c) +
+                                       " names no stage");
       }
     }
   }
@@ -348,6 +451,10 @@ Result<ApplyStats> SqliteStore::Apply(const std::vector<SourceWrite>& writes) {
   if (!insert_raw.ok()) return insert_raw.status();
   Result<Statement> insert_post = db_->Prepare(kInsertPost, "apply: insert post");
   if (!insert_post.ok()) return insert_post.status();
+  Result<Statement> insert_decision = db_->Prepare(kInsertDecision, "apply: store decision");
+  if (!insert_decision.ok()) return insert_decision.status();
+  Result<Statement> add_rule_count = db_->Prepare(kAddRuleCount, "apply: count rule");
+  if (!add_rule_count.ok()) return add_rule_count.status();
   Result<Statement> add_total = db_->Prepare(kAddPostsTotal, "apply: count posts");
   if (!add_total.ok()) return add_total.status();
   Result<Statement> insert_window = db_->Prepare(kInsertBlindWindow, "apply: record blind window");
@@ -415,11 +522,27 @@ Result<ApplyStats> SqliteStore::Apply(const std::vector<SourceWrite>& writes) {
       }
       status = insert_post->Run();
       if (!status.ok()) return in_source(status);
-      // DO NOTHING on a (platform, uid) already stored: no row changed.
-      if (insert_post->Changes() > 0) {
-        ++inserted;
-      } else {
+      // DO NOTHING on a (platform, uid) already stored: no row changed, and
+      // the stored post keeps the decisions it was first stored with.
+      if (insert_post->Changes() == 0) {
         ++stats.duplicates;
+        continue;
+      }
+      ++inserted;
+      const int64_t post_id = sqlite3_last_insert_rowid(db_->handle());
+      for (size_t d = 0; d < post.decisions.size(); ++d) {
+        const Decision& decision = post.decisions[d];
+        insert_decision->BindInt(1, post_id);
+        insert_decision->BindInt(2, static_cast<int64_t>(d));
+        insert_decision->BindText(3, DecisionKindName(decision.kind));
+        insert_decision->BindText(4, decision.value);
+        insert_decision->BindText(5, decision.detail);
+        insert_decision->BindText(6, decision.rule);
+        insert_decision->BindText(7, decision.rule_version);
+        insert_decision->BindInt(8, decision.start);
+        insert_decision->BindInt(9, decision.end);
+        status = insert_decision->Run();
+        if (!status.ok()) return in_source(status);
       }
     }
     stats.inserted += inserted;
@@ -428,6 +551,16 @@ Result<ApplyStats> SqliteStore::Apply(const std::vector<SourceWrite>& writes) {
       add_total->BindText(1, write.source);
       add_total->BindInt(2, inserted);
       status = add_total->Run();
+      if (!status.ok()) return in_source(status);
+    }
+
+    for (const RuleCount& count : write.rule_counts) {
+      add_rule_count->BindText(1, write.source);
+      add_rule_count->BindText(2, count.stage);
+      add_rule_count->BindText(3, count.rule);
+      add_rule_count->BindInt(4, count.fired);
+      add_rule_count->BindInt(5, count.dropped);
+      status = add_rule_count->Run();
       if (!status.ok()) return in_source(status);
     }
 
@@ -480,7 +613,10 @@ Result<std::vector<StoredPost>> SqliteStore::RecentPosts(int limit) {
   Result<Statement> stmt = db_->Prepare(kRecentPosts, "recent posts");
   if (!stmt.ok()) return stmt.status();
   stmt->BindInt(1, limit);
-  return ReadPosts(*stmt);
+  Result<std::vector<StoredPost>> posts = ReadPosts(*stmt);
+  if (!posts.ok()) return posts.status();
+  EARSHOT_RETURN_IF_ERROR(AttachDecisions(*db_, *posts));
+  return posts;
 }
 
 Result<std::vector<StoredPost>> SqliteStore::SearchPosts(const std::string& query, int limit) {
@@ -495,6 +631,8 @@ Result<std::vector<StoredPost>> SqliteStore::SearchPosts(const std::string& quer
   if (!posts.ok() && (stmt->last_error_code() & 0xff) == SQLITE_ERROR) {
     return Status::InvalidArgument(posts.status().message() + " (query: " + query + ")");
   }
+  if (!posts.ok()) return posts.status();
+  EARSHOT_RETURN_IF_ERROR(AttachDecisions(*db_, *posts));
   return posts;
 }
 
@@ -553,6 +691,79 @@ Result<RawPayload> SqliteStore::RawFor(int64_t post_row_id) {
     return Status::NotFound(post + " has no stored raw payload");
   }
   return ReadPayload(*db_, *stmt, 1, "raw payload of " + post);
+}
+
+Result<std::vector<Decision>> SqliteStore::DecisionsFor(int64_t post_row_id) {
+  Result<std::optional<std::vector<Decision>>> decisions = LoadDecisions(*db_, post_row_id);
+  if (!decisions.ok()) return decisions.status();
+  if (!*decisions) {
+    return Status::NotFound("no post " + std::to_string(post_row_id) + " in the store " + path());
+  }
+  return std::move(**decisions);
+}
+
+Status SqliteStore::ForEachPost(const std::function<bool(const StoredPost&)>& visit) {
+  int64_t after = 0;
+  while (true) {
+    std::vector<StoredPost> page;
+    {
+      Result<Statement> posts = db_->Prepare(kPostsAfter, "visit posts");
+      if (!posts.ok()) return posts.status();
+      posts->BindInt(1, after);
+      posts->BindInt(2, kForEachPage);
+      Result<std::vector<StoredPost>> read = ReadPosts(*posts);
+      if (!read.ok()) return read.status();
+      page = std::move(read).value();
+    }
+    if (page.empty()) return Status::Ok();
+    {
+      // Posts are append-only and stored with their decisions in one
+      // transaction, so the decisions of the posts just read are all there.
+      Result<Statement> decisions = db_->Prepare(kSelectDecisionsInRange, "visit posts: decisions");
+      if (!decisions.ok()) return decisions.status();
+      decisions->BindInt(1, page.front().row_id);
+      decisions->BindInt(2, page.back().row_id);
+      size_t next = 0;  // page index of the post the rows are for; ids ascend
+      while (true) {
+        Result<bool> row = decisions->Next();
+        if (!row.ok()) return row.status();
+        if (!*row) break;
+        const int64_t post_id = decisions->Int(0);
+        while (next < page.size() && page[next].row_id < post_id) ++next;
+        if (next == page.size() || page[next].row_id != post_id) {
+          return Status::IoError("sqlite " + path() + ": decision for missing post " +
+                                 std::to_string(post_id));
+        }
+        Result<Decision> decision = ReadDecision(*db_, *decisions);
+        if (!decision.ok()) return decision.status();
+        page[next].post.decisions.push_back(std::move(decision).value());
+      }
+    }
+    // Both statements are reset: `visit` may use this store, even write to it.
+    for (const StoredPost& stored : page) {
+      if (!visit(stored)) return Status::Ok();
+    }
+    after = page.back().row_id;
+    if (page.size() < static_cast<size_t>(kForEachPage)) return Status::Ok();
+  }
+}
+
+Result<std::vector<std::pair<std::string, RuleCount>>> SqliteStore::RuleCounts() {
+  Result<Statement> stmt = db_->Prepare(kSelectRuleCounts, "rule counts");
+  if (!stmt.ok()) return stmt.status();
+  std::vector<std::pair<std::string, RuleCount>> counts;
+  while (true) {
+    Result<bool> row = stmt->Next();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    RuleCount count;
+    count.stage = stmt->Text(1);
+    count.rule = stmt->Text(2);
+    count.fired = stmt->Int(3);
+    count.dropped = stmt->Int(4);
+    counts.emplace_back(stmt->Text(0), std::move(count));
+  }
+  return counts;
 }
 
 }  // namespace earshot

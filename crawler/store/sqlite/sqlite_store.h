@@ -14,6 +14,16 @@
 //   posts the batch inserted are added to the stored count), and stores a
 //   post whose `uid` is empty under its `id`. A post without platform, or
 //   without both uid and id, is kInvalidArgument and nothing is written.
+// - A newly inserted post's decisions are stored with it, in the same
+//   transaction; a duplicate's decisions are dropped (the stored post keeps
+//   those it was first stored with). Every write's rule counts are added to
+//   the source's totals, duplicates or not. A decision whose kind has no
+//   name, or a rule count without a stage, is kInvalidArgument.
+// - DecisionsFor() of a row id that is not stored is kNotFound; RecentPosts(),
+//   SearchPosts() and ForEachPost() return posts with their decisions.
+// - ForEachPost() reads posts in pages and calls `visit` with no statement
+//   open, so `visit` may use this store; posts stored while it runs may or
+//   may not be visited. Memory is bounded by a page, not by the store.
 //
 // Thread-safety: as Store — one thread at a time per object. Several objects
 // (threads or processes) may open the same file; writers queue on the lock
@@ -25,6 +35,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "crawler/store/store.h"
 
@@ -72,6 +84,9 @@ class SqliteStore final : public Store {
   Result<std::vector<BlindWindow>> BlindWindows(const std::string& source) override;
   Result<std::vector<QuarantinedBody>> Quarantined(int limit) override;
   Result<RawPayload> RawFor(int64_t post_row_id) override;
+  Result<std::vector<Decision>> DecisionsFor(int64_t post_row_id) override;
+  Status ForEachPost(const std::function<bool(const StoredPost&)>& visit) override;
+  Result<std::vector<std::pair<std::string, RuleCount>>> RuleCounts() override;
 
   const std::string& path() const;
   // "wal" for a file database; "memory" for ":memory:".

@@ -1,0 +1,107 @@
+// RuleSet: one stage's rules (topics, sentiment, criticality, relevance),
+// read from a TOML file of RE2 patterns and compiled once into an immutable
+// object shared read-only by every thread. See docs/rules.md for the format.
+//
+// Promises:
+// - Load* either returns a fully compiled set or an InvalidArgument whose
+//   message starts "FILE:LINE:COLUMN: " and names the rule id and, for a bad
+//   pattern, RE2's own error text.
+// - Match() is const, thread-safe, allocation-light, and never fails: RE2::Set
+//   runs with a memory budget large enough for the default rules; if the DFA
+//   still runs out of memory (RE2::Set::ErrorInfo), the text is matched rule
+//   by rule with RE2 (slower, same answer) and the event is counted.
+// - Every match carries its rule and the byte span of the text that fired it
+//   (the first positive clause's match).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crawler/core/status.h"
+
+namespace earshot::rules {
+
+struct Span {
+  int32_t start = 0;  // byte offset, inclusive
+  int32_t end = 0;    // byte offset, exclusive
+};
+
+// What a label means to its stage: a QDC sub-category with its category, a
+// sentiment polarity, a criticality flag with its priority.
+struct Label {
+  std::string name;
+  std::string category;    // topics: the QDC category
+  double threshold = 1.0;  // summed rule weight needed for the label
+  int priority = 0;        // criticality: 1 = most urgent
+};
+
+// A proximity clause: some match of `a` and some match of `b`, in either
+// order, with at most `within` words between them.
+struct NearClause {
+  std::string a;
+  std::string b;
+  int within = 0;
+};
+
+struct Rule {
+  std::string id;     // unique within its file
+  std::string label;  // a Label name of the same file
+  double weight = 1.0;
+  std::string file;  // where it was defined, for messages and provenance
+  int line = 0;
+  // The clauses as written (RE2 syntax), for lint, explanations and display;
+  // matching uses the compiled forms held by the RuleSet.
+  std::vector<std::string> any;
+  std::vector<std::string> all;
+  std::vector<std::string> none;
+  std::vector<NearClause> near;
+  std::string unless_preceded;  // empty: no negation
+  int within_words = 0;         // words before a match searched for a negation
+};
+
+struct RuleMatch {
+  const Rule* rule = nullptr;  // points into the RuleSet; lives as long as it
+  Span span;
+};
+
+// Counters are process-wide per set and updated with relaxed atomics.
+struct MatchStats {
+  std::atomic<int64_t> texts{0};
+  std::atomic<int64_t> dfa_out_of_memory{0};
+  // Texts matched pattern by pattern because the RE2::Set pass failed (out of
+  // memory, or any other RE2::Set::ErrorInfo kind).
+  std::atomic<int64_t> fallbacks{0};
+};
+
+struct RuleSetOptions {
+  // Budget for the RE2::Set DFA and each RE2, in bytes.
+  int64_t max_mem = 64 << 20;
+};
+
+class RuleSet {
+ public:
+  static Result<std::shared_ptr<const RuleSet>> LoadFile(const std::filesystem::path& file,
+                                                         const RuleSetOptions& options = {});
+  static Result<std::shared_ptr<const RuleSet>> LoadText(std::string_view toml_text,
+                                                         std::string_view file_name,
+                                                         const RuleSetOptions& options = {});
+  virtual ~RuleSet() = default;
+
+  virtual const std::string& stage() const = 0;    // [meta] stage
+  virtual const std::string& version() const = 0;  // [meta] version
+  virtual const std::vector<Rule>& rules() const = 0;
+  virtual const std::vector<Label>& labels() const = 0;
+  virtual const Label* FindLabel(std::string_view name) const = 0;
+
+  // Appends every rule whose clauses hold for `text`, in file order.
+  virtual void Match(std::string_view text, std::vector<RuleMatch>* out) const = 0;
+
+  virtual const MatchStats& stats() const = 0;
+};
+
+}  // namespace earshot::rules
