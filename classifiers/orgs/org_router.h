@@ -57,6 +57,14 @@ class OrgRouter {
   virtual const std::string& version() const = 0;
   // Name of an organisation by today's code, or empty.
   virtual std::string NameOf(std::string_view code) const = 0;
+  // Texts matched pattern by pattern because the RE2::Set DFA ran out of
+  // memory (same answer, slower); process-wide, relaxed counter.
+  virtual int64_t dfa_fallbacks() const { return 0; }
+  // Compiled name, alias and domain patterns (for benchmarks and reports).
+  virtual size_t pattern_count() const { return 0; }
+  // The RE2 syntax of those patterns, in set order (for the benchmark's
+  // baseline: the same patterns in a bare RE2::Set).
+  virtual std::vector<std::string> patterns() const { return {}; }
 };
 
 }  // namespace earshot::orgs

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <memory>
+#include <string>
 
 namespace earshot::redact {
 namespace {
@@ -20,10 +21,10 @@ namespace {
 // Lower rank = more specific; it breaks ties between equally long spans.
 enum class Kind : uint8_t { kNhsNumber, kEmail, kPhone, kPostcode, kDateOfBirth };
 
-constexpr std::array<std::string_view, 5> kKindNames = {"nhs_number", "email", "phone",
-                                                       "postcode", "date_of_birth"};
+constexpr std::array<std::string_view, 5> kKindNames = {"nhs_number", "email", "phone", "postcode",
+                                                        "date_of_birth"};
 constexpr std::array<std::string_view, 5> kPlaceholders = {"[NHS number]", "[email]", "[phone]",
-                                                          "[postcode]", "[date of birth]"};
+                                                           "[postcode]", "[date of birth]"};
 
 struct Candidate {
   size_t start;
@@ -38,7 +39,7 @@ char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) :
 
 // Patterns are matched byte-wise (Latin-1), so "\xC2\xA0" is the UTF-8
 // no-break space as two bytes and \b means an ASCII word boundary.
-std::unique_ptr<RE2> Compile(std::string_view pattern, bool case_insensitive = false) {
+std::unique_ptr<RE2> Compile(const std::string& pattern, bool case_insensitive = false) {
   RE2::Options options;
   options.set_encoding(RE2::Options::EncodingLatin1);
   options.set_never_capture(true);
@@ -50,7 +51,7 @@ std::unique_ptr<RE2> Compile(std::string_view pattern, bool case_insensitive = f
 }
 
 // One separator inside a number: space, hyphen, dot or no-break space.
-#define EARSHOT_SEP "(?:[ \\-.]|\\xC2\\xA0)"
+constexpr std::string_view kNumberSeparator = "(?:[ \\-.]|\\xC2\\xA0)";
 
 const RE2& NhsPattern() {
   // 3-3-4 with optional spaces, hyphens or no-break spaces, or 10 contiguous.
@@ -61,27 +62,37 @@ const RE2& NhsPattern() {
 
 const RE2& PhonePattern() {
   // A phone-shaped run: an optional +44 / 0044 / (+44) prefix with an
-  // optional "(0)", or a bracketed national area code, or a 0 at a word
-  // start; then digits joined by up to two separators. Which leading groups
-  // form the number is decided in ValidPhoneEnd. The run is bounded (15
-  // digits) so that retrying from each start stays linear on hostile input.
-  static const RE2* re = Compile(
-      "(?:(?:\\+|\\b00)44|\\(\\+44\\))" EARSHOT_SEP "?(?:\\(0\\)" EARSHOT_SEP
-      "?)?\\d(?:" EARSHOT_SEP "{0,2}\\d){0,14}"
-      "|\\(0\\d{1,5}\\)" EARSHOT_SEP "?\\d(?:" EARSHOT_SEP "{0,2}\\d){0,12}"
-      "|\\b0(?:" EARSHOT_SEP "{0,2}\\d){1,14}")
-                             .release();
+  // optional "(0)", or a bracketed national area code, or a 0; then digits
+  // joined by up to two separators. Which leading groups form the number,
+  // and whether it stands apart from other digits, is decided in C++. The
+  // run is bounded (15 digits) so that retrying from each start stays linear
+  // on hostile input. No word boundary is required before it: "mob07700
+  // 900123" is still a phone number.
+  static const RE2* re = [] {
+    const std::string sep(kNumberSeparator);
+    const std::string joined_digit = "(?:" + sep + "{0,2}\\d)";
+    return Compile("(?:(?:\\+|00)44|\\(\\+44\\))" + sep + "?(?:\\(0\\)" + sep + "?)?\\d" +
+                   joined_digit + "{0,14}" +                                      //
+                   "|\\(0\\d{1,5}\\)" + sep + "?\\d" + joined_digit + "{0,12}" +  //
+                   "|0" + joined_digit + "{1,14}")
+        .release();
+  }();
   return *re;
 }
 
 const RE2& EmailPattern() {
-  // A practical subset of RFC 5322 addr-spec: dot-atoms without the
-  // characters that also delimit URLs and prose, and a domain of labels
-  // ending in an alphabetic TLD.
-  static const RE2* re = Compile(
-      "[A-Za-z0-9_%+\\-][A-Za-z0-9_%+\\-']*(?:\\.[A-Za-z0-9_%+\\-']+)*"
-      "@(?:[A-Za-z0-9](?:[A-Za-z0-9\\-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{2,63}\\b")
-                             .release();
+  // A practical subset of RFC 5322's addr-spec: dot-atoms of letters (ASCII,
+  // and the accented ones of U+00C0-U+017F in UTF-8), digits and _%+-' but
+  // none of the characters that also delimit URLs and prose; a domain of
+  // labels ending in an alphabetic TLD.
+  static const RE2* re = [] {
+    const std::string accented = "[\\xC3-\\xC5][\\x80-\\xBF]";
+    const std::string atom = "(?:[A-Za-z0-9_%+\\-']|" + accented + ")";
+    const std::string first = "(?:[A-Za-z0-9_%+\\-]|" + accented + ")";
+    return Compile(first + atom + "*(?:\\." + atom + "+)*" +
+                   "@(?:[A-Za-z0-9](?:[A-Za-z0-9\\-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{2,63}\\b")
+        .release();
+  }();
   return *re;
 }
 
@@ -92,37 +103,39 @@ const RE2& PostcodePattern() {
 }
 
 const RE2& BirthCuePattern() {
-  static const RE2* re = Compile(
-      "\\b(?:d\\.? ?o\\.? ?b\\b\\.?|date\\s+of\\s+birth|birth ?date|birthday|born|b\\.)", true)
-                             .release();
+  static const RE2* re =
+      Compile("\\b(?:d\\.? ?o\\.? ?b\\b\\.?|date\\s+of\\s+birth|birth ?date|birthday|born|b\\.)",
+              true)
+          .release();
   return *re;
 }
-
-#define EARSHOT_MONTH                                                                         \
-  "(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:" \
-  "ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
-#define EARSHOT_ORDINAL "(?:st|nd|rd|th)"
 
 const RE2& DatePattern() {
-  static const RE2* re = Compile(
-      // ISO and numeric day/month/year (either order; validated later).
-      "\\b\\d{4}[/.\\-]\\d{1,2}[/.\\-]\\d{1,2}\\b"
-      "|\\b\\d{1,2}[/.\\-]\\d{1,2}[/.\\-]\\d{2}(?:\\d{2})?\\b"
-      // 3rd March 1956, 3 of March, 03-Mar-56.
-      "|\\b\\d{1,2}" EARSHOT_ORDINAL "?(?:\\s+of)?[\\s\\-]+" EARSHOT_MONTH
-      "\\b\\.?(?:,?[\\s\\-]+(?:\\d{4}|'?\\d{2})\\b)?"
-      // March 3, 1956 and March 3rd.
-      "|\\b" EARSHOT_MONTH "\\b\\.?\\s+\\d{1,2}" EARSHOT_ORDINAL "?\\b(?:,?\\s+\\d{4}\\b)?"
-      // March 1956.
-      "|\\b" EARSHOT_MONTH "\\b\\.?,?\\s+\\d{4}\\b",
-      true)
-                             .release();
+  static const RE2* re = [] {
+    const std::string month =
+        "(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+        "sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
+    const std::string ordinal = "(?:st|nd|rd|th)";
+    return Compile(
+               // ISO, and numeric day/month/year (either order; validated later).
+               "\\b\\d{4}[/.\\-]\\d{1,2}[/.\\-]\\d{1,2}\\b"
+               "|\\b\\d{1,2}[/.\\-]\\d{1,2}[/.\\-]\\d{2}(?:\\d{2})?\\b"
+               // 3rd March 1956, 3 of March, 03-Mar-56.
+               "|\\b\\d{1,2}" +
+                   ordinal + "?(?:\\s+of)?[\\s\\-]+" + month +
+                   "\\b\\.?(?:,?[\\s\\-]+(?:\\d{4}|'?\\d{2})\\b)?"
+                   // March 3, 1956 and March 3rd.
+                   "|\\b" +
+                   month + "\\b\\.?\\s+\\d{1,2}" + ordinal +
+                   "?\\b(?:,?\\s+\\d{4}\\b)?"
+                   // March 1956.
+                   "|\\b" +
+                   month + "\\b\\.?,?\\s+\\d{4}\\b",
+               true)
+        .release();
+  }();
   return *re;
 }
-
-#undef EARSHOT_SEP
-#undef EARSHOT_MONTH
-#undef EARSHOT_ORDINAL
 
 // Runs `re` from `pos`; \b and the like still see the bytes before `pos`.
 bool FindFrom(const RE2& re, std::string_view text, size_t pos, size_t* start, size_t* end) {
@@ -291,9 +304,10 @@ size_t ValidPhoneEnd(std::string_view text, size_t start, size_t end) {
     digits += length;
     if (digits > 11) break;
     if (!ValidNationalLength(first, digits)) continue;
-    // A national number written in groups starts with a 3 to 6 digit code
-    // ("020", "0114", "07700", "016977"); unless bracketed or international.
-    if (!international && !bracketed && k > 0 && (first_length < 3 || first_length > 6)) continue;
+    // A national number written in groups starts with a code of at least 3
+    // digits ("020", "0114", "07700"), unless bracketed or international:
+    // "0 7700 ..." and "01.02.2025 10" are not numbers people write.
+    if (!international && !bracketed && k > 0 && first_length < 3) continue;
     best_end = groups[k].end;
   }
   return best_end;
@@ -331,15 +345,14 @@ void FindEmails(std::string_view text, std::vector<Candidate>* out) {
 // Royal Mail postcode areas (plus Crown Dependencies and the non-geographic
 // BF and BX), sorted for binary search.
 constexpr std::array<std::string_view, 126> kPostcodeAreas = {
-    "AB", "AL", "B",  "BA", "BB", "BD", "BF", "BH", "BL", "BN", "BR", "BS", "BT", "BX", "CA",
-    "CB", "CF", "CH", "CM", "CO", "CR", "CT", "CV", "CW", "DA", "DD", "DE", "DG", "DH", "DL",
-    "DN", "DT", "DY", "E",  "EC", "EH", "EN", "EX", "FK", "FY", "G",  "GL", "GU", "GY", "HA",
-    "HD", "HG", "HP", "HR", "HS", "HU", "HX", "IG", "IM", "IP", "IV", "JE", "KA", "KT", "KW",
-    "KY", "L",  "LA", "LD", "LE", "LL", "LN", "LS", "LU", "M",  "ME", "MK", "ML", "N",  "NE",
-    "NG", "NN", "NP", "NR", "NW", "OL", "OX", "PA", "PE", "PH", "PL", "PO", "PR", "RG", "RH",
-    "RM", "S",  "SA", "SE", "SG", "SK", "SL", "SM", "SN", "SO", "SP", "SR", "SS", "ST", "SW",
-    "SY", "TA", "TD", "TF", "TN", "TQ", "TR", "TS", "TW", "UB", "W",  "WA", "WC", "WD", "WF",
-    "WN", "WR", "WS", "WV", "YO", "ZE"};
+    "AB", "AL", "B",  "BA", "BB", "BD", "BF", "BH", "BL", "BN", "BR", "BS", "BT", "BX", "CA", "CB",
+    "CF", "CH", "CM", "CO", "CR", "CT", "CV", "CW", "DA", "DD", "DE", "DG", "DH", "DL", "DN", "DT",
+    "DY", "E",  "EC", "EH", "EN", "EX", "FK", "FY", "G",  "GL", "GU", "GY", "HA", "HD", "HG", "HP",
+    "HR", "HS", "HU", "HX", "IG", "IM", "IP", "IV", "JE", "KA", "KT", "KW", "KY", "L",  "LA", "LD",
+    "LE", "LL", "LN", "LS", "LU", "M",  "ME", "MK", "ML", "N",  "NE", "NG", "NN", "NP", "NR", "NW",
+    "OL", "OX", "PA", "PE", "PH", "PL", "PO", "PR", "RG", "RH", "RM", "S",  "SA", "SE", "SG", "SK",
+    "SL", "SM", "SN", "SO", "SP", "SR", "SS", "ST", "SW", "SY", "TA", "TD", "TF", "TN", "TQ", "TR",
+    "TS", "TW", "UB", "W",  "WA", "WC", "WD", "WF", "WN", "WR", "WS", "WV", "YO", "ZE"};
 
 bool IsPostcodeArea(std::string_view upper) {
   return std::binary_search(kPostcodeAreas.begin(), kPostcodeAreas.end(), upper);
@@ -378,8 +391,8 @@ bool ValidPostcode(std::string_view span) {
     if (std::string_view("CIKMOV").find(inward[k]) != std::string_view::npos) return false;
   }
   // "the M1 1st", "b1 2nd": an ordinal written in lower case is prose.
-  if (has_lower && IsOrdinal(inward[0], Lower(span[span.size() - 2]),
-                             Lower(span[span.size() - 1]))) {
+  if (has_lower &&
+      IsOrdinal(inward[0], Lower(span[span.size() - 2]), Lower(span[span.size() - 1]))) {
     return false;
   }
   std::string_view outward(compact, n - 3);
@@ -393,10 +406,25 @@ bool ValidPostcode(std::string_view span) {
   return true;
 }
 
+// "M1 8pl.kezz@example.org", "S5 2LT@x.uk": the letters run on into an
+// email address's local part, so they are not a postcode.
+bool ContinuesAsAddress(std::string_view text, size_t end) {
+  constexpr size_t kMaxLocalPart = 64;  // RFC 5321's limit
+  for (size_t i = end; i < text.size() && i < end + kMaxLocalPart; ++i) {
+    const char c = text[i];
+    if (c == '@') return true;
+    if (!IsAsciiAlpha(c) && !IsDigit(c) &&
+        std::string_view("._%+-'").find(c) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return false;
+}
+
 void FindPostcodes(std::string_view text, std::vector<Candidate>* out) {
   size_t pos = 0, start = 0, end = 0;
   while (FindFrom(PostcodePattern(), text, pos, &start, &end)) {
-    if (ValidPostcode(text.substr(start, end - start))) {
+    if (ValidPostcode(text.substr(start, end - start)) && !ContinuesAsAddress(text, end)) {
       out->push_back({start, end, Kind::kPostcode, end - start});
       pos = end;
     } else {
@@ -432,12 +460,12 @@ bool PlausibleDate(std::string_view span) {
   };
   auto day_ok = [](int value) { return value >= 1 && value <= 31; };
   auto month_ok = [](int value) { return value >= 1 && value <= 12; };
-  if (month_name) {
+  if (month_name) {  // a leading one- or two-digit number is the day
+    if (count == 0 || (widths[0] <= 2 && !day_ok(numbers[0]))) return false;
     for (size_t k = 0; k < count; ++k) {
-      if (widths[k] <= 2 && k == 0 && !day_ok(numbers[k])) return false;
       if (!year_ok(numbers[k], widths[k])) return false;
     }
-    return count > 0;
+    return true;
   }
   if (count != 3) return false;
   if (widths[0] == 4) {
@@ -451,7 +479,7 @@ bool PlausibleDate(std::string_view span) {
 // The date a cue introduces must begin within a few words of it, in the
 // same sentence: "DOB: 3/4/1956", "born on the 3rd of March 1956", "born in
 // Sheffield on 3 March 1956".
-constexpr int kMaxWordsBetween = 4;
+constexpr int kMaxWordsBetween = 6;
 
 bool IsWordByte(char c) {
   return IsAsciiAlpha(c) || IsDigit(c) || static_cast<unsigned char>(c) >= 0x80;
@@ -521,88 +549,102 @@ bool BirthCueAround(std::string_view text, size_t i) {
          ((prev == '.' || prev == ' ') && prev2 == 'o');
 }
 
+// Byte classes for Scan.
+constexpr uint8_t kDigitByte = 1;
+constexpr uint8_t kAtByte = 2;
+constexpr uint8_t kSeparatorByte = 4;  // may join the groups of a number
+constexpr uint8_t kLetterB = 8;
+constexpr uint8_t kIgnoredByte = 16;   // the lead byte of a no-break space
+constexpr uint8_t kInwardLetter = 32;  // a letter an inward code may end with
+constexpr uint8_t kLetter = 64;
+
+constexpr std::array<uint8_t, 256> MakeByteClasses() {
+  std::array<uint8_t, 256> classes{};
+  for (int c = '0'; c <= '9'; ++c) classes[c] = kDigitByte;
+  for (int c = 'A'; c <= 'Z'; ++c) {
+    const bool inward =
+        std::string_view("CIKMOV").find(static_cast<char>(c)) == std::string_view::npos;
+    classes[c] = classes[c + 32] = kLetter | (inward ? kInwardLetter : 0);
+  }
+  classes['b'] |= kLetterB;
+  classes['B'] |= kLetterB;
+  classes['@'] = kAtByte;
+  for (unsigned char c : std::string_view(" -.()+")) classes[c] = kSeparatorByte;
+  classes[0xA0] = kSeparatorByte;
+  classes[0xC2] = kIgnoredByte;
+  return classes;
+}
+constexpr std::array<uint8_t, 256> kByteClasses = MakeByteClasses();
+
 Possible Scan(std::string_view text) {
   Possible p;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
-  int run_digits = 0, run_separators = 0;
+  auto cls = [&](size_t i) { return i < n ? kByteClasses[bytes[i]] : uint8_t{0}; };
+  // Every kind but email needs a digit, and most posts have none or only a
+  // few, so a branch-free pass decides which of the slower passes to run.
+  uint8_t seen = 0;
+  size_t digits = 0;
   for (size_t i = 0; i < n; ++i) {
-    const char c = text[i];
-    if (IsDigit(c)) {
-      p.digit = true;
-      run_separators = 0;
-      if (++run_digits >= 10) p.long_number = true;
-      // An inward code: digit, two letters, then no letter.
-      if (i > 0 && i + 2 < n && IsAsciiAlpha(text[i + 1]) && IsAsciiAlpha(text[i + 2]) &&
-          (i + 3 == n || !IsAsciiAlpha(text[i + 3]))) {
-        p.postcode = true;
-      }
+    const uint8_t c = kByteClasses[bytes[i]];
+    seen |= c;
+    digits += c & kDigitByte;
+  }
+  p.email = (seen & kAtByte) != 0;
+  p.digit = digits > 0;
+  if (!p.digit) return p;
+
+  // Ten digits joined by at most two separators at a time; an inward code
+  // (a digit, two letters it allows, then no letter); the 'b' of a birth cue.
+  const uint8_t wanted = kDigitByte | ((seen & kLetterB) ? kLetterB : 0);
+  size_t run_digits = 0, last_digit = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t c = kByteClasses[bytes[i]];
+    if (!(c & wanted)) continue;
+    if (!(c & kDigitByte)) {
+      if (!p.birth_cue) p.birth_cue = BirthCueAround(text, i);
       continue;
     }
-    switch (c) {
-      case ' ':
-      case '-':
-      case '.':
-      case '(':
-      case ')':
-      case '+':
-      case '\xA0':
-        if (++run_separators > 2) run_digits = 0;
-        continue;
-      case '\xC2':
-        continue;
-      case '@':
-        p.email = true;
-        break;
-      case 'b':
-      case 'B':
-        p.birth_cue |= BirthCueAround(text, i);
-        break;
-      default:
-        break;
+    if (digits >= 10 && !p.long_number) {
+      bool joined = run_digits > 0 && i - last_digit <= 5;
+      int separators = 0;
+      for (size_t k = last_digit + 1; joined && k < i; ++k) {
+        const uint8_t between = kByteClasses[bytes[k]];
+        joined = (between & kIgnoredByte) || ((between & kSeparatorByte) && ++separators <= 2);
+      }
+      run_digits = joined ? run_digits + 1 : 1;
+      last_digit = i;
+      p.long_number = run_digits >= 10;
     }
-    run_digits = 0;
-    run_separators = 0;
+    p.postcode |= i > 0 && (cls(i + 1) & kInwardLetter) && (cls(i + 2) & kInwardLetter) &&
+                  !(cls(i + 3) & kLetter);
   }
   return p;
 }
 
-// Keeps the longest candidate (then the most specific) and folds any
-// candidate overlapping it into its span, so no validated identifier is
-// left partly visible. Returns spans sorted by start, disjoint.
+// Overlapping candidates become one span covering all of them, so no
+// validated identifier is left partly visible; the longest candidate (then
+// the most specific kind) names it. Returns disjoint spans sorted by start.
 std::vector<Candidate> Resolve(std::vector<Candidate> candidates) {
-  if (candidates.size() < 2) return candidates;
-  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
-    if (a.found_length != b.found_length) return a.found_length > b.found_length;
-    if (a.kind != b.kind) return a.kind < b.kind;
-    return a.start < b.start;
-  });
-  std::vector<Candidate> kept;
-  for (const Candidate& c : candidates) {
-    bool merged = false;
-    for (Candidate& k : kept) {
-      if (c.start < k.end && k.start < c.end) {
-        k.start = std::min(k.start, c.start);
-        k.end = std::max(k.end, c.end);
-        merged = true;
-        break;
-      }
-    }
-    if (!merged) kept.push_back(c);
-  }
-  std::sort(kept.begin(), kept.end(),
+  std::sort(candidates.begin(), candidates.end(),
             [](const Candidate& a, const Candidate& b) { return a.start < b.start; });
-  // A widened span may now reach its neighbour.
-  std::vector<Candidate> disjoint;
-  for (const Candidate& c : kept) {
-    if (!disjoint.empty() && c.start < disjoint.back().end) {
-      Candidate& last = disjoint.back();
-      if (c.found_length > last.found_length) last.kind = c.kind, last.found_length = c.found_length;
-      last.end = std::max(last.end, c.end);
-    } else {
-      disjoint.push_back(c);
+  auto names_better = [](const Candidate& a, const Candidate& b) {
+    return a.found_length != b.found_length ? a.found_length > b.found_length : a.kind < b.kind;
+  };
+  std::vector<Candidate> spans;
+  for (const Candidate& c : candidates) {
+    if (spans.empty() || c.start >= spans.back().end) {
+      spans.push_back(c);
+      continue;
+    }
+    Candidate& span = spans.back();
+    span.end = std::max(span.end, c.end);
+    if (names_better(c, span)) {
+      span.kind = c.kind;
+      span.found_length = c.found_length;
     }
   }
-  return disjoint;
+  return spans;
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "classifiers/rules/lint.h"
 
+#include "classifiers/rules/pattern_split.h"
+
 #include <re2/re2.h>
 
 #include <array>
@@ -42,6 +44,8 @@ std::string_view LintKindName(LintFinding::Kind kind) {
       return "matches-too-much";
     case LintFinding::Kind::kMatchesEmpty:
       return "matches-empty";
+    case LintFinding::Kind::kSlowGap:
+      return "slow-gap";
   }
   return "unknown";
 }
@@ -88,6 +92,12 @@ LintReport Lint(const RuleSet& rules, const std::vector<std::string>& sample_tex
       if (CanMatchEmpty(*pattern)) {
         finding(LintFinding::Kind::kMatchesEmpty, *pattern,
                 std::string(clause) + " pattern '" + *pattern + "' can match the empty string");
+      }
+      if (internal::SplitAtGaps(*pattern).gap_kept) {
+        finding(LintFinding::Kind::kSlowGap, *pattern,
+                std::string(clause) + " pattern '" + *pattern +
+                    "' has a gap (.{m,n}, .*, a repeated group) the RE2::Set must keep; every "
+                    "text pays for it: move the gap to the top level of the pattern");
       }
     }
 

@@ -25,12 +25,14 @@ struct LintFinding {
     kMatchesNothing,  // fired on no text of the sample
     kMatchesTooMuch,  // fired on more than max_fraction of the sample
     kMatchesEmpty,    // a clause's pattern can match the empty string
+    kSlowGap,         // a gap the RE2::Set cannot be spared (inside a group):
+                      // it costs DFA states on every text of the stage
   };
   Kind kind = Kind::kMatchesNothing;
   std::string rule_id;
   std::string file;
   int line = 0;
-  std::string pattern;  // kMatchesEmpty: the offending pattern
+  std::string pattern;  // kMatchesEmpty, kSlowGap: the offending pattern
   int64_t hits = 0;     // texts of the sample the rule fired on
   double fraction = 0;  // hits / sample size
   std::string message;  // "FILE:LINE: rule 'id' ...", ready to print

@@ -1,11 +1,15 @@
 // RuleSet: TOML rule files compiled into one RE2::Set per file plus one RE2
 // per distinct pattern.
 //
-// Matching is two-phase. The RE2::Set pass tells which patterns occur
+// Matching is two-phase. The RE2::Set pass tells which patterns may occur
 // anywhere in the text (one DFA scan for all of them); a text that hits no
 // rule's trigger pattern costs nothing more. Only the rules a hit pattern can
 // trigger are then evaluated, with the individual RE2s, for spans, negation
 // and proximity, so per-text work beyond the scan is proportional to hits.
+//
+// The set holds the gap-free pieces of each pattern (pattern_split.h): a
+// pattern "may occur" when all pieces of one of its alternatives occur, and
+// its own RE2 then confirms it. Patterns that were not cut are exact.
 #include "classifiers/rules/rule_set.h"
 
 #include <re2/re2.h>
@@ -21,6 +25,7 @@
 #include <unordered_map>
 
 #include "classifiers/rules/lint.h"
+#include "classifiers/rules/pattern_split.h"
 
 namespace earshot::rules {
 namespace {
@@ -91,12 +96,17 @@ struct CompiledRule {
 struct Pattern {
   std::string text;
   std::unique_ptr<RE2> re;
+  // The set entry is the pattern itself, so a set hit is a match; otherwise
+  // a hit only says that the pattern's pieces occur.
+  bool exact = true;
 };
 
 // Per-thread working memory for Match(): reused across calls so the hot path
 // allocates nothing once warm.
 struct Scratch {
-  std::vector<int> hits;            // patterns the set pass found, sorted
+  std::vector<int> pieces;          // set entries found by the set pass
+  std::vector<int32_t> partial;     // conjunctions of several pieces touched
+  std::vector<int> hits;            // patterns that may occur, sorted
   std::vector<int32_t> candidates;  // rules those hits can trigger
   struct Entry {
     int32_t pattern;
@@ -133,18 +143,25 @@ class Evaluator {
   Evaluator(const std::vector<Pattern>& patterns, std::string_view text, Scratch& s)
       : patterns_(patterns), text_(text), s_(s) {}
 
+  // Whether pattern p may occur (all pieces of one alternative found).
   bool Hit(int32_t p) const { return std::binary_search(s_.hits.begin(), s_.hits.end(), p); }
+
+  // Whether pattern p does occur.
+  bool Present(int32_t p) {
+    if (!Hit(p)) return false;
+    return patterns_[p].exact || Matches(p, false).second > 0;
+  }
 
   // Whether the rule holds; *span is its first positive clause's match.
   bool Evaluate(const CompiledRule& r, Interval* span) {
     for (int32_t p : r.all)
       if (!Hit(p)) return false;
-    for (int32_t p : r.none)
-      if (Hit(p)) return false;
     for (const NearRef& n : r.near)
       if (!Hit(n.a) || !Hit(n.b)) return false;
     if (!r.any.empty() && std::none_of(r.any.begin(), r.any.end(), [&](int32_t p) { return Hit(p); }))
       return false;
+    for (int32_t p : r.none)
+      if (Present(p)) return false;
 
     const bool negating = r.negation >= 0 && Hit(r.negation);
     bool have_span = false;
@@ -319,9 +336,8 @@ class CompiledRuleSet final : public RuleSet {
   void Match(std::string_view text, std::vector<RuleMatch>* out) const override {
     stats_.texts.fetch_add(1, std::memory_order_relaxed);
     Scratch& s = ThreadScratch();
-    FindPatterns(text, &s.hits);
+    FindPatterns(text, &s);
     if (s.hits.empty()) return;
-    std::sort(s.hits.begin(), s.hits.end());
     s.candidates.clear();
     for (int p : s.hits) {
       s.candidates.insert(s.candidates.end(), trigger_rules_.begin() + trigger_offsets_[p],
@@ -343,15 +359,46 @@ class CompiledRuleSet final : public RuleSet {
  private:
   friend class Loader;
 
-  // The set pass; on any RE2::Set failure, pattern by pattern (same answer).
-  void FindPatterns(std::string_view text, std::vector<int>* hits) const {
+  // s->hits = the patterns that may occur in text, sorted. The set pass; on
+  // any RE2::Set failure, pattern by pattern (same answer, exact).
+  void FindPatterns(std::string_view text, Scratch* s) const {
+    std::vector<int>& hits = s->hits;
+    hits.clear();
     RE2::Set::ErrorInfo info{RE2::Set::kNoError};
-    if (set_->Match(text, hits, &info) || info.kind == RE2::Set::kNoError) return;
-    if (info.kind == RE2::Set::kOutOfMemory) {
-      stats_.dfa_out_of_memory.fetch_add(1, std::memory_order_relaxed);
+    if (!set_->Match(text, &s->pieces, &info)) {
+      if (info.kind == RE2::Set::kNoError) return;
+      if (info.kind == RE2::Set::kOutOfMemory) {
+        stats_.dfa_out_of_memory.fetch_add(1, std::memory_order_relaxed);
+      }
+      stats_.fallbacks.fetch_add(1, std::memory_order_relaxed);
+      MatchEachPattern(text, &hits);
+      return;
     }
-    stats_.fallbacks.fetch_add(1, std::memory_order_relaxed);
-    MatchEachPattern(text, hits);
+    s->partial.clear();
+    for (int piece : s->pieces) {
+      for (uint32_t k = piece_conj_offsets_[piece]; k < piece_conj_offsets_[piece + 1]; ++k) {
+        const int32_t c = piece_conj_[k];
+        if (conj_pieces_[c] == 1) {
+          hits.push_back(conj_pattern_[c]);
+        } else {
+          s->partial.push_back(c);
+        }
+      }
+    }
+    if (!s->partial.empty()) {
+      // A conjunction holds when each of its (distinct) pieces was found.
+      std::sort(s->partial.begin(), s->partial.end());
+      for (size_t i = 0; i < s->partial.size();) {
+        size_t j = i;
+        while (j < s->partial.size() && s->partial[j] == s->partial[i]) ++j;
+        if (static_cast<int32_t>(j - i) == conj_pieces_[s->partial[i]]) {
+          hits.push_back(conj_pattern_[s->partial[i]]);
+        }
+        i = j;
+      }
+    }
+    std::sort(hits.begin(), hits.end());
+    hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
   }
 
   void MatchEachPattern(std::string_view text, std::vector<int>* hits) const {
@@ -370,7 +417,15 @@ class CompiledRuleSet final : public RuleSet {
   std::map<std::string, size_t, std::less<>> label_index_;
   std::vector<CompiledRule> compiled_;
   std::vector<Pattern> patterns_;
+  // Entries of set_ are pieces; piece i completes conjunctions
+  // piece_conj_[piece_conj_offsets_[i] .. piece_conj_offsets_[i + 1]).
+  // Conjunction c needs conj_pieces_[c] distinct pieces, and means that
+  // pattern conj_pattern_[c] may occur.
   std::unique_ptr<RE2::Set> set_;
+  std::vector<uint32_t> piece_conj_offsets_;
+  std::vector<int32_t> piece_conj_;
+  std::vector<int32_t> conj_pieces_;
+  std::vector<int32_t> conj_pattern_;
   // Pattern p triggers rules trigger_rules_[trigger_offsets_[p] ..
   // trigger_offsets_[p + 1]): a rule is triggered by its `any` patterns, or
   // failing those its first `all` pattern, or its first near clause's `a`.
@@ -480,7 +535,7 @@ class Loader {
 
     if (!set->set_->Compile()) {
       return Status::ResourceExhausted(
-          file_ + ": the RE2::Set of " + std::to_string(set->patterns_.size()) +
+          file_ + ": the RE2::Set of " + std::to_string(piece_index_.size()) +
           " patterns does not fit max_mem of " + std::to_string(options_.max_mem) + " bytes");
     }
     BuildTriggers();
@@ -602,15 +657,54 @@ class Loader {
                                      std::string(clause) + " pattern " + Quote(text) + ": " +
                                      re->error());
     }
-    std::string error;
-    const int index = set_->set_->Add(text, &error);
-    if (index < 0) {
-      return Status::InvalidArgument(Where(file_, n) + "rule " + Quote(rule_id) + ": bad " +
-                                     std::string(clause) + " pattern " + Quote(text) + ": " + error);
+    const int32_t index = static_cast<int32_t>(set_->patterns_.size());
+    internal::PatternSplit split = internal::SplitAtGaps(text);
+    std::vector<std::vector<int32_t>> conjunctions;
+    for (const auto& alternative : split.alternatives) {
+      std::vector<int32_t> pieces;
+      for (const std::string& piece : alternative) {
+        const int32_t p = InternPiece(piece);
+        if (p < 0) break;
+        pieces.push_back(p);
+      }
+      if (pieces.size() != alternative.size()) {
+        // A piece RE2 would not take alone: use the whole pattern.
+        split.whole = true;
+        conjunctions.clear();
+        break;
+      }
+      std::sort(pieces.begin(), pieces.end());
+      pieces.erase(std::unique(pieces.begin(), pieces.end()), pieces.end());
+      conjunctions.push_back(std::move(pieces));
     }
-    set_->patterns_.push_back({text, std::move(re)});
+    if (split.whole) {
+      const int32_t p = InternPiece(text);
+      if (p < 0) {
+        return Status::InvalidArgument(Where(file_, n) + "rule " + Quote(rule_id) + ": bad " +
+                                       std::string(clause) + " pattern " + Quote(text) + ": " +
+                                       piece_error_);
+      }
+      conjunctions = {{p}};
+    }
+    for (const auto& pieces : conjunctions) {
+      const int32_t c = static_cast<int32_t>(set_->conj_pattern_.size());
+      set_->conj_pattern_.push_back(index);
+      set_->conj_pieces_.push_back(static_cast<int32_t>(pieces.size()));
+      for (int32_t p : pieces) piece_conj_.emplace_back(p, c);
+    }
+    set_->patterns_.push_back({text, std::move(re), split.whole});
     pattern_index_.emplace(text, index);
-    return static_cast<int32_t>(index);
+    return index;
+  }
+
+  // A set entry's index, adding it on first sight; -1 if RE2::Set refuses it
+  // (the reason in piece_error_).
+  int32_t InternPiece(const std::string& piece) {
+    if (auto it = piece_index_.find(piece); it != piece_index_.end()) return it->second;
+    const int index = set_->set_->Add(piece, &piece_error_);
+    if (index < 0) return -1;
+    piece_index_.emplace(piece, index);
+    return index;
   }
 
   Status ReadPatternList(const toml::table& t, std::string_view key, const std::string& rule_id,
@@ -758,6 +852,16 @@ class Loader {
   }
 
   void BuildTriggers() {
+    // Pieces to the conjunctions they complete.
+    const size_t pieces = piece_index_.size();
+    std::sort(piece_conj_.begin(), piece_conj_.end());
+    set_->piece_conj_offsets_.assign(pieces + 1, 0);
+    for (const auto& [piece, conj] : piece_conj_) ++set_->piece_conj_offsets_[piece + 1];
+    for (size_t i = 0; i < pieces; ++i) {
+      set_->piece_conj_offsets_[i + 1] += set_->piece_conj_offsets_[i];
+    }
+    for (const auto& [piece, conj] : piece_conj_) set_->piece_conj_.push_back(conj);
+
     const size_t np = set_->patterns_.size();
     std::vector<std::vector<int32_t>> by_pattern(np);
     for (size_t r = 0; r < set_->compiled_.size(); ++r) {
@@ -785,6 +889,9 @@ class Loader {
   bool case_sensitive_ = false;
   RE2::Options re_options_;
   std::unordered_map<std::string, int32_t> pattern_index_;
+  std::unordered_map<std::string, int32_t> piece_index_;
+  std::string piece_error_;
+  std::vector<std::pair<int32_t, int32_t>> piece_conj_;  // (piece, conjunction)
   std::unordered_map<std::string, int> rule_lines_;
 };
 

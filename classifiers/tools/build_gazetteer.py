@@ -57,7 +57,17 @@ healthcare hospital's house court lodge hall road street lane avenue park
 green hill view grange manor farm close way place gardens mount castle bridge
 field wood valley river riverside vale bay cross gate meadow meadows moor oak
 elm cedar ash beech willow birch forest lakeside seaside village town
-primary complex area network building annexe annex resource day
+primary complex area network building annexe annex resource day college
+school institute academy development developmental paeds community services
+""".split())
+
+# Everyday words: a short form made only of these, descriptive words and
+# places is a phrase, not a name ("Good Hope", "Royal United").
+COMMON = set("""
+good hope free united spring springs summer winter star rose primrose holly ivy
+heath heather fair pleasant haven harbour garden gardens square station
+stone rock white black red green blue golden silver grey brown end mile long
+high low deep wide open free fields field orchard willows chase end ends
 """.split())
 
 # Royal, saints' and common first names: a name made of these and descriptive
@@ -75,6 +85,7 @@ monicas oswald oswald's oswalds cross christopher christopher's jude jude's
 lawrence lawrences paul paul's mark matthew joseph francis patrick patrick's
 cuthbert cuthbert's ann's agnes alfred samuel ellen dorothy edith florence
 david dan robert julian juliana mary's julia julia's brendan brendans
+philip philip's wales
 """.split())
 
 FIRST_NAMES = set("""
@@ -82,6 +93,13 @@ george john james william thomas robert samuel charles edward albert alfred
 david dan michael peter richard mary elizabeth victoria alexandra diana anne
 ann agnes ellen dorothy edith florence margaret helen catherine julian
 """.split())
+
+# Descriptive names of three or more words that people use generically.
+GENERIC_PHRASES = {"district general hospital", "general district hospital",
+                   "community general hospital", "local general hospital",
+                   "children's community hospital", "general community hospital",
+                   "university teaching hospital", "women's and children's hospital",
+                   "mental health unit", "child development centre"}
 
 # Facility nouns that end a site name.
 FACILITY = {"hospital", "hospitals", "infirmary", "centre", "center", "unit",
@@ -205,9 +223,15 @@ def normalise(s):
     s = s.replace("&", " and ").replace("+", " and ")
     s = re.sub(r"\bst\.", "st ", s)
     s = re.sub(r"[^a-z0-9'\u00c0-\u024f\u1e80-\u1ef3]+", " ", s)
-    s = re.sub(r"(^| )'+|'+(?= |$)(?<!s')", " ", s)  # stray quotes, keep s'
-    s = re.sub(r"\bsaint\b", "st", s)
-    return re.sub(r"\s+", " ", s).strip()
+    words = []
+    for w in s.split():
+        w = re.sub(r"'+", "'", w).lstrip("'")
+        # Keep apostrophes inside a word (guy's) and after a final s (thomas').
+        if w.endswith("'") and not w.endswith("s'"):
+            w = w.rstrip("'")
+        if w:
+            words.append("st" if w == "saint" else w)
+    return " ".join(words)
 
 
 def tokens(s):
@@ -262,6 +286,13 @@ def la_place(name):
     return title_case(low)
 
 
+# Words that show an address part or bracket is not a place.
+PLACE_JUNK = {"rd", "hq", "nhs", "acute", "wards", "ward", "headquarters", "purposes",
+              "admin", "group", "market", "pond", "precinct", "path", "yard", "point",
+              "surgery", "out", "epact", "epma", "cetu", "medipark", "health", "trust",
+              "services", "centre", "unit", "clinic", "hospital", "floor", "wing"}
+
+
 def clean_place(s):
     s = fix_text(s)
     s = re.sub(r"\(.*?\)", "", s).strip(" ,.")
@@ -269,6 +300,11 @@ def clean_place(s):
         return ""
     if s.lower() in {"uk", "united kingdom", "england", "wales", "scotland"}:
         return ""
+    toks = normalise(s).split(" ")
+    if not toks or toks[0] == "the" or any(t in PLACE_JUNK or t in STREET_WORDS for t in toks):
+        return ""
+    if all(t in DESCRIPTIVE or t in COMMON for t in toks):
+        return ""  # "West End", "Castle Hill"
     return maybe_title(s).replace("St. ", "St ")
 
 
@@ -315,7 +351,7 @@ class Namer:
             return False
         for t in content:
             bare = t.replace("'", "")
-            if t in DESCRIPTIVE or t in NAMEISH or bare in NAMEISH:
+            if t in DESCRIPTIVE or t in NAMEISH or bare in NAMEISH or t in COMMON:
                 continue
             if bare in self.place_words or t in self.place_words:
                 continue
@@ -335,7 +371,17 @@ class Namer:
                 names.append(n)
         variants = set()
         for n in names:
-            variants |= self.variants_of(n)
+            variants |= {v for v in self.variants_of(n) if self.keep(v)}
+        # "University Hospital (Coventry)" is also written "University
+        # Hospital Coventry".
+        for inner in re.findall(r"\(([^)]*)\)", fix_text(raw_name)):
+            pl = clean_place(inner)
+            if not pl or set(tokens(pl)) & (FACILITY | STREET_WORDS):
+                continue
+            for v in list(variants):
+                bare = v.lstrip("?~")
+                if v[0] != "~" and bare.split(" ")[-1] in FACILITY:
+                    variants.add(bare + " " + normalise(pl))
         return variants, places
 
     def split_name(self, name):
@@ -355,9 +401,12 @@ class Namer:
             return ("nhs" in t or "trust" in t or "ltd" in t or "limited" in t or "cic" in t
                     or "uclh" in t or "ccg" in t or "llp" in t)
 
-        kept = [p for p in parts if not orgish(p)] or parts[:1]
-        name = kept[0]
-        if "," in name:
+        kept = [p for p in parts if not orgish(p)]
+        if not kept:
+            return "", places
+        with_facility = [p for p in kept if set(tokens(p)) & FACILITY]
+        name = (with_facility or kept)[0]
+        if "," in name and set(tokens(name.split(",")[0])) & FACILITY:
             head, *rest = [p.strip() for p in name.split(",")]
             for r in rest:
                 if any(w in FACILITY for w in tokens(r)):
@@ -376,19 +425,15 @@ class Namer:
             return set()
         out = set()
         # "Hospital of St Cross" -> "st cross hospital"
-        if len(toks) > 2 and toks[0] in FACILITY and toks[1] in {"of", "for"}:
+        if len(toks) > 3 and toks[0] in FACILITY and toks[1] == "of" and toks[2] == "st":
             out |= self.variants_of(" ".join(toks[2:] + [toks[0]]))
         fac_idx = max((i for i, t in enumerate(toks) if t in FACILITY), default=-1)
         if fac_idx < 0:
-            # No facility noun: "The Christie main site", "Addenbrooke's",
-            # "Ferndene". Only distinctive names are kept.
-            if self.distinctive(toks):
-                out.add("~" + " ".join(toks))
-            elif len(toks) == 1 and toks[0].replace("'", "") not in self.place_words \
-                    and toks[0] not in DESCRIPTIVE and toks[0] not in NAMEISH and len(toks[0]) >= 6:
-                # A single rare word ("Addenbrooke's") is left to the curated
-                # aliases: generated single words are too risky.
-                pass
+            # No facility noun ("The Christie main site", "Addenbrooke's",
+            # "Sandringham House"): such names are left to the curated
+            # aliases, except Welsh "Ysbyty X" (hospital X).
+            if toks[0] == "ysbyty" and len(toks) >= 2:
+                out.add(" ".join(toks))
             return out
         tail = toks[fac_idx + 1:]
         full = toks[: fac_idx + 1]
@@ -398,8 +443,10 @@ class Namer:
             out.add(self.mark(full) + " ".join(full))
         elif tail:
             out.add(self.mark(toks) + " ".join(toks))
-            # "Moorfields Eye Hospital City Road": keep the short form too.
-            if not self.descriptive_only(full):
+            # "Friarage Hospital Site": the short form is the same place; but
+            # "Royal London Hospital for Integrated Medicine" is not the
+            # Royal London Hospital.
+            if tail[0] in {"site", "main", "campus", "at"} and not self.descriptive_only(full):
                 out.add(self.mark(full) + " ".join(full))
         else:
             out.add(self.mark(full) + " ".join(full))
@@ -408,7 +455,7 @@ class Namer:
                                  "cottage", "war", "medical", "health", "treatment",
                                  "day", "university", "dental", "eye"}:
             pass  # "Leeds General Infirmary" keeps "General" in any short form
-        if self.distinctive(core):
+        if full[-1] in {"hospital", "hospitals", "infirmary"} and self.distinctive(core):
             out.add("~" + " ".join(core))
         return out
 
@@ -418,10 +465,20 @@ class Namer:
         if force_unique:
             return ""
         content = [t for t in toks if t not in {"the", "of", "and", "for"}]
-        if all(t in DESCRIPTIVE or t in NAMEISH or t.replace("'", "") in NAMEISH
-               for t in content):
-            return "?"
+        nameish = [t for t in content if t in NAMEISH or t.replace("'", "") in NAMEISH]
+        if all(t in DESCRIPTIVE for t in content) and (
+                len(content) <= 2 or " ".join(content) in GENERIC_PHRASES):
+            return "?"  # "City Hospital", "District General Hospital"
         return ""
+
+    def keep(self, variant):
+        """Drops descriptive names of units and centres ("Inpatient Unit",
+        "Child Development Centre"): they name no place."""
+        toks = variant.lstrip("?~").split(" ")
+        if toks[-1] in {"hospital", "hospitals", "infirmary"}:
+            return True
+        content = [t for t in toks if t not in {"the", "of", "and", "for"}]
+        return not all(t in DESCRIPTIVE or t in COMMON for t in content)
 
     def trust_variants(self, name):
         toks = tokens(name)
@@ -434,17 +491,18 @@ class Namer:
         if core == text:
             return out
         content = [t for t in core_t if t not in {"the", "of", "and", "for"}]
-        orgish = any(t in ORGISH for t in content)
+        # "Manchester University" alone is the university, not the trust.
+        orgish = any(t in ORGISH and t != "university" for t in content)
         if len(content) >= 2 and (orgish or self.distinctive(core_t)):
             out.add("~" + core)
             if core_t[-1] == "hospitals":
                 out.add("~" + core[: -1])
-        for suffix in ("nhs foundation trust", "nhs trust", "nhs ft", "foundation trust",
-                       "nhs foundation trusts"):
+        for suffix in ("nhs foundation trust", "nhs trust", "nhs ft", "foundation trust"):
             out.add(core + " " + suffix)
         # "University Hospitals of Derby and Burton" is often said without
         # "University"; "Essex Partnership University" likewise.
-        if " university " in " " + core + " " and len(content) >= 3:
+        if " university " in " " + core + " " and len(content) >= 3 \
+                and core_t[0] != "university":
             short = re.sub(r"\buniversity\b ?", "", core).strip()
             if len(short.split(" ")) >= 2:
                 out.add(short + " nhs foundation trust")
@@ -623,8 +681,11 @@ def main(argv):
         name = fix_text(s["site_name"])
         extra = []
         a1 = fix_text(ch.get("Address1", ""))
-        if a1 and "hospital" in tokens(a1) and normalise(a1) != normalise(name):
-            extra.append(a1)  # "Alder Hey Children's Hospital" for a site named after its trust
+        if a1 and "hospital" in tokens(a1) and normalise(a1) != normalise(name) \
+                and ({"nhs", "trust"} & set(tokens(name)) or "main site" in normalise(name)):
+            # A site named after its trust ("Alder Hey Children's NHS
+            # Foundation Trust") is named properly in its address.
+            extra.append(a1)
         variants, places = namer.site_variants(name, tuple(extra))
         places |= site_places(s["city"], s["county"], s["postcode"],
                               [ch.get("Address1", ""), ch.get("Address2", ""), ch.get("Address3", "")],

@@ -334,7 +334,7 @@ TEST_CASE("feed source: conditional GET on the second poll, 304 is a quiet succe
   CHECK(h.scheduler->stats().not_modified == 1);
 }
 
-TEST_CASE("304 without validators keeps the stored ones; a later 200 replaces them",
+TEST_CASE("304 without validators keeps the stored ones, and a later 200 replaces them",
           "[scheduler]") {
   Harness h;
   const std::string url = "https://a.example/p";
@@ -429,7 +429,7 @@ TEST_CASE("429 waits for Retry-After in seconds or as an HTTP-date", "[scheduler
   CHECK(h.Posts() == 1);
 }
 
-TEST_CASE("429 without a time backs off; the platform's reset wins over Retry-After",
+TEST_CASE("429 without a time backs off, and the platform's reset wins over Retry-After",
           "[scheduler]") {
   Harness h;
   const std::string url = "https://busy.example/api";
@@ -497,7 +497,7 @@ TEST_CASE("X-RateLimit-Remaining 0 holds the host until the reset", "[scheduler]
   CHECK(h.State("a").cursor.cursor == "2");
 }
 
-TEST_CASE("401 and 403 stop their sources; the others keep flowing", "[scheduler]") {
+TEST_CASE("401 and 403 stop their sources while the others keep flowing", "[scheduler]") {
   Harness h;
   ScheduleOptions options;
   options.per_host_min_delay = Duration(0);

@@ -36,10 +36,9 @@ json::object CheckPostLine(const std::string& line, const std::string& platform)
   REQUIRE(!ec);
   REQUIRE(v.is_object());
   json::object o = v.as_object();
-  static const std::vector<std::string> kKeys = {"platform", "id",           "url",
-                                                 "title",    "author",       "text",
-                                                 "created_at", "reply_to", "conversation",
-                                                 "language"};
+  static const std::vector<std::string> kKeys = {
+      "platform", "id",         "url",      "title",        "author",
+      "text",     "created_at", "reply_to", "conversation", "language"};
   CHECK(o.size() == kKeys.size());
   for (const std::string& key : kKeys) {
     INFO("key " << key);
@@ -76,7 +75,8 @@ void ParseEverySharedFile(const fs::path& dir, const std::string& connector,
   REQUIRE(!files.empty());
   for (const fs::path& file : files) {
     INFO("file " << file);
-    ProcessResult r = RunProcess({EarshotBinary(), "parse", "--connector", connector, file.string()});
+    ProcessResult r =
+        RunProcess({EarshotBinary(), "parse", "--connector", connector, file.string()});
     INFO(Describe(r));
     REQUIRE(r.exit_code == 0);
     const auto lines = Lines(r.out);
@@ -89,23 +89,22 @@ void ParseEverySharedFile(const fs::path& dir, const std::string& connector,
   }
 }
 
-TEST_CASE("parse: every shared feed recording, through the binary", "[integration]") {
+TEST_CASE("parse: every shared feed recording through the binary", "[integration]") {
   EARSHOT_REQUIRE_SHARED(dir, "feeds");
   ParseEverySharedFile(*dir, "feed", {".xml", ".rss", ".atom"});
 }
 
-TEST_CASE("parse: every shared Mastodon recording, through the binary", "[integration]") {
+TEST_CASE("parse: every shared Mastodon recording through the binary", "[integration]") {
   EARSHOT_REQUIRE_SHARED(dir, "mastodon");
   ParseEverySharedFile(*dir, "mastodon", {".json"});
 }
 
-TEST_CASE("parse: our own fixtures, hostile ones included, give posts or a clean exit 2",
+TEST_CASE("parse: our own fixtures including hostile ones give posts or a clean exit 2",
           "[integration]") {
-  for (const auto& [connector, subdir] :
-       std::vector<std::pair<std::string, std::string>>{{"feed", "feed"},
-                                                         {"mastodon", "mastodon"}}) {
-    for (const fs::path& file :
-         earshot::testing::FilesIn(earshot::testing::OwnFixture(subdir), {".xml", ".json", ".html", ".dtd"})) {
+  for (const auto& [connector, subdir] : std::vector<std::pair<std::string, std::string>>{
+           {"feed", "feed"}, {"mastodon", "mastodon"}}) {
+    for (const fs::path& file : earshot::testing::FilesIn(earshot::testing::OwnFixture(subdir),
+                                                          {".xml", ".json", ".html", ".dtd"})) {
       INFO("file " << file);
       ProcessResult r =
           RunProcess({EarshotBinary(), "parse", "--connector", connector, file.string()});
@@ -122,7 +121,7 @@ TEST_CASE("parse: our own fixtures, hostile ones included, give posts or a clean
   }
 }
 
-TEST_CASE("parse: an unparseable file is exit 2, named, and prints nothing for it",
+TEST_CASE("parse: an unparseable file is exit 2 and named and prints nothing for it",
           "[integration]") {
   TempDir tmp;
   const fs::path garbage = tmp / "garbage.bin";
@@ -140,16 +139,16 @@ TEST_CASE("parse: an unparseable file is exit 2, named, and prints nothing for i
   // A good file beside it still prints its posts.
   const fs::path good = tmp / "good.rss";
   WriteFile(good, RssFeed("Good", FeedItems("good", 1, 2)));
-  ProcessResult both = RunProcess({EarshotBinary(), "parse", "--connector", "feed",
-                                   good.string(), garbage.string()});
+  ProcessResult both = RunProcess(
+      {EarshotBinary(), "parse", "--connector", "feed", good.string(), garbage.string()});
   INFO(Describe(both));
   CHECK(both.exit_code == 2);
   CHECK(Lines(both.out).size() == 2);
   CHECK(both.err.find(garbage.string()) != std::string::npos);
   CHECK(both.err.find(good.string()) == std::string::npos);
 
-  ProcessResult missing = RunProcess(
-      {EarshotBinary(), "parse", "--connector", "feed", (tmp / "absent.xml").string()});
+  ProcessResult missing =
+      RunProcess({EarshotBinary(), "parse", "--connector", "feed", (tmp / "absent.xml").string()});
   CHECK(missing.exit_code == 2);
   CHECK(missing.err.find("absent.xml") != std::string::npos);
 
@@ -159,16 +158,15 @@ TEST_CASE("parse: an unparseable file is exit 2, named, and prints nothing for i
   CHECK(unknown.err.find("nope") != std::string::npos);
 }
 
-TEST_CASE("parse: --content-type's charset overrides the XML declaration", "[integration]") {
+TEST_CASE("parse: the content-type charset overrides the XML declaration", "[integration]") {
   // Our fixture declares ISO-8859-1 but its bytes are UTF-8, as a
   // misconfigured blog serves it; the HTTP charset is right.
   const fs::path file = earshot::testing::OwnFixture("feed/charset_conflict.xml");
   ProcessResult as_declared =
       RunProcess({EarshotBinary(), "parse", "--connector", "feed", file.string()});
-  ProcessResult overridden =
-      RunProcess({EarshotBinary(), "parse", "--connector", "feed", "--url",
-                  "https://mixed.example/feed/", "--content-type",
-                  "application/rss+xml; charset=UTF-8", file.string()});
+  ProcessResult overridden = RunProcess({EarshotBinary(), "parse", "--connector", "feed", "--url",
+                                         "https://mixed.example/feed/", "--content-type",
+                                         "application/rss+xml; charset=UTF-8", file.string()});
   INFO(Describe(as_declared));
   INFO(Describe(overridden));
   REQUIRE(as_declared.exit_code == 0);
@@ -184,14 +182,14 @@ TEST_CASE("parse: --content-type's charset overrides the XML declaration", "[int
   CHECK(mojibake.at("title").as_string() != post.at("title").as_string());
 }
 
-TEST_CASE("import: parse output goes into the store, idempotently; bad lines named",
+TEST_CASE("import: parse output goes into the store idempotently and bad lines are named",
           "[integration]") {
   Sandbox box({});
   box.WriteConfig("");
   const fs::path feed = box.dir() / "blog.rss";
   WriteFile(feed, RssFeed("Blog", FeedItems("imp", 1, 4)));
-  ProcessResult parsed = box.Earshot({"parse", "--connector", "feed", "--url",
-                                      "https://blog.example/feed/", feed.string()});
+  ProcessResult parsed = box.Earshot(
+      {"parse", "--connector", "feed", "--url", "https://blog.example/feed/", feed.string()});
   INFO(Describe(parsed));
   REQUIRE(parsed.exit_code == 0);
   const auto lines = Lines(parsed.out);
@@ -236,8 +234,8 @@ TEST_CASE("import: parse output goes into the store, idempotently; bad lines nam
       R"({"platform":"feed","id":"mixed-a","url":"","title":"","author":"","text":"First good line","created_at":"2026-11-21T10:00:00Z","reply_to":"","conversation":"","language":"en"})";
   const std::string good_b =
       R"({"platform":"feed","id":"mixed-b","text":"Second good line","created_at":null})";
-  WriteFile(mixed, good_a + "\n{this is not json\n" +
-                       R"({"platform":"feed","text":"no id"})" + "\n" + good_b + "\n");
+  WriteFile(mixed, good_a + "\n{this is not json\n" + R"({"platform":"feed","text":"no id"})" +
+                       "\n" + good_b + "\n");
   ProcessResult bad = box.Earshot({"import", mixed.string()});
   INFO(Describe(bad));
   CHECK(bad.exit_code == 2);
@@ -248,8 +246,8 @@ TEST_CASE("import: parse output goes into the store, idempotently; bad lines nam
 
   // '-' reads standard input.
   const fs::path one = box.dir() / "one.jsonl";
-  WriteFile(one,
-            R"({"platform":"mastodon","id":"stdin-1","text":"From standard input"})" "\n");
+  WriteFile(one, R"({"platform":"mastodon","id":"stdin-1","text":"From standard input"})"
+                 "\n");
   ProcessOptions from_stdin;
   from_stdin.stdin_file = one;
   ProcessResult piped = box.Earshot({"import", "-"}, from_stdin);
@@ -259,10 +257,23 @@ TEST_CASE("import: parse output goes into the store, idempotently; bad lines nam
 
   auto store = box.OpenStore();
   CHECK(store->CountPosts().value() == 7);
+  store.reset();
+
+  // What came in can be listed and searched.
+  ProcessResult newest = box.Earshot({"posts", "--limit", "3"});
+  INFO(Describe(newest));
+  CHECK(newest.exit_code == 0);
+  CHECK(Lines(newest.out).size() == 6);  // two lines per post
+  ProcessResult search = box.Earshot({"posts", "--search", "plaster"});
+  INFO(Describe(search));
+  CHECK(search.exit_code == 0);
+  CHECK(Lines(search.out).size() == 8);  // the four blog entries
+  ProcessResult bad_query = box.Earshot({"posts", "--search", "\"unbalanced"});
+  INFO(Describe(bad_query));
+  CHECK(bad_query.exit_code == 2);
 }
 
-TEST_CASE("config check: OK, FILE:LINE:COL errors, and the shipped example",
-          "[integration]") {
+TEST_CASE("config check: OK and FILE:LINE:COL errors and the shipped example", "[integration]") {
   Sandbox box({});
   box.WriteConfig(R"(
 [[source]]
@@ -283,9 +294,10 @@ tag = "nhs"
   CHECK(ok.out.find("OK, 2 source(s)") != std::string::npos);
 
   const fs::path bad = box.dir() / "bad.toml";
-  WriteFile(bad, "[http]\ntimeout = \"5s\"\n\n[[source]]\nname = \"blog\"\n"
-                 "connector = \"feed\"\nurl = \"https://blog.example/feed/\"\n"
-                 "colour = \"blue\"\n");
+  WriteFile(bad,
+            "[http]\ntimeout = \"5s\"\n\n[[source]]\nname = \"blog\"\n"
+            "connector = \"feed\"\nurl = \"https://blog.example/feed/\"\n"
+            "colour = \"blue\"\n");
   ProcessResult unknown =
       RunProcess({EarshotBinary(), "--config", bad.string(), "config", "check"});
   INFO(Describe(unknown));
@@ -297,8 +309,8 @@ tag = "nhs"
   const fs::path example = fs::path(EARSHOT_SOURCE_DIR) / "config" / "earshot.example.toml";
   ProcessOptions with_token;
   with_token.env["MASTODON_TOKEN"] = "integration-secret-token-123";
-  ProcessResult shipped = RunProcess(
-      {EarshotBinary(), "--config", example.string(), "config", "check"}, with_token);
+  ProcessResult shipped =
+      RunProcess({EarshotBinary(), "--config", example.string(), "config", "check"}, with_token);
   INFO(Describe(shipped));
   CHECK(shipped.exit_code == 0);
   CHECK(shipped.out.find("OK, 4 source(s)") != std::string::npos);
@@ -307,8 +319,8 @@ tag = "nhs"
 
   ProcessOptions without_token;
   without_token.env["MASTODON_TOKEN"] = std::nullopt;
-  ProcessResult unset = RunProcess(
-      {EarshotBinary(), "--config", example.string(), "config", "check"}, without_token);
+  ProcessResult unset =
+      RunProcess({EarshotBinary(), "--config", example.string(), "config", "check"}, without_token);
   INFO(Describe(unset));
   CHECK(unset.exit_code == 2);
   CHECK(unset.err.find("MASTODON_TOKEN") != std::string::npos);
@@ -334,8 +346,8 @@ TEST_CASE("demo: crawls the bundled samples into the db it is given", "[integrat
   TempDir tmp;
   ProcessOptions options;
   options.cwd = tmp.path();
-  ProcessResult r = RunProcess({EarshotBinary(), "demo", "--db", (tmp / "demo.db").string()},
-                               options);
+  ProcessResult r =
+      RunProcess({EarshotBinary(), "demo", "--db", (tmp / "demo.db").string()}, options);
   INFO(Describe(r));
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("first pass") != std::string::npos);
@@ -359,10 +371,10 @@ TEST_CASE("demo: crawls the bundled samples into the db it is given", "[integrat
   for (const SourceRecord& s : *sources) CHECK(s.state.health == SourceHealth::kOk);
 }
 
-TEST_CASE("--help works on every command", "[integration]") {
+TEST_CASE("help works on every command", "[integration]") {
   const std::vector<std::vector<std::string>> commands = {
-      {},           {"run"},     {"once"},  {"parse"},      {"import"}, {"sources"},
-      {"posts"},    {"config"},  {"config", "check"},       {"connectors"},
+      {},          {"run"},   {"once"},   {"parse"},           {"import"},
+      {"sources"}, {"posts"}, {"config"}, {"config", "check"}, {"connectors"},
       {"demo"}};
   for (const auto& command : commands) {
     std::vector<std::string> args = {EarshotBinary()};

@@ -108,10 +108,8 @@ std::vector<FixtureRoute> GoodRoutes() {
       JsonRoute(std::string(kTag) + "garbled", MastodonTimeline(NewestFirst(31, 33))),
       JsonRoute(std::string(kTag) + "private", MastodonTimeline(NewestFirst(41, 43))),
       RssRoute("/feeds/slow.rss", RssFeed("Slow", FeedItems("slow", 1, 2)), "slow-v1"),
-      RssRoute("/feeds/truncated.rss", RssFeed("Truncated", FeedItems("trunc", 1, 2)),
-               "trunc-v1"),
-      RssRoute("/feeds/garbled.rss", RssFeed("Garbled", FeedItems("garbled", 1, 2)),
-               "garbled-v1"),
+      RssRoute("/feeds/truncated.rss", RssFeed("Truncated", FeedItems("trunc", 1, 2)), "trunc-v1"),
+      RssRoute("/feeds/garbled.rss", RssFeed("Garbled", FeedItems("garbled", 1, 2)), "garbled-v1"),
   };
 }
 
@@ -132,22 +130,22 @@ std::vector<FixtureRoute> FaultyRoutes() {
   routes.push_back(
       RssRoute("/feeds/good.rss", RssFeed("Good", FeedItems("good", 1, 5)), "good-v2"));
 
-  FixtureRoute limited = JsonRoute(std::string(kTag) + "limited",
-                                   R"({"error":"Too many requests"})", 429);
+  FixtureRoute limited =
+      JsonRoute(std::string(kTag) + "limited", R"({"error":"Too many requests"})", 429);
   limited.headers.emplace_back("Retry-After", "120");
   routes.push_back(limited);
-  routes.push_back(JsonRoute(std::string(kTag) + "broken",
-                             R"({"error":"Internal server error"})", 500));
+  routes.push_back(
+      JsonRoute(std::string(kTag) + "broken", R"({"error":"Internal server error"})", 500));
   routes.push_back(JsonRoute(std::string(kTag) + "garbled", kGarbledJson));
-  routes.push_back(JsonRoute(std::string(kTag) + "private",
-                             R"({"error":"The access token is invalid"})", 401));
+  routes.push_back(
+      JsonRoute(std::string(kTag) + "private", R"({"error":"The access token is invalid"})", 401));
 
-  FixtureRoute slow = RssRoute("/feeds/slow.rss", RssFeed("Slow", FeedItems("slow", 1, 3)),
-                               "slow-v2");
+  FixtureRoute slow =
+      RssRoute("/feeds/slow.rss", RssFeed("Slow", FeedItems("slow", 1, 3)), "slow-v2");
   slow.delay = std::chrono::seconds(3);
   routes.push_back(slow);
-  FixtureRoute truncated = RssRoute(
-      "/feeds/truncated.rss", RssFeed("Truncated", FeedItems("trunc", 1, 4)), "trunc-v2");
+  FixtureRoute truncated =
+      RssRoute("/feeds/truncated.rss", RssFeed("Truncated", FeedItems("trunc", 1, 4)), "trunc-v2");
   truncated.truncate_at = 300;
   routes.push_back(truncated);
   FixtureRoute garbled = RssRoute("/feeds/garbled.rss", kGarbledXml, "garbled-v2");
@@ -160,7 +158,7 @@ void RequireMentions(const SourceRecord& r, const std::vector<std::string>& word
   for (const std::string& word : words) CHECK(r.state.last_error.find(word) != std::string::npos);
 }
 
-TEST_CASE("once: good sources flow while faulty ones are reported; nothing is lost",
+TEST_CASE("once: good sources flow while faulty ones are reported and nothing is lost",
           "[integration]") {
   Sandbox box(GoodRoutes());
   std::string sources = kSources;
@@ -178,7 +176,9 @@ TEST_CASE("once: good sources flow while faulty ones are reported; nothing is lo
   {
     auto store = box.OpenStore();
     REQUIRE(store->CountPosts().value() == 24);
-    for (const SourceRecord& r : store->ListSources().value()) {
+    const std::vector<SourceRecord> sources = store->ListSources().value();
+    REQUIRE(sources.size() == 9);
+    for (const SourceRecord& r : sources) {
       INFO(r.name << ": " << r.state.last_error);
       CHECK(r.state.health == SourceHealth::kOk);
     }
@@ -342,7 +342,8 @@ interval = "1m"
   routes.back().delay = std::chrono::milliseconds(500);
   routes.push_back(JsonRoute(std::string(kTag) + "a?limit=2&min_id=" + StatusId(4),
                              MastodonTimeline(NewestFirst(5, 5))));
-  FixtureRoute limited = JsonRoute(std::string(kTag) + "b", R"({"error":"Too many requests"})", 429);
+  FixtureRoute limited =
+      JsonRoute(std::string(kTag) + "b", R"({"error":"Too many requests"})", 429);
   limited.headers.emplace_back("Retry-After", "120");
   routes.push_back(limited);
   box.server().SetRoutes(routes);
@@ -371,6 +372,45 @@ interval = "1m"
   REQUIRE(third.exit_code == 0);
   store = box.OpenStore();
   CHECK(PostIds(*store, "a") == StatusIds(1, 5));
+}
+
+TEST_CASE("once: a source's token is sent but never logged or stored", "[integration]") {
+  const std::string token = "tok-integration-5f1e2d";
+  Sandbox box({JsonRoute("/api/v2/search", R"({"error":"The access token is invalid"})", 401)});
+  box.WriteConfig(R"(
+[[source]]
+name = "search"
+connector = "mastodon"
+url = "{{base}}"
+query = "Northern General"
+token = "${EARSHOT_TEST_TOKEN}"
+interval = "1m"
+)");
+  ProcessOptions options;
+  options.env["EARSHOT_TEST_TOKEN"] = token;
+  ProcessResult r = box.Earshot({"-v", "once"}, options);
+  INFO(earshot::testing::Describe(r));
+  REQUIRE(r.exit_code == 0);
+  const auto requests = RequestsTo(box.server(), "/api/v2/search");
+  REQUIRE(requests.size() == 1);
+  CHECK(HeaderOf(requests[0], "Authorization") == "Bearer " + token);
+  CHECK(r.out.find(token) == std::string::npos);
+  CHECK(r.err.find(token) == std::string::npos);
+
+  auto store = box.OpenStore();
+  const SourceRecord record = SourceNamed(*store, "search");
+  CHECK(record.state.health == SourceHealth::kStopped);
+  RequireMentions(record, {"search", "/api/v2/search", "401"});
+  CHECK(record.state.last_error.find(token) == std::string::npos);
+  store.reset();
+
+  ProcessResult table = box.Earshot({"sources"}, options);
+  INFO(earshot::testing::Describe(table));
+  CHECK(table.exit_code == 0);
+  CHECK(table.out.find(token) == std::string::npos);
+  ProcessResult check = box.Earshot({"config", "check"}, options);
+  CHECK(check.exit_code == 0);
+  CHECK(check.out.find(token) == std::string::npos);
 }
 
 }  // namespace

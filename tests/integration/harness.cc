@@ -15,7 +15,9 @@ using earshot::testing::RunProcess;
 std::string TestConfigPreamble(const std::string& timeout) {
   return "[http]\n"
          "contact = \"https://earshot.test/integration\"\n"
-         "timeout = \"" + timeout + "\"\n"
+         "timeout = \"" +
+         timeout +
+         "\"\n"
          "connect_timeout = \"2s\"\n"
          "per_host_delay = \"0s\"\n"
          "per_host_concurrency = 16\n"
@@ -56,14 +58,15 @@ std::string MastodonStatusJson(const std::string& id, const std::string& text) {
       {"language", "en"},
       {"uri", "https://social.example/users/" + user + "/statuses/" + id},
       {"url", "https://social.example/@" + user + "/" + id},
-      {"content", "<p>" + text + " <a href=\"https://social.example/tags/nhs\" "
-                                 "class=\"mention hashtag\" rel=\"tag\">#<span>NHS</span></a></p>"},
+      {"content", "<p>" + text +
+                      " <a href=\"https://social.example/tags/nhs\" "
+                      "class=\"mention hashtag\" rel=\"tag\">#<span>NHS</span></a></p>"},
       {"reblog", nullptr},
       {"account", std::move(account)},
       {"media_attachments", json::array{}},
       {"mentions", json::array{}},
-      {"tags", json::array{json::object{{"name", "nhs"},
-                                        {"url", "https://social.example/tags/nhs"}}}},
+      {"tags",
+       json::array{json::object{{"name", "nhs"}, {"url", "https://social.example/tags/nhs"}}}},
   };
   return json::serialize(status);
 }
@@ -81,11 +84,13 @@ std::string RssFeed(const std::string& title, const std::vector<FeedItem>& items
   std::string out =
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
       "<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\">\n<channel>\n"
-      "<title>" + title + "</title>\n<link>https://blog.example/</link>\n"
+      "<title>" +
+      title +
+      "</title>\n<link>https://blog.example/</link>\n"
       "<description>Invented test feed</description>\n<language>en-GB</language>\n";
   for (const FeedItem& item : items) {
-    out += "<item>\n<title>" + item.title + "</title>\n<link>https://blog.example/" +
-           item.guid + "/</link>\n<guid isPermaLink=\"false\">" + item.guid +
+    out += "<item>\n<title>" + item.title + "</title>\n<link>https://blog.example/" + item.guid +
+           "/</link>\n<guid isPermaLink=\"false\">" + item.guid +
            "</guid>\n<dc:creator>blogger</dc:creator>\n<pubDate>" + item.pub_date +
            "</pubDate>\n<description><![CDATA[<p>" + item.text + "</p>]]></description>\n</item>\n";
   }
@@ -99,8 +104,9 @@ std::vector<FeedItem> FeedItems(const std::string& prefix, int first, int last) 
     std::snprintf(date, sizeof date, "Sat, %02d Nov 2026 09:00:00 +0000", i);
     const std::string guid = prefix + "-" + std::to_string(i);
     items.push_back({guid, "Visit " + std::to_string(i) + " to the fracture clinic",
-                     "Entry " + guid + ": the plaster room at the Leeds General Infirmary "
-                                       "ran on time.",
+                     "Entry " + guid +
+                         ": the plaster room at the Leeds General Infirmary "
+                         "ran on time.",
                      date});
   }
   return items;
@@ -151,8 +157,7 @@ std::vector<std::string> Sandbox::EarshotArgs(const std::vector<std::string>& ar
   return all;
 }
 
-ProcessResult Sandbox::Earshot(const std::vector<std::string>& args,
-                               ProcessOptions options) const {
+ProcessResult Sandbox::Earshot(const std::vector<std::string>& args, ProcessOptions options) const {
   if (options.cwd.empty()) options.cwd = dir();
   return RunProcess(EarshotArgs(args), options);
 }

@@ -31,7 +31,8 @@ std::vector<std::string> SortedIds(int first, int last) {
 // A timeline that answers like a real instance: without a cursor the newest
 // `limit` statuses; with min_id the `limit` statuses just above it.
 FixtureRoute TimelinePage(const std::string& query, int first, int last) {
-  return JsonRoute(kTimeline + query, first > last ? "[]" : MastodonTimeline(NewestFirst(first, last)));
+  return JsonRoute(kTimeline + query,
+                   first > last ? "[]" : MastodonTimeline(NewestFirst(first, last)));
 }
 
 const char* const kMastodonAndFeed = R"(
@@ -49,9 +50,9 @@ url = "{{base}}/feeds/blog.rss"
 interval = "1m"
 )";
 
-TEST_CASE("once resumes from the stored cursor: min_id and conditional GET",
-          "[integration]") {
-  FixtureRoute feed = RssRoute("/feeds/blog.rss", RssFeed("Blog", FeedItems("blog", 1, 3)), "blog-v1");
+TEST_CASE("once resumes from the stored cursor: min_id and conditional GET", "[integration]") {
+  FixtureRoute feed =
+      RssRoute("/feeds/blog.rss", RssFeed("Blog", FeedItems("blog", 1, 3)), "blog-v1");
   feed.headers.emplace_back("Last-Modified", "Sat, 21 Nov 2026 09:00:00 GMT");
   Sandbox box({
       TimelinePage("?limit=40", 1, 3),
@@ -152,14 +153,14 @@ std::vector<FixtureRoute> PagedTimeline(int delayed_page) {
   std::vector<FixtureRoute> routes = {TimelinePage("?limit=4", 1, 4)};
   for (int page = 1; page <= 4; ++page) {
     const int cursor = page * 4;
-    routes.push_back(TimelinePage("?limit=4&min_id=" + StatusId(cursor), cursor + 1,
-                                  std::min(cursor + 4, 16)));
+    routes.push_back(
+        TimelinePage("?limit=4&min_id=" + StatusId(cursor), cursor + 1, std::min(cursor + 4, 16)));
     if (page == delayed_page) routes.back().delay = std::chrono::seconds(5);
   }
   return routes;
 }
 
-TEST_CASE("SIGKILL mid-crawl, then once --force: no post lost, none stored twice",
+TEST_CASE("SIGKILL mid-crawl then once --force loses no post and stores none twice",
           "[integration]") {
   // Where the kill lands. The server holds one page back (in flight) so the
   // moment is known; the batching decides what was committed by then.
@@ -229,8 +230,7 @@ interval = "1m"
   // It resumes from the stored cursor ...
   const auto requests = box.server().Requests();
   REQUIRE(requests.size() > requests_before);
-  CHECK(requests[requests_before].target ==
-        kTimeline + "?limit=4&min_id=" + cursor_after_kill);
+  CHECK(requests[requests_before].target == kTimeline + "?limit=4&min_id=" + cursor_after_kill);
   // ... and had posts been committed without their cursor, they would come
   // again as duplicates.
   CHECK(rerun.out.find(" 0 already stored") != std::string::npos);

@@ -32,11 +32,11 @@ struct ProcessOptions {
 };
 
 struct ProcessResult {
-  int exit_code = -1;    // exit status when the child exited, else -1
-  int term_signal = 0;   // the signal that ended it, else 0
+  int exit_code = -1;      // exit status when the child exited, else -1
+  int term_signal = 0;     // the signal that ended it, else 0
   bool timed_out = false;  // killed by us after ProcessOptions::timeout
-  std::string out;       // everything written to stdout
-  std::string err;       // everything written to stderr
+  std::string out;         // everything written to stdout
+  std::string err;         // everything written to stderr
 };
 
 // A started child. Its stdout and stderr go to temporary files read back by

@@ -512,7 +512,7 @@ TEST_CASE("Apply stores posts and state together", "[store]") {
   }
 }
 
-TEST_CASE("posts are unique by (platform, uid); duplicates are counted", "[store]") {
+TEST_CASE("posts are unique by (platform, uid), and duplicates are counted", "[store]") {
   auto store = OpenOrDie(":memory:");
   Post first = MakePost("shared-uri", "original text", 0);
   Post again = MakePost("shared-uri", "edited text", 5);
@@ -1019,7 +1019,7 @@ TEST_CASE("ForEachPost visits every post in row order with its decisions", "[sto
   }
 }
 
-TEST_CASE("a locked database is an I/O error naming it; nothing is applied", "[store]") {
+TEST_CASE("a locked database is an I/O error naming it, and nothing is applied", "[store]") {
   TempDir dir;
   const std::string path = dir.File("locked.db");
   SqliteOptions options;

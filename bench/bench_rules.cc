@@ -1,0 +1,375 @@
+// Rules engine benchmarks: compiling rule files and matching ~200-byte posts.
+// Baselines, in the same run, with the same RE2 options:
+//   re2_set_compile      RE2::Set::Compile of the rule file's distinct patterns
+//   re2_set_pieces_match RE2::Set::Match over the entries our set holds (the
+//                        patterns with their gaps cut out, pattern_split.h):
+//                        the irreducible scan; on top of it we do spans,
+//                        negation, proximity and rule bookkeeping
+//   re2_set_match        RE2::Set::Match over the whole patterns, as a plain
+//                        engine would (on a subset of the posts: gaps make it
+//                        slow; ratio below 1 means we are faster)
+//
+// Output: one JSON object per line on stdout, the shape of bench_core:
+//   {"bench":NAME,"items":N,"seconds":S,"items_per_second":R,
+//    "baseline":NAME,"baseline_seconds":B,"ratio":S/B, ...extra facts}
+// Usage: bench_rules [--quick] [--rules DIR]
+//   --rules DIR   also measure every *.toml in DIR as one default rule set
+//                 (all stages, each post through every file); default
+//                 config/rules when it exists under the working directory.
+// Single-threaded: items_per_second is per core.
+#include <re2/re2.h>
+#include <re2/set.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <toml++/toml.h>
+#include <vector>
+
+#include "classifiers/rules/pattern_split.h"
+#include "classifiers/rules/rule_set.h"
+
+namespace {
+
+using earshot::rules::RuleMatch;
+using earshot::rules::RuleSet;
+using Clock = std::chrono::steady_clock;
+
+double BestOf(int runs, const std::function<void()>& fn) {
+  double best = 1e300;
+  for (int i = 0; i < runs; ++i) {
+    auto start = Clock::now();
+    fn();
+    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  return best;
+}
+
+void Report(const std::string& name, int64_t items, double seconds, const std::string& baseline,
+            double baseline_seconds, boost::json::object extra = {}) {
+  boost::json::object o;
+  o["bench"] = name;
+  o["items"] = items;
+  o["seconds"] = seconds;
+  o["items_per_second"] = items / seconds;
+  o["baseline"] = baseline;
+  o["baseline_seconds"] = baseline_seconds;
+  o["ratio"] = seconds / baseline_seconds;
+  for (auto& [k, v] : extra) o[k] = v;
+  std::cout << boost::json::serialize(o) << std::endl;
+}
+
+// Deterministic so runs compare.
+struct Lcg {
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  uint32_t Next() {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<uint32_t>(state >> 33);
+  }
+  size_t Below(size_t n) { return Next() % n; }
+};
+
+// Words of patient stories; rules and posts draw from the same pool, so a
+// post hits a handful of rules, as real ones do.
+const std::vector<std::string>& Vocabulary() {
+  static const std::vector<std::string> words = [] {
+    const char* base[] = {
+        "wait", "hour", "delay", "appointment", "cancel", "nurse", "doctor", "consultant",
+        "receptionist", "porter", "ward", "bed", "discharge", "referral", "letter", "phone",
+        "parking", "food", "clean", "dirty", "noise", "pain", "medication", "prescription",
+        "pharmacy", "test", "result", "scan", "x-ray", "blood", "surgery", "operation",
+        "theatre", "anaesthetic", "midwife", "baby", "birth", "maternity", "child", "mental",
+        "crisis", "therapy", "counselling", "ambulance", "paramedic", "emergency", "triage",
+        "cubicle", "corridor", "trolley", "toilet", "shower", "visiting", "family", "carer",
+        "dementia", "stroke", "cancer", "chemo", "dialysis", "diabetes", "asthma", "heart",
+        "kind", "rude", "caring", "dismissive", "listened", "ignored", "explained", "confused",
+        "respect", "dignity", "privacy", "language", "interpreter", "wheelchair", "access",
+        "transport", "record", "complaint", "apology", "thank", "brilliant", "awful", "safe",
+        "unsafe", "neglect", "fall", "infection", "sepsis", "wound", "dressing", "physio",
+        "dentist", "optician", "gp", "surgery", "practice", "online", "booking", "queue",
+    };
+    std::vector<std::string> out(std::begin(base), std::end(base));
+    std::set<std::string> seen(out.begin(), out.end());
+    std::vector<std::string> unique;
+    for (const auto& w : out)
+      if (seen.erase(w)) unique.push_back(w);
+    return unique;
+  }();
+  return words;
+}
+
+const std::vector<std::string>& Fillers() {
+  static const std::vector<std::string> words = {
+      "the", "a",   "was", "were", "we",   "my",   "our", "and", "but", "very", "so",
+      "not", "for", "at",  "in",   "with", "they", "she", "he",  "it",  "then", "after",
+      "six", "two", "long", "today", "last", "night", "again", "still", "really", "no"};
+  return words;
+}
+
+// A rule file in the shape of the real ones: phrases with word boundaries and
+// inflections, gaps, exclusions, negations and proximity.
+std::string GenerateRules(int rules, Lcg& rng) {
+  const auto& v = Vocabulary();
+  auto word = [&] { return v[rng.Below(v.size())]; };
+  std::ostringstream out;
+  out << "[meta]\nstage = \"bench\"\nversion = \"1\"\n\n";
+  for (int i = 0; i < rules; ++i) {
+    out << "[[rule]]\nid = \"r" << i << "\"\nlabel = \"label" << (i % 33) << "\"\n";
+    const std::string a = word(), b = word(), c = word();
+    switch (i % 6) {
+      case 0:
+        out << "any = ['\\b" << a << "(s|ed|ing)?\\b.{0,30}\\b" << b << "s?\\b', '\\b" << c << " "
+            << a << "\\b']\n";
+        break;
+      case 1:
+        out << "any = ['\\b" << a << "s?\\b.{0,20}\\b" << b << "\\b']\nunless_preceded = "
+            << "'\\b(not|never|no|wasn.?t|didn.?t)\\b'\n";
+        break;
+      case 2:
+        out << "all = ['\\b" << a << "\\b', '\\b" << b << "(s|ed)?\\b']\nnone = ['\\b" << c
+            << " " << a << "\\b']\n";
+        break;
+      case 3:
+        out << "near = [{ a = '\\b" << a << "s?\\b', b = '\\b" << b << "\\b', within = 4 }]\n";
+        break;
+      case 4:
+        out << "any = ['\\b(" << a << "|" << b << ") " << c << "(s|ed|ing)?\\b']\n";
+        break;
+      default:
+        out << "any = ['\\b" << a << " (was|were|is) (very |so |really )?" << b << "\\b']\n"
+            << "weight = -1\n";
+    }
+    out << "\n";
+  }
+  return out.str();
+}
+
+std::vector<std::string> GeneratePosts(int n, Lcg& rng) {
+  const auto& v = Vocabulary();
+  const auto& f = Fillers();
+  std::vector<std::string> posts;
+  posts.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    std::string p;
+    while (p.size() < 190) {
+      // About one content word in four, as in real stories.
+      p += (rng.Below(4) == 0) ? v[rng.Below(v.size())] : f[rng.Below(f.size())];
+      p += rng.Below(9) == 0 ? ". " : " ";
+    }
+    posts.push_back(std::move(p));
+  }
+  return posts;
+}
+
+// The distinct patterns of a compiled set, as the engine sees them.
+std::vector<std::string> DistinctPatterns(const RuleSet& set) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  auto add = [&](const std::string& p) {
+    if (!p.empty() && seen.insert(p).second) out.push_back(p);
+  };
+  for (const auto& r : set.rules()) {
+    for (const auto& p : r.any) add(p);
+    for (const auto& p : r.all) add(p);
+    for (const auto& p : r.none) add(p);
+    for (const auto& n : r.near) add(n.a), add(n.b);
+    add(r.unless_preceded);
+  }
+  return out;
+}
+
+std::unique_ptr<RE2::Set> BaselineSet(const std::vector<std::string>& patterns, bool case_sensitive) {
+  RE2::Options opts;
+  opts.set_case_sensitive(case_sensitive);
+  opts.set_max_mem(earshot::rules::RuleSetOptions{}.max_mem);
+  opts.set_never_capture(true);
+  opts.set_log_errors(false);
+  auto set = std::make_unique<RE2::Set>(opts, RE2::UNANCHORED);
+  for (const auto& p : patterns) set->Add(p, nullptr);
+  if (!set->Compile()) std::abort();
+  return set;
+}
+
+struct Stage {
+  std::string file;
+  std::string text;
+  bool case_sensitive = false;
+  std::shared_ptr<const RuleSet> set;
+  std::vector<std::string> patterns;
+  std::unique_ptr<RE2::Set> baseline;         // whole patterns
+  std::unique_ptr<RE2::Set> pieces_baseline;  // what our set holds
+};
+
+std::vector<std::string> Pieces(const std::vector<std::string>& patterns) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const auto& p : patterns) {
+    for (const auto& alternative : earshot::rules::internal::SplitAtGaps(p).alternatives) {
+      for (const auto& piece : alternative)
+        if (seen.insert(piece).second) out.push_back(piece);
+    }
+  }
+  return out;
+}
+
+bool ReadCaseSensitive(const std::string& text) {
+  try {
+    toml::table t = toml::parse(std::string_view(text));
+    return t["meta"]["case_sensitive"].value_or(false);
+  } catch (const toml::parse_error&) {
+    return false;
+  }
+}
+
+// Compiles `stages` and matches `posts` through all of them, reporting both
+// against RE2::Set alone.
+int Measure(const std::string& name, std::vector<Stage>& stages,
+            const std::vector<std::string>& posts, int runs) {
+  int64_t pattern_count = 0;
+  double compile = BestOf(runs, [&] {
+    for (auto& s : stages) {
+      auto set = RuleSet::LoadText(s.text, s.file);
+      if (!set.ok()) {
+        std::cerr << set.status().ToString() << "\n";
+        std::exit(1);
+      }
+      s.set = *set;
+    }
+  });
+  int64_t piece_count = 0;
+  for (auto& s : stages) {
+    s.patterns = DistinctPatterns(*s.set);
+    pattern_count += static_cast<int64_t>(s.patterns.size());
+    auto pieces = Pieces(s.patterns);
+    piece_count += static_cast<int64_t>(pieces.size());
+    s.pieces_baseline = BaselineSet(pieces, s.case_sensitive);
+  }
+  double baseline_compile = BestOf(runs, [&] {
+    for (auto& s : stages) s.baseline = BaselineSet(s.patterns, s.case_sensitive);
+  });
+  int64_t rules = 0;
+  for (auto& s : stages) rules += static_cast<int64_t>(s.set->rules().size());
+  Report(name + "_compile", pattern_count, compile, "re2_set_compile", baseline_compile,
+         {{"rules", rules}, {"files", static_cast<int64_t>(stages.size())}, {"set_entries", piece_count}});
+
+  // Warm the DFA caches once, as a long-running process has them.
+  std::vector<RuleMatch> matches;
+  std::vector<int> ids;
+  int64_t fired = 0, posts_hit = 0;
+  for (const auto& p : posts) {
+    size_t before = fired;
+    for (auto& s : stages) {
+      matches.clear();
+      s.set->Match(p, &matches);
+      fired += static_cast<int64_t>(matches.size());
+      s.pieces_baseline->Match(p, &ids);
+    }
+    posts_hit += fired > static_cast<int64_t>(before);
+  }
+  double ours = BestOf(runs, [&] {
+    for (const auto& p : posts) {
+      for (auto& s : stages) {
+        matches.clear();
+        s.set->Match(p, &matches);
+      }
+    }
+  });
+  double base = BestOf(runs, [&] {
+    for (const auto& p : posts)
+      for (auto& s : stages) s.pieces_baseline->Match(p, &ids);
+  });
+  int64_t oom = 0, fallbacks = 0;
+  for (auto& s : stages) {
+    oom += s.set->stats().dfa_out_of_memory.load();
+    fallbacks += s.set->stats().fallbacks.load();
+  }
+  size_t bytes = 0;
+  for (const auto& p : posts) bytes += p.size();
+  Report(name + "_match", static_cast<int64_t>(posts.size()), ours, "re2_set_pieces_match", base,
+         {{"mean_post_bytes", static_cast<double>(bytes) / posts.size()},
+          {"rule_matches_per_post", static_cast<double>(fired) / posts.size()},
+          {"posts_with_a_match", static_cast<double>(posts_hit) / posts.size()},
+          {"dfa_out_of_memory", oom},
+          {"fallbacks", fallbacks}});
+
+  // Against a plain RE2::Set of the whole patterns, on a subset: warm, then
+  // the best of two.
+  const std::vector<std::string> subset(posts.begin(),
+                                        posts.begin() + std::min<size_t>(posts.size(), 5000));
+  for (const auto& p : subset)
+    for (auto& s : stages) s.baseline->Match(p, &ids);
+  double ours_subset = BestOf(2, [&] {
+    for (const auto& p : subset) {
+      for (auto& s : stages) {
+        matches.clear();
+        s.set->Match(p, &matches);
+      }
+    }
+  });
+  double whole = BestOf(2, [&] {
+    for (const auto& p : subset)
+      for (auto& s : stages) s.baseline->Match(p, &ids);
+  });
+  Report(name + "_match_vs_whole_patterns", static_cast<int64_t>(subset.size()), ours_subset,
+         "re2_set_match", whole);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  std::filesystem::path rules_dir = "config/rules";
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+    } else if (std::strcmp(argv[i], "--rules") == 0 && i + 1 < argc) {
+      rules_dir = argv[++i];
+    } else {
+      std::cerr << "usage: bench_rules [--quick] [--rules DIR]\n";
+      return 2;
+    }
+  }
+  const int runs = quick ? 2 : 5;
+  Lcg rng;
+  const std::vector<std::string> posts = GeneratePosts(quick ? 20000 : 200000, rng);
+
+  // A generated file of a few thousand rules (about twice as many patterns).
+  {
+    std::vector<Stage> stages(1);
+    stages[0].file = "generated.toml";
+    stages[0].text = GenerateRules(quick ? 1000 : 3000, rng);
+    Measure("rules_generated", stages, posts, runs);
+  }
+
+  // The default rule set: every stage's file, each post through all of them.
+  std::error_code ec;
+  if (std::filesystem::is_directory(rules_dir, ec)) {
+    std::vector<Stage> stages;
+    for (const auto& entry : std::filesystem::directory_iterator(rules_dir)) {
+      if (entry.path().extension() != ".toml") continue;
+      Stage s;
+      s.file = entry.path().string();
+      std::ifstream in(entry.path(), std::ios::binary);
+      std::ostringstream text;
+      text << in.rdbuf();
+      s.text = text.str();
+      s.case_sensitive = ReadCaseSensitive(s.text);
+      stages.push_back(std::move(s));
+    }
+    std::sort(stages.begin(), stages.end(),
+              [](const Stage& a, const Stage& b) { return a.file < b.file; });
+    if (!stages.empty()) Measure("rules_default", stages, posts, runs);
+  } else {
+    std::cerr << "bench_rules: " << rules_dir << " not found; default rule set not measured\n";
+  }
+  return 0;
+}
