@@ -106,11 +106,26 @@ const std::vector<std::string>& Vocabulary() {
   return words;
 }
 
+// Everyday words no rule is about.
 const std::vector<std::string>& Fillers() {
-  static const std::vector<std::string> words = {
-      "the", "a",   "was", "were", "we",   "my",   "our", "and", "but", "very", "so",
-      "not", "for", "at",  "in",   "with", "they", "she", "he",  "it",  "then", "after",
-      "six", "two", "long", "today", "last", "night", "again", "still", "really", "no"};
+  static const std::vector<std::string> words = [] {
+    std::istringstream in(
+        "the a an was were we my our and but very so not for at in on with they she he it "
+        "then after six two long today last night again still really no just all this that "
+        "there here when what who how about into over from up down out off only also even "
+        "because while before until though although since yesterday tomorrow week month year "
+        "morning evening afternoon later soon quickly slowly finally eventually first second "
+        "mum dad son daughter husband wife friend neighbour partner grandad nan brother sister "
+        "went came got took made said told asked called rang left arrived stayed waited saw "
+        "felt thought knew needed wanted tried seemed looked found gave kept let put ran "
+        "home town city road bus train car street shop work school lunch dinner tea coffee "
+        "good bad big small new old little great best worst whole same other own next few "
+        "many much more most less some any every each both either neither such quite rather "
+        "one three four five seven eight ten twenty hundred half hour's minutes o'clock");
+    std::vector<std::string> out;
+    for (std::string w; in >> w;) out.push_back(w);
+    return out;
+  }();
   return words;
 }
 
@@ -160,8 +175,8 @@ std::vector<std::string> GeneratePosts(int n, Lcg& rng) {
   for (int i = 0; i < n; ++i) {
     std::string p;
     while (p.size() < 190) {
-      // About one content word in four, as in real stories.
-      p += (rng.Below(4) == 0) ? v[rng.Below(v.size())] : f[rng.Below(f.size())];
+      // About one word in seven is one the rules are about.
+      p += (rng.Below(7) == 0) ? v[rng.Below(v.size())] : f[rng.Below(f.size())];
       p += rng.Below(9) == 0 ? ". " : " ";
     }
     posts.push_back(std::move(p));

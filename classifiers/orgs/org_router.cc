@@ -17,6 +17,7 @@
 #include <unordered_set>
 
 #include "classifiers/orgs/gazetteer.h"
+#include "classifiers/orgs/word_prefilter.h"
 
 namespace earshot::orgs {
 namespace {
@@ -42,6 +43,7 @@ struct Candidate {
 struct Pattern {
   std::string source;  // where it was defined, for error messages
   std::string regex;
+  std::vector<std::string> required;  // words for the prefilter
   std::unique_ptr<RE2> re;
   bool domain = false;  // the span is group 1
   std::vector<Candidate> candidates;
@@ -120,6 +122,7 @@ class RouterImpl final : public OrgRouter {
   std::vector<Pattern> patterns_;
   std::unordered_map<std::string, size_t> pattern_by_key_;
   std::unique_ptr<RE2::Set> set_;
+  WordPrefilter prefilter_;
   std::vector<std::string> places_;
   std::unordered_map<std::string, int> place_ids_;
   std::unique_ptr<RE2::Set> places_set_;
@@ -207,6 +210,7 @@ void RouterImpl::AddVariant(const std::string& variant, bool case_sensitive,
     Pattern p;
     p.source = source;
     p.regex = VariantPattern(v, case_sensitive);
+    p.required = WordPrefilter::RequiredForms(v);
     patterns_.push_back(std::move(p));
   }
   auto& cands = patterns_[it->second].candidates;
@@ -237,6 +241,11 @@ Status RouterImpl::Compile() {
     }
   }
   if (!set_->Compile()) return Status::ResourceExhausted("organisation patterns: RE2::Set too big");
+  for (const auto& p : patterns_) {
+    if (p.required.empty()) prefilter_.AddAlways();
+    for (const auto& w : p.required) prefilter_.Add(w);
+  }
+  prefilter_.Build();
 
   places_set_ = std::make_unique<RE2::Set>(options, RE2::UNANCHORED);
   std::unordered_set<std::string> common(g_.common_places.begin(), g_.common_places.end());
@@ -346,6 +355,12 @@ Result<std::shared_ptr<const OrgRouter>> RouterImpl::Build(Gazetteer g) {
       p.source = d.source;
       p.regex = DomainPattern(d.domain);
       p.domain = true;
+      std::string label;
+      for (char ch : LowerAscii(d.domain)) {
+        if (!std::isalnum(static_cast<unsigned char>(ch))) break;
+        label += ch;
+      }
+      if (!label.empty()) p.required.push_back(label);
       r.patterns_.push_back(std::move(p));
     }
     r.patterns_[it->second].candidates.push_back(std::move(base));
@@ -404,6 +419,7 @@ bool RouterImpl::HealthNear(std::string_view text, int start, int end) const {
 
 Routing RouterImpl::Route(std::string_view text) const {
   Routing routing;
+  if (!prefilter_.MayMatch(text)) return routing;
   std::vector<int> hits = MatchingPatterns(text);
   if (hits.empty()) return routing;
   std::sort(hits.begin(), hits.end());

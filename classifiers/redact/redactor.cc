@@ -12,6 +12,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdlib>
+#include <initializer_list>
 #include <memory>
 #include <string>
 
@@ -60,6 +61,16 @@ const RE2& NhsPattern() {
   return *re;
 }
 
+// Alternatives joined into one pattern.
+std::string AnyOf(std::initializer_list<std::string> alternatives) {
+  std::string pattern;
+  for (const std::string& alternative : alternatives) {
+    if (!pattern.empty()) pattern += '|';
+    pattern += alternative;
+  }
+  return pattern;
+}
+
 const RE2& PhonePattern() {
   // A phone-shaped run: an optional +44 / 0044 / (+44) prefix with an
   // optional "(0)", or a bracketed national area code, or a 0; then digits
@@ -71,10 +82,12 @@ const RE2& PhonePattern() {
   static const RE2* re = [] {
     const std::string sep(kNumberSeparator);
     const std::string joined_digit = "(?:" + sep + "{0,2}\\d)";
-    return Compile("(?:(?:\\+|00)44|\\(\\+44\\))" + sep + "?(?:\\(0\\)" + sep + "?)?\\d" +
-                   joined_digit + "{0,14}" +                                      //
-                   "|\\(0\\d{1,5}\\)" + sep + "?\\d" + joined_digit + "{0,12}" +  //
-                   "|0" + joined_digit + "{1,14}")
+    return Compile(AnyOf({
+                       "(?:(?:\\+|00)44|\\(\\+44\\))" + sep + "?(?:\\(0\\)" + sep + "?)?\\d" +
+                           joined_digit + "{0,14}",
+                       "\\(0\\d{1,5}\\)" + sep + "?\\d" + joined_digit + "{0,12}",
+                       "0" + joined_digit + "{1,14}",
+                   }))
         .release();
   }();
   return *re;
@@ -116,22 +129,19 @@ const RE2& DatePattern() {
         "(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
         "sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
     const std::string ordinal = "(?:st|nd|rd|th)";
-    return Compile(
-               // ISO, and numeric day/month/year (either order; validated later).
-               "\\b\\d{4}[/.\\-]\\d{1,2}[/.\\-]\\d{1,2}\\b"
-               "|\\b\\d{1,2}[/.\\-]\\d{1,2}[/.\\-]\\d{2}(?:\\d{2})?\\b"
-               // 3rd March 1956, 3 of March, 03-Mar-56.
-               "|\\b\\d{1,2}" +
-                   ordinal + "?(?:\\s+of)?[\\s\\-]+" + month +
-                   "\\b\\.?(?:,?[\\s\\-]+(?:\\d{4}|'?\\d{2})\\b)?"
-                   // March 3, 1956 and March 3rd.
-                   "|\\b" +
-                   month + "\\b\\.?\\s+\\d{1,2}" + ordinal +
-                   "?\\b(?:,?\\s+\\d{4}\\b)?"
-                   // March 1956.
-                   "|\\b" +
-                   month + "\\b\\.?,?\\s+\\d{4}\\b",
-               true)
+    return Compile(AnyOf({
+                       // ISO, and numeric day/month/year in either order (validated later).
+                       "\\b\\d{4}[/.\\-]\\d{1,2}[/.\\-]\\d{1,2}\\b",
+                       "\\b\\d{1,2}[/.\\-]\\d{1,2}[/.\\-]\\d{2}(?:\\d{2})?\\b",
+                       // 3rd March 1956, 3 of March, 03-Mar-56.
+                       "\\b\\d{1,2}" + ordinal + "?(?:\\s+of)?[\\s\\-]+" + month +
+                           "\\b\\.?(?:,?[\\s\\-]+(?:\\d{4}|'?\\d{2})\\b)?",
+                       // March 3, 1956 and March 3rd.
+                       "\\b" + month + "\\b\\.?\\s+\\d{1,2}" + ordinal + "?\\b(?:,?\\s+\\d{4}\\b)?",
+                       // March 1956.
+                       "\\b" + month + "\\b\\.?,?\\s+\\d{4}\\b",
+                   }),
+                   true)
         .release();
   }();
   return *re;

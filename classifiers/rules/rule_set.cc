@@ -105,9 +105,13 @@ struct Pattern {
 // allocates nothing once warm.
 struct Scratch {
   std::vector<int> pieces;          // set entries found by the set pass
-  std::vector<int32_t> partial;     // conjunctions of several pieces touched
-  std::vector<int> hits;            // patterns that may occur, sorted
-  std::vector<int32_t> candidates;  // rules those hits can trigger
+  std::vector<uint32_t> conj_stamp; // conj_stamp[c] == stamp: conj_found[c] is live
+  std::vector<int32_t> conj_found;  // pieces of conjunction c found so far
+  std::vector<int> hits;            // patterns that may occur, unordered
+  std::vector<uint32_t> hit_stamp;  // hit_stamp[p] == stamp: p is in hits
+  uint32_t stamp = 0;
+  std::vector<int32_t> candidates;  // rules those hits can trigger, unordered
+  std::vector<uint32_t> rule_stamp; // rule_stamp[r] == stamp: r is a candidate
   struct Entry {
     int32_t pattern;
     uint32_t begin;
@@ -120,6 +124,47 @@ struct Scratch {
   bool words_ready = false;
   std::vector<Interval> near_a;
   std::vector<Interval> near_b;
+
+  // Starts a new hit list for a set of `patterns` patterns.
+  void NewHits(size_t patterns) {
+    hits.clear();
+    if (hit_stamp.size() < patterns) hit_stamp.resize(patterns, 0);
+    if (++stamp == 0) {
+      std::fill(hit_stamp.begin(), hit_stamp.end(), 0);
+      std::fill(rule_stamp.begin(), rule_stamp.end(), 0);
+      std::fill(conj_stamp.begin(), conj_stamp.end(), 0);
+      stamp = 1;
+    }
+  }
+  void AddHit(int p) {
+    if (hit_stamp[p] == stamp) return;
+    hit_stamp[p] = stamp;
+    hits.push_back(p);
+  }
+  bool IsHit(int p) const { return hit_stamp[p] == stamp; }
+
+  // One more piece of conjunction c found; returns how many so far.
+  int32_t CountPiece(int32_t c, size_t conjunctions) {
+    if (conj_stamp.size() < conjunctions) {
+      conj_stamp.resize(conjunctions, 0);
+      conj_found.resize(conjunctions, 0);
+    }
+    if (conj_stamp[c] != stamp) {
+      conj_stamp[c] = stamp;
+      conj_found[c] = 0;
+    }
+    return ++conj_found[c];
+  }
+
+  void NewCandidates(size_t rules) {
+    candidates.clear();
+    if (rule_stamp.size() < rules) rule_stamp.resize(rules, 0);
+  }
+  void AddCandidate(int32_t r) {
+    if (rule_stamp[r] == stamp) return;
+    rule_stamp[r] = stamp;
+    candidates.push_back(r);
+  }
 
   void Reset() {
     entries.clear();
@@ -144,7 +189,7 @@ class Evaluator {
       : patterns_(patterns), text_(text), s_(s) {}
 
   // Whether pattern p may occur (all pieces of one alternative found).
-  bool Hit(int32_t p) const { return std::binary_search(s_.hits.begin(), s_.hits.end(), p); }
+  bool Hit(int32_t p) const { return s_.IsHit(p); }
 
   // Whether pattern p does occur.
   bool Present(int32_t p) {
@@ -176,6 +221,9 @@ class Evaluator {
       have_span = true;
     }
     for (int32_t p : r.all) {
+      // An exact hit is a match; its position matters only for the span or
+      // a negation.
+      if (have_span && !negating && patterns_[p].exact) continue;
       Interval m;
       if (!FirstAccepted(p, r, negating, &m)) return false;
       if (!have_span) *span = m, have_span = true;
@@ -338,20 +386,23 @@ class CompiledRuleSet final : public RuleSet {
     Scratch& s = ThreadScratch();
     FindPatterns(text, &s);
     if (s.hits.empty()) return;
-    s.candidates.clear();
+    s.NewCandidates(rules_.size());
     for (int p : s.hits) {
-      s.candidates.insert(s.candidates.end(), trigger_rules_.begin() + trigger_offsets_[p],
-                          trigger_rules_.begin() + trigger_offsets_[p + 1]);
+      for (uint32_t k = trigger_offsets_[p]; k < trigger_offsets_[p + 1]; ++k) {
+        s.AddCandidate(trigger_rules_[k]);
+      }
     }
     if (s.candidates.empty()) return;
-    std::sort(s.candidates.begin(), s.candidates.end());
-    s.candidates.erase(std::unique(s.candidates.begin(), s.candidates.end()), s.candidates.end());
     s.Reset();
     Evaluator ev(patterns_, text, s);
+    const size_t first = out->size();
     for (int32_t r : s.candidates) {
       Interval span;
       if (ev.Evaluate(compiled_[r], &span)) out->push_back({&rules_[r], {span.start, span.end}});
     }
+    // File order: rules_ is in file order, so by address.
+    std::sort(out->begin() + first, out->end(),
+              [](const RuleMatch& a, const RuleMatch& b) { return a.rule < b.rule; });
   }
 
   std::string Explain(std::string_view text) const;
@@ -359,11 +410,10 @@ class CompiledRuleSet final : public RuleSet {
  private:
   friend class Loader;
 
-  // s->hits = the patterns that may occur in text, sorted. The set pass; on
-  // any RE2::Set failure, pattern by pattern (same answer, exact).
+  // s->hits = the patterns that may occur in text. The set pass; on any
+  // RE2::Set failure, pattern by pattern (same answer, exact).
   void FindPatterns(std::string_view text, Scratch* s) const {
-    std::vector<int>& hits = s->hits;
-    hits.clear();
+    s->NewHits(patterns_.size());
     RE2::Set::ErrorInfo info{RE2::Set::kNoError};
     if (!set_->Match(text, &s->pieces, &info)) {
       if (info.kind == RE2::Set::kNoError) return;
@@ -371,41 +421,25 @@ class CompiledRuleSet final : public RuleSet {
         stats_.dfa_out_of_memory.fetch_add(1, std::memory_order_relaxed);
       }
       stats_.fallbacks.fetch_add(1, std::memory_order_relaxed);
-      MatchEachPattern(text, &hits);
+      MatchEachPattern(text, s);
       return;
     }
-    s->partial.clear();
+    // A conjunction holds when each of its (distinct) pieces was found.
     for (int piece : s->pieces) {
       for (uint32_t k = piece_conj_offsets_[piece]; k < piece_conj_offsets_[piece + 1]; ++k) {
         const int32_t c = piece_conj_[k];
-        if (conj_pieces_[c] == 1) {
-          hits.push_back(conj_pattern_[c]);
-        } else {
-          s->partial.push_back(c);
+        if (conj_pieces_[c] == 1 || s->CountPiece(c, conj_pieces_.size()) == conj_pieces_[c]) {
+          s->AddHit(conj_pattern_[c]);
         }
       }
     }
-    if (!s->partial.empty()) {
-      // A conjunction holds when each of its (distinct) pieces was found.
-      std::sort(s->partial.begin(), s->partial.end());
-      for (size_t i = 0; i < s->partial.size();) {
-        size_t j = i;
-        while (j < s->partial.size() && s->partial[j] == s->partial[i]) ++j;
-        if (static_cast<int32_t>(j - i) == conj_pieces_[s->partial[i]]) {
-          hits.push_back(conj_pattern_[s->partial[i]]);
-        }
-        i = j;
-      }
-    }
-    std::sort(hits.begin(), hits.end());
-    hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
   }
 
-  void MatchEachPattern(std::string_view text, std::vector<int>* hits) const {
-    hits->clear();
+  void MatchEachPattern(std::string_view text, Scratch* s) const {
+    s->NewHits(patterns_.size());
     for (size_t p = 0; p < patterns_.size(); ++p) {
       if (patterns_[p].re->Match(text, 0, text.size(), RE2::UNANCHORED, nullptr, 0)) {
-        hits->push_back(static_cast<int>(p));
+        s->AddHit(static_cast<int>(p));
       }
     }
   }
@@ -442,7 +476,7 @@ std::string Snippet(std::string_view text, Interval m) {
 
 std::string CompiledRuleSet::Explain(std::string_view text) const {
   Scratch s;
-  MatchEachPattern(text, &s.hits);
+  MatchEachPattern(text, &s);
   Evaluator ev(patterns_, text, s);
   std::ostringstream o;
   for (size_t i = 0; i < rules_.size(); ++i) {

@@ -116,6 +116,55 @@ int RunCli(int argc, char** argv) {
       app.add_subcommand("connectors", "List the connectors and their configuration keys");
   connectors->callback([&] { code = CmdConnectors(std::cout); });
 
+  std::string rules_dir, orgs_dir;
+  auto* classify = app.add_subcommand(
+      "classify",
+      "Redact and classify text: JSON lines {\"id\",\"text\"} (or plain lines) on stdin, "
+      "one JSON result per line on stdout");
+  classify->add_option("--rules", rules_dir, "Rules folder (default config/rules)")
+      ->type_name("DIR");
+  classify->add_option("--orgs", orgs_dir, "Gazetteer folder (default config/orgs)")
+      ->type_name("DIR");
+  classify->callback([&] {
+    code = CmdClassify(global, rules_dir, orgs_dir, std::cin, std::cout, std::cerr);
+  });
+
+  auto* rules = app.add_subcommand("rules", "Check, evaluate and backtest the rules");
+  rules->require_subcommand(1);
+  rules->fallthrough();  // `earshot rules check --rules DIR` as well as before `check`
+  for (CLI::App* sub : {rules}) {
+    sub->add_option("--rules", rules_dir, "Rules folder (default config/rules)")
+        ->type_name("DIR");
+    sub->add_option("--orgs", orgs_dir, "Gazetteer folder (default config/orgs)")
+        ->type_name("DIR");
+  }
+  std::string sample_file;
+  auto* rules_check = rules->add_subcommand(
+      "check",
+      "Compile every rule file and lint the rules against a sample (default: stored posts)");
+  rules_check->add_option("--sample", sample_file,
+                          "Sample texts: JSON lines with \"text\", or plain lines")
+      ->type_name("FILE");
+  rules_check->callback([&] {
+    code = CmdRulesCheck(global, rules_dir, orgs_dir, sample_file, std::cout, std::cerr);
+  });
+  std::string eval_file;
+  auto* rules_eval = rules->add_subcommand(
+      "eval",
+      "Per-topic precision/recall/F1, macro-F1 and sentiment accuracy against a labelled "
+      "CSV in the shared feedback format");
+  rules_eval->add_option("file", eval_file, "Labelled CSV")->required();
+  rules_eval->callback([&] {
+    code = CmdRulesEval(global, rules_dir, orgs_dir, eval_file, std::cout, std::cerr);
+  });
+  auto* rules_backtest = rules->add_subcommand(
+      "backtest",
+      "Re-run the rules over stored posts and report what would change per organisation "
+      "and topic, without writing");
+  rules_backtest->callback([&] {
+    code = CmdRulesBacktest(global, rules_dir, orgs_dir, std::cout, std::cerr);
+  });
+
   std::string demo_dir = EARSHOT_DEMO_DIR;
   auto* demo = app.add_subcommand(
       "demo",

@@ -48,6 +48,17 @@ int CmdImport(const GlobalOptions& global, const std::string& source,
 // `force_due` (`once --force`) makes every source that is not stopped due now.
 int CmdCrawl(const GlobalOptions& global, bool once, std::ostream& out, std::ostream& err,
              bool force_due = false);
+int CmdClassify(const GlobalOptions& global, const std::string& rules_dir,
+                const std::string& orgs_dir, std::istream& in, std::ostream& out,
+                std::ostream& err);
+int CmdRulesCheck(const GlobalOptions& global, const std::string& rules_dir,
+                  const std::string& orgs_dir, const std::string& sample_file,
+                  std::ostream& out, std::ostream& err);
+int CmdRulesEval(const GlobalOptions& global, const std::string& rules_dir,
+                 const std::string& orgs_dir, const std::string& csv_file, std::ostream& out,
+                 std::ostream& err);
+int CmdRulesBacktest(const GlobalOptions& global, const std::string& rules_dir,
+                     const std::string& orgs_dir, std::ostream& out, std::ostream& err);
 int CmdDemo(const GlobalOptions& global, const std::string& demo_dir, std::ostream& out,
             std::ostream& err);
 

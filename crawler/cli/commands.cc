@@ -10,6 +10,8 @@
 #include "crawler/cli/cli.h"
 #include "crawler/cli/post_json.h"
 #include "crawler/core/time_format.h"
+#include "classifiers/classifier.h"
+#include "crawler/pipeline/classify_stage.h"
 #include "crawler/pipeline/pipeline.h"
 #include "crawler/store/sqlite/sqlite_store.h"
 
@@ -41,6 +43,10 @@ std::string Shorten(std::string text, size_t max_bytes) {
 }
 
 }  // namespace
+
+Result<std::shared_ptr<const Classifier>> LoadClassifier(const Config& config,
+                                                         const std::string& rules_flag,
+                                                         const std::string& orgs_flag);
 
 Result<std::unique_ptr<SqliteStore>> OpenStore(const Config& config) {
   return SqliteStore::Open(config.store_path, SqliteOptions{});
@@ -255,10 +261,17 @@ int CmdImport(const GlobalOptions& global, const std::string& source,
     err << "earshot import: " << record.status().message() << "\n";
     return 1;
   }
+  auto classifier = LoadClassifier(*config, "", "");
+  if (!classifier.ok()) {
+    err << "earshot import: " << classifier.status().message() << "\n";
+    return 2;
+  }
+  ClassifierHolder holder(std::move(classifier).value());
   SystemClock clock;
   Pipeline pipeline(**store, clock,
                     BatchOptions{.max_rows = static_cast<int>(config->batch_rows),
                                  .max_delay = config->batch_interval});
+  pipeline.AddStage(std::make_unique<ClassifyStage>(holder));
   SourceState state = record->state;
   int64_t read = 0, rejected = 0;
   int code = 0;
@@ -317,8 +330,12 @@ int CmdImport(const GlobalOptions& global, const std::string& source,
     return 1;
   }
   const PipelineStats& stats = pipeline.stats();
+  // The classify stage drops posts with no organisation and no health
+  // context before they reach the store.
+  const int64_t irrelevant = read - stats.stored - stats.duplicates;
   out << "imported " << read << " post(s): " << stats.stored << " new, "
-      << stats.duplicates << " already stored, " << rejected << " rejected\n";
+      << stats.duplicates << " already stored, " << irrelevant << " not relevant (dropped), "
+      << rejected << " rejected\n";
   return code;
 }
 

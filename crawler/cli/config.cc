@@ -1,6 +1,7 @@
 #include "crawler/cli/config.h"
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -420,6 +421,23 @@ Result<Config> ParseConfig(std::string_view text, std::string_view file_name,
     }
   }
 
+  auto classify = sub_table("classify");
+  EARSHOT_RETURN_IF_ERROR(classify.status());
+  if (*classify) {
+    TableReader r(file_name, **classify, "[classify]");
+    r.String("rules_dir", config.rules_dir);
+    r.String("orgs_dir", config.orgs_dir);
+    r.RejectUnknown("rules_dir, orgs_dir");
+    EARSHOT_RETURN_IF_ERROR(r.status());
+    // Relative folders are relative to the configuration file.
+    auto anchor = [&](std::string& dir) {
+      if (dir.empty() || std::filesystem::path(dir).is_absolute()) return;
+      dir = (std::filesystem::path(std::string(file_name)).parent_path() / dir).string();
+    };
+    anchor(config.rules_dir);
+    anchor(config.orgs_dir);
+  }
+
   if (const toml::node* n = top.Node("source")) {
     const toml::array* sources = n->as_array();
     if (!sources || !sources->is_array_of_tables()) {
@@ -438,7 +456,7 @@ Result<Config> ParseConfig(std::string_view text, std::string_view file_name,
       config.sources.push_back(std::move(spec).value());
     }
   }
-  top.RejectUnknown("store, http, schedule, source");
+  top.RejectUnknown("store, http, schedule, classify, source");
   EARSHOT_RETURN_IF_ERROR(top.status());
   return config;
 }

@@ -42,6 +42,11 @@ struct Config {
   Duration backoff_max = std::chrono::hours(1);
   int64_t max_pages_per_poll = 20;
 
+  // [classify]: where the rules and gazetteer live; empty means the
+  // defaults (DefaultClassifierPaths in classifiers/classifier.h).
+  std::string rules_dir;
+  std::string orgs_dir;
+
   // [[source]], in file order; names unique.
   std::vector<SourceSpec> sources;
 };

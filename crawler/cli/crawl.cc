@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <spdlog/spdlog.h>
 
@@ -13,6 +14,8 @@
 #include "crawler/cli/cli.h"
 #include "crawler/core/time_format.h"
 #include "crawler/net/curl_transport.h"
+#include "classifiers/classifier.h"
+#include "crawler/pipeline/classify_stage.h"
 #include "crawler/pipeline/pipeline.h"
 #include "crawler/schedule/engine.h"
 #include "crawler/schedule/scheduler.h"
@@ -22,6 +25,9 @@
 namespace earshot {
 
 Result<std::unique_ptr<SqliteStore>> OpenStore(const Config& config);
+Result<std::shared_ptr<const Classifier>> LoadClassifier(const Config& config,
+                                                         const std::string& rules_flag,
+                                                         const std::string& orgs_flag);
 
 namespace {
 
@@ -31,8 +37,11 @@ class Crawl {
  public:
   // Registers the configured sources in `store` and loads their state.
   // `force_due` makes every source due now (the demo's second pass).
+  // Every post passes through `classifier` (redaction, classification,
+  // relevance) before it is stored; `classifier` must outlive the Crawl.
   static Result<std::unique_ptr<Crawl>> Create(const Config& config, Store& store,
-                                               bool force_due) {
+                                               bool force_due,
+                                               const ClassifierHolder& classifier) {
     std::vector<ScheduledSource> sources;
     for (const SourceSpec& spec : config.sources) {
       const ConnectorDescriptor* connector = FindConnector(spec.connector);
@@ -48,6 +57,7 @@ class Crawl {
       sources.push_back({spec, connector, state});
     }
     auto crawl = std::unique_ptr<Crawl>(new Crawl(config, store, std::move(sources)));
+    crawl->pipeline_.AddStage(std::make_unique<ClassifyStage>(classifier));
     return crawl;
   }
 
@@ -126,7 +136,13 @@ int CmdCrawl(const GlobalOptions& global, bool once, std::ostream& out, std::ost
     err << name << ": " << store.status().message() << "\n";
     return 1;
   }
-  auto crawl = Crawl::Create(*config, **store, force_due);
+  auto classifier = LoadClassifier(*config, "", "");
+  if (!classifier.ok()) {
+    err << name << ": " << classifier.status().message() << "\n";
+    return 2;
+  }
+  ClassifierHolder holder(std::move(classifier).value());
+  auto crawl = Crawl::Create(*config, **store, force_due, holder);
   if (!crawl.ok()) {
     err << name << ": " << crawl.status().message() << "\n";
     return 1;
@@ -143,12 +159,27 @@ int CmdCrawl(const GlobalOptions& global, bool once, std::ostream& out, std::ost
       if (!ec2) c.engine().Stop();
     });
   });
+  // SIGHUP reloads the rules and gazetteer; a bad set is refused and the
+  // running one kept.
+  boost::asio::signal_set reload(c.io(), SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_hup =
+      [&](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        if (Status st = holder.Reload(); st.ok()) {
+          spdlog::info("rules reloaded: {}", holder.Get()->Versions());
+        } else {
+          spdlog::error("rules not reloaded, keeping the running set: {}", st.message());
+        }
+        reload.async_wait(on_hup);
+      };
+  reload.async_wait(on_hup);
   if (!once) {
     spdlog::info("crawling {} source(s) into {}; SIGINT or SIGTERM to stop",
                  config->sources.size(), config->store_path);
   }
   RunSummary summary = once ? c.engine().RunOnce() : c.engine().RunUntilStopped();
   signals.cancel();
+  reload.cancel();
   PrintSummary(summary, out);
   if (!summary.status.ok()) {
     err << name << ": " << summary.status.message() << "\n";
@@ -189,6 +220,12 @@ int CmdDemo(const GlobalOptions& global, const std::string& demo_dir, std::ostre
     err << "earshot demo: " << store.status().message() << "\n";
     return 1;
   }
+  auto classifier = LoadClassifier(*config, "", "");
+  if (!classifier.ok()) {
+    err << "earshot demo: " << classifier.status().message() << "\n";
+    return 2;
+  }
+  ClassifierHolder holder(std::move(classifier).value());
   out << "earshot demo: sample sources served at " << base << "\n"
       << "crawling " << config->sources.size() << " source(s) into " << config->store_path
       << "\n\nfirst pass (empty database):\n";
@@ -197,7 +234,7 @@ int CmdDemo(const GlobalOptions& global, const std::string& demo_dir, std::ostre
       out << "\nsecond pass (a poll later: Mastodon asks for posts newer than its "
              "cursor, feeds answer 304 to the conditional GET):\n";
     }
-    auto crawl = Crawl::Create(*config, **store, /*force_due=*/true);
+    auto crawl = Crawl::Create(*config, **store, /*force_due=*/true, holder);
     if (!crawl.ok()) {
       err << "earshot demo: " << crawl.status().message() << "\n";
       return 1;

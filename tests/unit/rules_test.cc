@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "classifiers/rules/lint.h"
+#include "classifiers/rules/pattern_split.h"
 #include "classifiers/rules/rule_set.h"
 
 namespace earshot::rules {
@@ -426,6 +427,72 @@ unless_preceded = '\bno\b'
   CHECK(set->stats().texts.load() == 3);
 }
 
+using Alternatives = std::vector<std::vector<std::string>>;
+
+TEST_CASE("Gaps are cut out of patterns at the top level only", "[rules]") {
+  using internal::SplitAtGaps;
+  auto cut = [](std::string_view pattern) {
+    auto split = SplitAtGaps(pattern);
+    CHECK_FALSE(split.whole);
+    return split.alternatives;
+  };
+  auto whole = [](std::string_view pattern, bool gap_kept) {
+    auto split = SplitAtGaps(pattern);
+    CHECK(split.whole);
+    CHECK(split.gap_kept == gap_kept);
+    return split.alternatives == Alternatives{{std::string(pattern)}};
+  };
+  CHECK(cut(R"(\bwait(ed|ing)?\b.{0,40}\bhours?\b)") ==
+        Alternatives{{R"(\bwait(ed|ing)?\b)", R"(\bhours?\b)"}});
+  CHECK(cut(R"(\bnot\b.*\bhappy)") == Alternatives{{R"(\bnot\b)", R"(\bhappy)"}});
+  CHECK(cut(R"(a[^.!?]*b[^.]+?c)") == Alternatives{{"a", "b", "c"}});
+  CHECK(cut(R"(\bno(\s+\w+){0,4}\s+help)") == Alternatives{{R"(\bno)", R"(\s+help)"}});
+  CHECK(cut(R"(x\S*y\W+z)") == Alternatives{{"x", "y", "z"}});
+  CHECK(cut("(?i)rude.{0,9}nurse") == Alternatives{{"(?i)rude", "(?i)nurse"}});
+  CHECK(cut(R"(foo|bar.{0,9}baz|qux)") == Alternatives{{"foo"}, {"bar", "baz"}, {"qux"}});
+  // Pieces of nothing but assertions say nothing and are dropped.
+  CHECK(cut(R"(\b.{0,40}\bfoo$)") == Alternatives{{R"(\bfoo$)"}});
+  // Classes, escapes and braces that are not gaps.
+  CHECK(cut(R"([.{]{0,9}x)") == Alternatives{{"x"}});
+  CHECK(cut(R"(\x{2019}s.{2,9}\p{Lu}\d{3})") == Alternatives{{R"(\x{2019}s)", R"(\p{Lu}\d{3})"}});
+  CHECK(whole(R"(\bnurse\b)", false));
+  CHECK(whole(R"(\Q.{0,40}\E)", false));
+  CHECK(whole(R"(a\{0,40}b)", false));
+  CHECK(whole(R"(x{2}y{1,3}\w+\s*[a-z]+(ab)?)", false));
+  CHECK(whole(R"([^x]{0,3}y)", false));
+  // Gaps the splitter must leave in: inside groups, mid-pattern flags, a
+  // pattern that is all gap, an alternative left empty.
+  CHECK(whole(R"((a.{0,40}b)c)", true));
+  CHECK(whole(R"(a(?i)b.{0,9}c)", true));
+  CHECK(whole(R"(.{0,40})", true));
+  CHECK(whole(R"(a.{0,9}b|.*)", true));
+}
+
+TEST_CASE("Patterns with gaps are confirmed whole after the set pass", "[rules]") {
+  auto set = Load(WithMeta(R"(
+[[rule]]
+id = "long-wait"
+label = "x"
+any = ['\bwait(ed|ing)?\b.{0,20}\bhours?\b']
+none = ['\bwaiting\b.{0,10}\broom\b']
+
+[[rule]]
+id = "all-gap"
+label = "x"
+all = ['\bward\b.{0,10}\bcold\b', '\bnurse']
+)"));
+  CHECK(Fired(*set, "we waited six hours") == Ids{"long-wait"});
+  CHECK(SpanText(*set, "so we waited six hours!", "long-wait") == "waited six hours");
+  // The pieces occur, the whole pattern does not.
+  CHECK(Fired(*set, "waited, and the rest of the day went by, hours later") == Ids{});
+  // `none` blocks only when its whole pattern occurs.
+  CHECK(Fired(*set, "waiting in the room for hours") == Ids{});
+  CHECK(Fired(*set, "waiting 3 hours; the room we were finally shown to was fine") ==
+        Ids{"long-wait"});
+  CHECK(Fired(*set, "the ward was cold, the nurse kind") == Ids{"all-gap"});
+  CHECK(Fired(*set, "the ward was spotless, lovely, but cold; the nurse kind") == Ids{});
+}
+
 // Case variants of one word compile to the same regexp, so every one of them
 // matches at the same place: the DFA state after the word holds all their
 // match ids, and a small budget that still compiles cannot hold that state.
@@ -443,7 +510,8 @@ std::string ManyVariantsRuleFile(int variants) {
                   "[[rule]]\nid = \"rude\"\nlabel = \"x\"\nany = ['\\brude\\b']\n"
                   "unless_preceded = '\\bnot\\b'\n\n"
                   "[[rule]]\nid = \"near\"\nlabel = \"x\"\n"
-                  "near = [{ a = '\\bnurse\\b', b = '\\bappointments?\\b', within = 2 }]\n");
+                  "near = [{ a = '\\bnurse\\b', b = '\\bappointments?\\b', within = 2 }]\n\n"
+                  "[[rule]]\nid = \"gap\"\nlabel = \"x\"\nany = ['\\bnurse\\b.{0,30}\\blate\\b']\n");
 }
 
 TEST_CASE("When the RE2::Set DFA runs out of memory, matching falls back with the same answer",
@@ -477,7 +545,7 @@ TEST_CASE("When the RE2::Set DFA runs out of memory, matching falls back with th
       CHECK(got[i].span.end == expected[i].span.end);
     }
   }
-  CHECK(Fired(*tight, texts[1]) == Ids{"variants", "near"});
+  CHECK(Fired(*tight, texts[1]) == Ids{"variants", "near", "gap"});
   CHECK(Fired(*tight, texts[2]) == Ids{"variants", "rude"});
   CHECK(tight->stats().dfa_out_of_memory.load() >= 3);
   CHECK(tight->stats().fallbacks.load() >= tight->stats().dfa_out_of_memory.load());
@@ -586,18 +654,23 @@ id = "empty"
 label = "x"
 any = ['\bward\b', '(staff)?']
 none = ['^']
+
+[[rule]]
+id = "slow"
+label = "x"
+any = ['\bcar park\b', '(not.{0,30}park)']
 )"));
   const std::vector<std::string> sample = {"the nurse", "the ward", "the car park", "staff"};
   LintReport report = Lint(*set, sample);
   CHECK(report.sample_size == 4);
-  CHECK(report.hits == std::vector<int64_t>{3, 0, 1, 0});
+  CHECK(report.hits == std::vector<int64_t>{3, 0, 1, 0, 1});
   std::vector<std::string> got;
   for (const LintFinding& f : report.findings) {
     got.push_back(f.rule_id + " " + std::string(LintKindName(f.kind)) + " " + f.pattern);
   }
   CHECK(got == Ids{"everything matches-too-much ", "nothing matches-nothing ",
                    "empty matches-empty (staff)?", "empty matches-empty ^",
-                   "empty matches-nothing "});
+                   "empty matches-nothing ", "slow slow-gap (not.{0,30}park)"});
   CHECK(report.findings[0].message ==
         "rules.toml:5: rule 'everything' matched 3 of 4 sample texts (75.0%, more than 50.0%)");
   CHECK(report.findings[0].fraction == 0.75);
@@ -609,7 +682,7 @@ none = ['^']
     return f.kind == LintFinding::Kind::kMatchesTooMuch;
   }));
   LintReport no_sample = Lint(*set, {});
-  CHECK(no_sample.findings.size() == 2);  // the empty-string patterns only
+  CHECK(no_sample.findings.size() == 3);  // the pattern checks only
 }
 
 TEST_CASE("Explain shows each clause's matches and negations", "[rules]") {

@@ -1,0 +1,54 @@
+// WordPrefilter: a quick "can any organisation pattern match here?" test run
+// before the RE2::Set. Every pattern is a sequence of words, so it cannot
+// match a text that lacks one of its words; each pattern gives one word (its
+// rarest-looking plain word) and a text is passed on only if it contains one
+// of them. Most posts name no organisation, and for them this scan replaces
+// the DFA scan, whose states for thousands of names do not fit in the CPU
+// cache.
+//
+// The scan finds word boundaries with bit masks (64 bytes at a time, no
+// branch per byte) and looks each word up by a hash of its first and last
+// eight bytes and its length in an open-addressing table of fingerprints.
+//
+// Exact in one direction: MayMatch() is true for every text some pattern
+// matches (words compared lower-cased; an apostrophe in the text splits a
+// word, and both the pieces and the joined word are required forms); it may
+// also be true when none does. Immutable after Build(); const methods
+// thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace earshot::orgs {
+
+class WordPrefilter {
+ public:
+  // A word form (lower case, no apostrophes) whose presence lets a text
+  // through. With no words added, nothing passes.
+  void Add(std::string_view word);
+  // A pattern with no usable word: every text must be passed on.
+  void AddAlways() { always_ = true; }
+  void Build();
+
+  bool MayMatch(std::string_view text) const;
+  size_t size() const { return count_; }
+
+  // The word of `variant` (a normalised variant, see gazetteer.h) to
+  // require, in each spelling a text may use ("thomas'" -> "thomas",
+  // "thomass"). Empty when no word is safe to require.
+  static std::vector<std::string> RequiredForms(std::string_view variant);
+
+ private:
+  bool Contains(uint64_t hash) const;
+
+  std::vector<std::string> words_;  // until Build()
+  std::vector<uint64_t> table_;     // fingerprints; 0 = empty
+  uint64_t mask_ = 0;
+  size_t count_ = 0;
+  bool always_ = false;
+};
+
+}  // namespace earshot::orgs

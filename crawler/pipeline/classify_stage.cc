@@ -1,0 +1,74 @@
+#include "crawler/pipeline/classify_stage.h"
+
+#include <map>
+#include <utility>
+
+#include "crawler/core/text.h"
+
+namespace earshot {
+
+namespace {
+constexpr std::string_view kTitleSeparator = "\n\n";
+
+std::string_view StageOf(Decision::Kind kind) { return DecisionKindName(kind); }
+}  // namespace
+
+std::string ClassifiedText(const Post& post) {
+  if (post.title.empty()) return post.text;
+  std::string full = post.title;
+  full += kTitleSeparator;
+  full += post.text;
+  return full;
+}
+
+Status ClassifyStage::Process(SourceWrite& write) {
+  std::shared_ptr<const Classifier> classifier = holder_.Get();
+  if (!classifier) return Status::Internal("no classifier loaded");
+
+  std::map<std::pair<std::string, std::string>, int64_t> fired;
+  int64_t dropped = 0;
+  std::vector<Post> kept;
+  kept.reserve(write.posts.size());
+  for (Post& post : write.posts) {
+    // A title is one line; folding its line breaks keeps the first blank
+    // line of the full text the title/text boundary.
+    for (char& ch : post.title) {
+      if (ch == '\n' || ch == '\r') ch = ' ';
+    }
+    const size_t title_size = post.title.size();
+    Classification c = classifier->Classify(ClassifiedText(post));
+    for (const Decision& d : c.ToDecisions()) {
+      if (!d.rule.empty()) ++fired[{std::string(StageOf(d.kind)), d.rule}];
+    }
+    if (!c.relevant) {
+      ++dropped;
+      continue;
+    }
+    // Split the redacted full text back into title and text. Redaction never
+    // spans the separator (it holds no identifier), but the title's length
+    // may have changed, so find the separator after the redacted title.
+    if (title_size > 0) {
+      size_t sep = c.text.find(kTitleSeparator);
+      if (sep == std::string::npos) {
+        post.title.clear();
+        post.text = c.text;
+      } else {
+        post.title = c.text.substr(0, sep);
+        post.text = c.text.substr(sep + kTitleSeparator.size());
+      }
+    } else {
+      post.text = c.text;
+    }
+    post.content_hash = Sha256Hex(post.text);
+    post.decisions = c.ToDecisions();
+    kept.push_back(std::move(post));
+  }
+  write.posts = std::move(kept);
+  for (const auto& [key, count] : fired) {
+    write.rule_counts.push_back(RuleCount{key.first, key.second, count, 0});
+  }
+  if (dropped > 0) write.rule_counts.push_back(RuleCount{"relevance", "", 0, dropped});
+  return Status::Ok();
+}
+
+}  // namespace earshot
