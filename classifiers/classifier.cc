@@ -2,6 +2,10 @@
 
 #include <cstdlib>
 
+#include "classifiers/orgs/org_router.h"
+#include "classifiers/redact/redactor.h"
+#include "classifiers/topics/stages.h"
+
 #ifndef EARSHOT_CONFIG_SOURCE_DIR
 #define EARSHOT_CONFIG_SOURCE_DIR "config"
 #endif
@@ -57,6 +61,128 @@ std::vector<Decision> Classification::ToDecisions() const {
                    relevance_why.version, relevance_why.start, relevance_why.end});
   }
   return out;
+}
+
+namespace {
+
+Provenance FromEvidence(const topics::Evidence& e, const std::string& version) {
+  if (!e.rule) return {};
+  return Provenance{e.rule->id, version, e.span.start, e.span.end};
+}
+
+class ClassifierImpl final : public Classifier {
+ public:
+  ClassifierImpl(ClassifierPaths paths, std::shared_ptr<const orgs::OrgRouter> router,
+                 topics::TopicStage topic, topics::SentimentStage sentiment,
+                 topics::CriticalityStage criticality, topics::RelevanceStage relevance,
+                 std::vector<std::shared_ptr<const rules::RuleSet>> sets)
+      : sets_(std::move(sets)),
+        paths_(std::move(paths)),
+        router_(std::move(router)),
+        topic_(std::move(topic)),
+        sentiment_(std::move(sentiment)),
+        criticality_(std::move(criticality)),
+        relevance_(std::move(relevance)) {}
+
+  Classification Classify(std::string_view text) const override {
+    Classification c;
+    // Redaction first: nothing below ever sees an identifier.
+    redact::Redacted redacted = redact::Redact(text);
+    c.text = std::move(redacted.text);
+    for (const redact::Redaction& r : redacted.redactions) {
+      c.redactions.push_back({r.kind, r.start, r.end});
+    }
+
+    orgs::Routing routing = router_->Route(c.text);
+    for (orgs::OrgMatch& m : routing.orgs) {
+      c.orgs.push_back({std::move(m.code), std::move(m.name), std::move(m.site_name),
+                        std::move(m.site_code),
+                        Provenance{std::move(m.rule), std::move(m.version), m.start, m.end}});
+    }
+    for (orgs::UnroutedMention& u : routing.unrouted) {
+      c.unrouted.push_back({std::move(u.mention), u.start, u.end, std::move(u.candidates)});
+    }
+
+    for (const topics::LabelDecision& d : topic_.Classify(c.text)) {
+      c.topics.push_back({d.label->name, d.label->category,
+                          FromEvidence(d.evidence, topic_.rules().version())});
+    }
+
+    topics::SentimentDecision s = sentiment_.Classify(c.text);
+    c.sentiment = std::string(topics::SentimentName(s.sentiment));
+    const std::string& sv = sentiment_.rules().version();
+    if (s.positive.rule) c.sentiment_why.push_back(FromEvidence(s.positive, sv));
+    if (s.negative.rule) c.sentiment_why.push_back(FromEvidence(s.negative, sv));
+
+    topics::CriticalityDecision crit = criticality_.Classify(c.text);
+    for (const topics::LabelDecision& d : crit.flags) {
+      c.criticality.push_back({d.label->name, d.label->priority,
+                               FromEvidence(d.evidence, criticality_.rules().version())});
+    }
+    c.priority = crit.priority;
+
+    topics::RelevanceDecision rel = relevance_.Classify(c.text);
+    c.relevant = !c.orgs.empty() || rel.health_context;
+    if (rel.health_context) {
+      c.relevance_why = FromEvidence(rel.evidence, relevance_.rules().version());
+    }
+    return c;
+  }
+
+  std::string Versions() const override {
+    return "topics " + topic_.rules().version() + ", sentiment " +
+           sentiment_.rules().version() + ", criticality " + criticality_.rules().version() +
+           ", relevance " + relevance_.rules().version() + ", gazetteer " + router_->version();
+  }
+
+  const ClassifierPaths& paths() const override { return paths_; }
+
+  std::vector<std::shared_ptr<const rules::RuleSet>> rule_sets() const override {
+    return sets_;
+  }
+
+ private:
+  std::vector<std::shared_ptr<const rules::RuleSet>> sets_;
+  ClassifierPaths paths_;
+  std::shared_ptr<const orgs::OrgRouter> router_;
+  topics::TopicStage topic_;
+  topics::SentimentStage sentiment_;
+  topics::CriticalityStage criticality_;
+  topics::RelevanceStage relevance_;
+};
+
+template <typename Stage>
+Result<Stage> LoadStage(const fs::path& file, std::shared_ptr<const rules::RuleSet>* set_out) {
+  auto set = rules::RuleSet::LoadFile(file);
+  if (!set.ok()) return set.status();
+  *set_out = *set;
+  auto stage = Stage::Create(*set);
+  if (!stage.ok()) return stage.status().Annotate(file.string());
+  return stage;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Classifier>> Classifier::Load(const ClassifierPaths& paths) {
+  std::shared_ptr<const rules::RuleSet> topic_set, sentiment_set, criticality_set, relevance_set;
+  auto topic = LoadStage<topics::TopicStage>(paths.rules_dir / "topics.toml", &topic_set);
+  if (!topic.ok()) return topic.status();
+  auto sentiment =
+      LoadStage<topics::SentimentStage>(paths.rules_dir / "sentiment.toml", &sentiment_set);
+  if (!sentiment.ok()) return sentiment.status();
+  auto criticality = LoadStage<topics::CriticalityStage>(paths.rules_dir / "criticality.toml",
+                                                         &criticality_set);
+  if (!criticality.ok()) return criticality.status();
+  auto relevance =
+      LoadStage<topics::RelevanceStage>(paths.rules_dir / "relevance.toml", &relevance_set);
+  if (!relevance.ok()) return relevance.status();
+  auto router = orgs::OrgRouter::Load(paths.orgs_dir);
+  if (!router.ok()) return router.status();
+  return std::shared_ptr<const Classifier>(std::make_shared<ClassifierImpl>(
+      paths, std::move(router).value(), std::move(topic).value(), std::move(sentiment).value(),
+      std::move(criticality).value(), std::move(relevance).value(),
+      std::vector<std::shared_ptr<const rules::RuleSet>>{topic_set, sentiment_set,
+                                                         criticality_set, relevance_set}));
 }
 
 Status ClassifierHolder::Reload() {

@@ -361,7 +361,6 @@ Status ReadContextWords(Reader& reader, Gazetteer* g) {
     std::string k = t.Get(row, kind);
     std::vector<std::string>* dest = nullptr;
     if (k == "health") dest = &g->health_words;
-    else if (k == "follow") dest = &g->follow_words;
     else if (k == "block") dest = &g->block_words;
     else if (k == "common_place") dest = &g->common_places;
     else return Status::ParseError(t.Where(row) + ": unknown kind \"" + k + "\"");

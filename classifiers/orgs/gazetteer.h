@@ -21,9 +21,9 @@ namespace earshot::orgs {
 // What a short or risky name needs before it may route.
 enum class Guard {
   kNone,
-  kNext,    // the next word is not a non-health noun ("Charing Cross station")
-  kHealth,  // kNext's test is stricter (a function or health word, or the end
-            // of a clause), and a health word is near ("Guy's birthday" no)
+  kNext,    // the next word does not make it something else ("Charing Cross
+            // station", "Guy's birthday"): context_words.tsv "block"
+  kHealth,  // kNext, and a health word is near ("Guy's A&E was rammed")
   kPlace,   // a place of the target is named in the post ("MRI" + Manchester)
 };
 
@@ -77,8 +77,7 @@ struct Gazetteer {
   std::map<std::string, std::vector<std::string>, std::less<>> site_successors;
   std::vector<DomainRecord> domains;
   std::vector<std::string> health_words;   // context for guarded names
-  std::vector<std::string> follow_words;   // may follow a guarded name
-  std::vector<std::string> block_words;    // may not follow a short name
+  std::vector<std::string> block_words;    // may not follow a guarded name
   std::vector<std::string> common_places;  // place names that are also words
   std::string version;
 };

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cctype>
 #include <map>
+#include <mutex>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -44,7 +45,10 @@ struct Pattern {
   std::string source;  // where it was defined, for error messages
   std::string regex;
   std::vector<std::string> required;  // words for the prefilter
-  std::unique_ptr<RE2> re;
+  // Compiled on first use: most patterns never match, and compiling all of
+  // them would double the start-up time. The Set has already checked them.
+  std::unique_ptr<std::once_flag> once = std::make_unique<std::once_flag>();
+  mutable std::unique_ptr<RE2> re;
   bool domain = false;  // the span is group 1
   std::vector<Candidate> candidates;
 };
@@ -112,9 +116,17 @@ class RouterImpl final : public OrgRouter {
   Candidate OrgCandidate(const OrgRecord& org, const std::string& rule);
   Status Compile();
 
-  bool NextWordOk(std::string_view text, int end, bool strict) const;
+  bool NextWordOk(std::string_view text, int end) const;
   bool HealthNear(std::string_view text, int start, int end) const;
   std::vector<int> MatchingPatterns(std::string_view text) const;
+  const RE2& Re(const Pattern& p) const {
+    std::call_once(*p.once, [&] {
+      RE2::Options options;
+      options.set_log_errors(false);
+      p.re = std::make_unique<RE2>(p.regex, options);
+    });
+    return *p.re;
+  }
 
   Gazetteer g_;
   std::string version_;
@@ -127,7 +139,7 @@ class RouterImpl final : public OrgRouter {
   std::unordered_map<std::string, int> place_ids_;
   std::unique_ptr<RE2::Set> places_set_;
   std::unique_ptr<RE2> health_re_;
-  std::unordered_set<std::string> health_words_, follow_, block_;
+  std::unordered_set<std::string> block_;
   mutable std::atomic<int64_t> dfa_fallbacks_{0};
 };
 
@@ -235,10 +247,6 @@ Status RouterImpl::Compile() {
     if (set_->Add(p.regex, &error) < 0) {
       return Status::InvalidArgument(p.source + ": bad pattern /" + p.regex + "/: " + error);
     }
-    p.re = std::make_unique<RE2>(p.regex, single);
-    if (!p.re->ok()) {
-      return Status::InvalidArgument(p.source + ": bad pattern /" + p.regex + "/: " + p.re->error());
-    }
   }
   if (!set_->Compile()) return Status::ResourceExhausted("organisation patterns: RE2::Set too big");
   for (const auto& p : patterns_) {
@@ -274,11 +282,9 @@ Status RouterImpl::Compile() {
     if (w.empty()) continue;
     if (!health.empty()) health += "|";
     health += VariantPattern(w, false);
-    health_words_.insert(StripApostrophes(w));
   }
   health_re_ = std::make_unique<RE2>(health.empty() ? "(?!)" : "(?:" + health + ")", single);
   if (!health_re_->ok()) return Status::InvalidArgument("health words: " + health_re_->error());
-  for (const auto& w : g_.follow_words) follow_.insert(StripApostrophes(w));
   for (const auto& w : g_.block_words) block_.insert(StripApostrophes(w));
   return Status::Ok();
 }
@@ -379,26 +385,23 @@ std::vector<int> RouterImpl::MatchingPatterns(std::string_view text) const {
   // The DFA gave up: same answer, pattern by pattern.
   dfa_fallbacks_.fetch_add(1, std::memory_order_relaxed);
   for (size_t i = 0; i < patterns_.size(); ++i) {
-    if (RE2::PartialMatch(input, *patterns_[i].re)) hits.push_back(static_cast<int>(i));
+    if (RE2::PartialMatch(input, Re(patterns_[i]))) hits.push_back(static_cast<int>(i));
   }
   return hits;
 }
 
-bool RouterImpl::NextWordOk(std::string_view text, int end, bool strict) const {
+bool RouterImpl::NextWordOk(std::string_view text, int end) const {
   size_t i = static_cast<size_t>(end);
   while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
   if (i >= text.size()) return true;
-  unsigned char c = static_cast<unsigned char>(text[i]);
-  if (!std::isalpha(c)) return true;  // punctuation, a line end, a digit, an emoji
+  if (!std::isalpha(static_cast<unsigned char>(text[i]))) return true;  // punctuation, digit, emoji
   std::string word;
   while (i < text.size() &&
          (std::isalpha(static_cast<unsigned char>(text[i])) || text[i] == '&' || text[i] == '\'')) {
     word += static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));
     ++i;
   }
-  word = StripApostrophes(NormaliseVariant(word, false));  // "A&E" -> "a and e"
-  if (strict) return follow_.count(word) > 0 || health_words_.count(word) > 0;
-  return block_.count(word) == 0;
+  return block_.count(StripApostrophes(NormaliseVariant(word, false))) == 0;
 }
 
 bool RouterImpl::HealthNear(std::string_view text, int start, int end) const {
@@ -432,7 +435,8 @@ Routing RouterImpl::Route(std::string_view text) const {
     re2::StringPiece groups[2];
     int n = p.domain ? 2 : 1;
     size_t pos = 0;
-    while (pos <= text.size() && p.re->Match(input, pos, text.size(), RE2::UNANCHORED, groups, n)) {
+    const RE2& re = Re(p);
+    while (pos <= text.size() && re.Match(input, pos, text.size(), RE2::UNANCHORED, groups, n)) {
       const re2::StringPiece& g = groups[n - 1];
       int start = static_cast<int>(g.data() - text.data());
       int end = start + static_cast<int>(g.size());
@@ -462,20 +466,20 @@ Routing RouterImpl::Route(std::string_view text) const {
   std::vector<Mention> mentions;
   for (auto& [span, m] : by_span) {
     std::vector<const Candidate*> kept;
-    int health = -1, next_strict = -1, next_loose = -1;
+    int health = -1, next = -1;
     for (const Candidate* c : m.candidates) {
       bool ok = true;
       switch (c->guard) {
         case Guard::kNone:
           break;
         case Guard::kNext:
-          if (next_loose < 0) next_loose = NextWordOk(text, m.end, false);
-          ok = next_loose;
+          if (next < 0) next = NextWordOk(text, m.end);
+          ok = next;
           break;
         case Guard::kHealth:
-          if (next_strict < 0) next_strict = NextWordOk(text, m.end, true);
-          if (next_strict && health < 0) health = HealthNear(text, m.start, m.end);
-          ok = next_strict && health;
+          if (next < 0) next = NextWordOk(text, m.end);
+          if (next && health < 0) health = HealthNear(text, m.start, m.end);
+          ok = next && health;
           break;
         case Guard::kPlace:
           ok = has_place(*c);

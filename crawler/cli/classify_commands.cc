@@ -7,6 +7,8 @@
 
 #include "classifiers/classifier.h"
 #include "classifiers/rules/lint.h"
+#include "classifiers/topics/eval.h"
+#include "classifiers/topics/stages.h"
 #include "crawler/cli/cli.h"
 #include "crawler/pipeline/classify_stage.h"
 #include "crawler/store/sqlite/sqlite_store.h"
@@ -259,6 +261,51 @@ int CmdRulesBacktest(const GlobalOptions& global, const std::string& rules_dir,
   };
   print("organisations (posts before -> after):", orgs, true);
   print("topics (posts before -> after):", topics, false);
+  return 0;
+}
+
+}  // namespace earshot
+
+namespace earshot {
+
+int CmdRulesEval(const GlobalOptions& global, const std::string& rules_dir,
+                 const std::string& orgs_dir, const std::string& csv_file, std::ostream& out,
+                 std::ostream& err) {
+  (void)orgs_dir;  // topics and sentiment only: the feedback file names no organisation
+  auto config = LoadEffectiveConfig(global);
+  if (!config.ok()) {
+    err << "earshot rules eval: " << config.status().message() << "\n";
+    return 2;
+  }
+  ClassifierPaths paths = DefaultClassifierPaths();
+  if (!config->rules_dir.empty()) paths.rules_dir = config->rules_dir;
+  if (!rules_dir.empty()) paths.rules_dir = rules_dir;
+  auto load = [&](const char* name) { return rules::RuleSet::LoadFile(paths.rules_dir / name); };
+  auto topic_set = load("topics.toml");
+  auto sentiment_set = load("sentiment.toml");
+  for (const auto* r : {&topic_set, &sentiment_set}) {
+    if (!r->ok()) {
+      err << "earshot rules eval: " << r->status().message() << "\n";
+      return 2;
+    }
+  }
+  auto topic = topics::TopicStage::Create(*topic_set);
+  auto sentiment = topics::SentimentStage::Create(*sentiment_set);
+  if (!topic.ok() || !sentiment.ok()) {
+    err << "earshot rules eval: "
+        << (!topic.ok() ? topic.status() : sentiment.status()).message() << "\n";
+    return 2;
+  }
+  auto report = topics::EvaluateTopics(csv_file, *topic, &*sentiment);
+  if (!report.ok()) {
+    err << "earshot rules eval: " << report.status().message() << "\n";
+    return 2;
+  }
+  if (global.json_output) {
+    out << topics::EvalReportToJson(*report) << "\n";
+  } else {
+    out << topics::EvalReportToText(*report);
+  }
   return 0;
 }
 

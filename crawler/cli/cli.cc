@@ -154,6 +154,7 @@ int RunCli(int argc, char** argv) {
       "Per-topic precision/recall/F1, macro-F1 and sentiment accuracy against a labelled "
       "CSV in the shared feedback format");
   rules_eval->add_option("file", eval_file, "Labelled CSV")->required();
+  rules_eval->add_flag("--json", global.json_output, "Print the report as one JSON object");
   rules_eval->callback([&] {
     code = CmdRulesEval(global, rules_dir, orgs_dir, eval_file, std::cout, std::cerr);
   });

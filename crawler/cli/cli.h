@@ -20,6 +20,7 @@ struct GlobalOptions {
   std::string db_path;      // --db; overrides [store] path
   bool verbose = false;
   bool quiet = false;
+  bool json_output = false;  // --json: machine-readable output where offered
 };
 
 int RunCli(int argc, char** argv);
