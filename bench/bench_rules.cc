@@ -12,14 +12,21 @@
 // Output: one JSON object per line on stdout, the shape of bench_core:
 //   {"bench":NAME,"items":N,"seconds":S,"items_per_second":R,
 //    "baseline":NAME,"baseline_seconds":B,"ratio":S/B, ...extra facts}
-// Usage: bench_rules [--quick] [--rules DIR]
+// Usage: bench_rules [--quick] [--rules DIR] [--posts CSV]
 //   --rules DIR   also measure every *.toml in DIR as one default rule set
 //                 (all stages, each post through every file); default
 //                 config/rules when it exists under the working directory.
+//   --posts CSV   real comments for the default rule set: the "FFT answer"
+//                 column of a CSV in the shared feedback format, packed into
+//                 posts of about 200 bytes; default
+//                 ../shared/data/feedback/fft_v6_train.csv when present (read
+//                 from there, never copied). Generated posts otherwise.
 // Single-threaded: items_per_second is per core.
+#include <csv.h>
 #include <re2/re2.h>
 #include <re2/set.h>
 
+#include <toml++/toml.h>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
@@ -31,7 +38,6 @@
 #include <set>
 #include <sstream>
 #include <string>
-#include <toml++/toml.h>
 #include <vector>
 
 #include "classifiers/rules/pattern_split.h"
@@ -82,19 +88,23 @@ struct Lcg {
 const std::vector<std::string>& Vocabulary() {
   static const std::vector<std::string> words = [] {
     const char* base[] = {
-        "wait", "hour", "delay", "appointment", "cancel", "nurse", "doctor", "consultant",
-        "receptionist", "porter", "ward", "bed", "discharge", "referral", "letter", "phone",
-        "parking", "food", "clean", "dirty", "noise", "pain", "medication", "prescription",
-        "pharmacy", "test", "result", "scan", "x-ray", "blood", "surgery", "operation",
-        "theatre", "anaesthetic", "midwife", "baby", "birth", "maternity", "child", "mental",
-        "crisis", "therapy", "counselling", "ambulance", "paramedic", "emergency", "triage",
-        "cubicle", "corridor", "trolley", "toilet", "shower", "visiting", "family", "carer",
-        "dementia", "stroke", "cancer", "chemo", "dialysis", "diabetes", "asthma", "heart",
-        "kind", "rude", "caring", "dismissive", "listened", "ignored", "explained", "confused",
-        "respect", "dignity", "privacy", "language", "interpreter", "wheelchair", "access",
-        "transport", "record", "complaint", "apology", "thank", "brilliant", "awful", "safe",
-        "unsafe", "neglect", "fall", "infection", "sepsis", "wound", "dressing", "physio",
-        "dentist", "optician", "gp", "surgery", "practice", "online", "booking", "queue",
+        "wait",        "hour",       "delay",        "appointment", "cancel",     "nurse",
+        "doctor",      "consultant", "receptionist", "porter",      "ward",       "bed",
+        "discharge",   "referral",   "letter",       "phone",       "parking",    "food",
+        "clean",       "dirty",      "noise",        "pain",        "medication", "prescription",
+        "pharmacy",    "test",       "result",       "scan",        "x-ray",      "blood",
+        "surgery",     "operation",  "theatre",      "anaesthetic", "midwife",    "baby",
+        "birth",       "maternity",  "child",        "mental",      "crisis",     "therapy",
+        "counselling", "ambulance",  "paramedic",    "emergency",   "triage",     "cubicle",
+        "corridor",    "trolley",    "toilet",       "shower",      "visiting",   "family",
+        "carer",       "dementia",   "stroke",       "cancer",      "chemo",      "dialysis",
+        "diabetes",    "asthma",     "heart",        "kind",        "rude",       "caring",
+        "dismissive",  "listened",   "ignored",      "explained",   "confused",   "respect",
+        "dignity",     "privacy",    "language",     "interpreter", "wheelchair", "access",
+        "transport",   "record",     "complaint",    "apology",     "thank",      "brilliant",
+        "awful",       "safe",       "unsafe",       "neglect",     "fall",       "infection",
+        "sepsis",      "wound",      "dressing",     "physio",      "dentist",    "optician",
+        "gp",          "surgery",    "practice",     "online",      "booking",    "queue",
     };
     std::vector<std::string> out(std::begin(base), std::end(base));
     std::set<std::string> seen(out.begin(), out.end());
@@ -149,8 +159,8 @@ std::string GenerateRules(int rules, Lcg& rng) {
             << "'\\b(not|never|no|wasn.?t|didn.?t)\\b'\n";
         break;
       case 2:
-        out << "all = ['\\b" << a << "\\b', '\\b" << b << "(s|ed)?\\b']\nnone = ['\\b" << c
-            << " " << a << "\\b']\n";
+        out << "all = ['\\b" << a << "\\b', '\\b" << b << "(s|ed)?\\b']\nnone = ['\\b" << c << " "
+            << a << "\\b']\n";
         break;
       case 3:
         out << "near = [{ a = '\\b" << a << "s?\\b', b = '\\b" << b << "\\b', within = 4 }]\n";
@@ -184,6 +194,61 @@ std::vector<std::string> GeneratePosts(int n, Lcg& rng) {
   return posts;
 }
 
+// Comments from the "FFT answer" column, packed into posts of 180-220 bytes
+// and cycled up to `n` posts; empty when the file is unreadable.
+std::vector<std::string> ReadCommentPosts(const std::filesystem::path& csv_file, int n) {
+  std::ifstream in(csv_file, std::ios::binary);
+  if (!in) return {};
+  std::ostringstream text;
+  text << in.rdbuf();
+  const std::string bytes = text.str();
+  struct State {
+    int column = 0;
+    int answer_column = -1;
+    bool header = true;
+    std::vector<std::string> comments;
+  } state;
+  auto on_field = [](void* data, size_t len, void* st) {
+    auto* s = static_cast<State*>(st);
+    std::string field(static_cast<const char*>(data), len);
+    if (s->header && field == "FFT answer") s->answer_column = s->column;
+    if (!s->header && s->column == s->answer_column && !field.empty() &&
+        field != "Did not answer") {
+      s->comments.push_back(std::move(field));
+    }
+    ++s->column;
+  };
+  auto on_row = [](int, void* st) {
+    auto* s = static_cast<State*>(st);
+    s->header = false;
+    s->column = 0;
+  };
+  csv_parser parser;
+  if (csv_init(&parser, 0) != 0) return {};
+  csv_parse(&parser, bytes.data(), bytes.size(), on_field, on_row, &state);
+  csv_fini(&parser, on_field, on_row, &state);
+  csv_free(&parser);
+  // Words, so long comments split and short ones join into posts of
+  // 180-220 bytes.
+  std::vector<std::string> packed;
+  std::string post;
+  for (const auto& c : state.comments) {
+    std::istringstream words(c);
+    for (std::string w; words >> w;) {
+      if (!post.empty() && post.size() + 1 + w.size() > 220) {
+        if (post.size() >= 180) packed.push_back(std::move(post));
+        post.clear();
+      }
+      post += post.empty() ? w : " " + w;
+    }
+  }
+  std::vector<std::string> posts;
+  for (size_t i = 0; !packed.empty() && posts.size() < static_cast<size_t>(n); ++i) {
+    posts.push_back(packed[i % packed.size()]);
+  }
+  return posts;
+}
+
 // The distinct patterns of a compiled set, as the engine sees them.
 std::vector<std::string> DistinctPatterns(const RuleSet& set) {
   std::vector<std::string> out;
@@ -201,7 +266,8 @@ std::vector<std::string> DistinctPatterns(const RuleSet& set) {
   return out;
 }
 
-std::unique_ptr<RE2::Set> BaselineSet(const std::vector<std::string>& patterns, bool case_sensitive) {
+std::unique_ptr<RE2::Set> BaselineSet(const std::vector<std::string>& patterns,
+                                      bool case_sensitive) {
   RE2::Options opts;
   opts.set_case_sensitive(case_sensitive);
   opts.set_max_mem(earshot::rules::RuleSetOptions{}.max_mem);
@@ -273,7 +339,9 @@ int Measure(const std::string& name, std::vector<Stage>& stages,
   int64_t rules = 0;
   for (auto& s : stages) rules += static_cast<int64_t>(s.set->rules().size());
   Report(name + "_compile", pattern_count, compile, "re2_set_compile", baseline_compile,
-         {{"rules", rules}, {"files", static_cast<int64_t>(stages.size())}, {"set_entries", piece_count}});
+         {{"rules", rules},
+          {"files", static_cast<int64_t>(stages.size())},
+          {"set_entries", piece_count}});
 
   // Warm the DFA caches once, as a long-running process has them.
   std::vector<RuleMatch> matches;
@@ -343,13 +411,16 @@ int Measure(const std::string& name, std::vector<Stage>& stages,
 int main(int argc, char** argv) {
   bool quick = false;
   std::filesystem::path rules_dir = "config/rules";
+  std::filesystem::path posts_csv = "../shared/data/feedback/fft_v6_train.csv";
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) {
       quick = true;
     } else if (std::strcmp(argv[i], "--rules") == 0 && i + 1 < argc) {
       rules_dir = argv[++i];
+    } else if (std::strcmp(argv[i], "--posts") == 0 && i + 1 < argc) {
+      posts_csv = argv[++i];
     } else {
-      std::cerr << "usage: bench_rules [--quick] [--rules DIR]\n";
+      std::cerr << "usage: bench_rules [--quick] [--rules DIR] [--posts CSV]\n";
       return 2;
     }
   }
@@ -382,7 +453,15 @@ int main(int argc, char** argv) {
     }
     std::sort(stages.begin(), stages.end(),
               [](const Stage& a, const Stage& b) { return a.file < b.file; });
-    if (!stages.empty()) Measure("rules_default", stages, posts, runs);
+    std::vector<std::string> comments = ReadCommentPosts(posts_csv, quick ? 20000 : 200000);
+    if (comments.empty()) {
+      std::cerr << "bench_rules: " << posts_csv << " not readable; default rules measured on "
+                << "generated posts\n";
+    }
+    if (!stages.empty()) {
+      Measure(comments.empty() ? "rules_default" : "rules_default_fft_comments", stages,
+              comments.empty() ? posts : comments, runs);
+    }
   } else {
     std::cerr << "bench_rules: " << rules_dir << " not found; default rule set not measured\n";
   }

@@ -118,7 +118,8 @@ struct Reader {
     std::error_code ec;
     if (!fs::exists(path, ec)) {
       if (optional) return Table{path.string(), required, {}};
-      return Status::NotFound(path.string() + ": missing (run classifiers/tools/build_gazetteer.py)");
+      return Status::NotFound(path.string() +
+                              ": missing (run classifiers/tools/build_gazetteer.py)");
     }
     auto text = ReadAll(path);
     if (!text.ok()) return text.status();
@@ -203,8 +204,8 @@ Status ReadAliases(Reader& reader, Gazetteer* g) {
     alias.source = t.Where(row);
     if (alias.id.empty()) return Status::ParseError(alias.source + ": empty id");
     if (auto [it, fresh] = seen.emplace(alias.id, alias.source); !fresh) {
-      return Status::ParseError(alias.source + ": alias id \"" + alias.id +
-                                "\" already used at " + it->second);
+      return Status::ParseError(alias.source + ": alias id \"" + alias.id + "\" already used at " +
+                                it->second);
     }
     alias.targets = List(t.Get(row, target));
     if (alias.targets.empty()) return Status::ParseError(alias.source + ": no target");
@@ -360,10 +361,14 @@ Status ReadContextWords(Reader& reader, Gazetteer* g) {
   for (const auto& row : t.rows) {
     std::string k = t.Get(row, kind);
     std::vector<std::string>* dest = nullptr;
-    if (k == "health") dest = &g->health_words;
-    else if (k == "block") dest = &g->block_words;
-    else if (k == "common_place") dest = &g->common_places;
-    else return Status::ParseError(t.Where(row) + ": unknown kind \"" + k + "\"");
+    if (k == "health")
+      dest = &g->health_words;
+    else if (k == "block")
+      dest = &g->block_words;
+    else if (k == "common_place")
+      dest = &g->common_places;
+    else
+      return Status::ParseError(t.Where(row) + ": unknown kind \"" + k + "\"");
     for (auto& w : List(t.Get(row, words))) dest->push_back(NormaliseVariant(w, false));
   }
   return Status::Ok();
@@ -408,8 +413,8 @@ std::string NormaliseVariant(std::string_view text, bool keep_case) {
         p += c;
       }
       while (!p.empty() && p.front() == '\'') p.erase(p.begin());
-      bool ends_s_quote = p.size() >= 2 && p.back() == '\'' &&
-                          (p[p.size() - 2] == 's' || p[p.size() - 2] == 'S');
+      bool ends_s_quote =
+          p.size() >= 2 && p.back() == '\'' && (p[p.size() - 2] == 's' || p[p.size() - 2] == 'S');
       while (!p.empty() && p.back() == '\'' && !ends_s_quote) p.pop_back();
       if (p.empty()) continue;
       std::string pl = p;
@@ -453,6 +458,16 @@ std::string TokenPattern(const std::string& token, bool case_sensitive) {
   if (lower == "nhs") return ci("nhs");
   if (lower == "trust") return ci("trust");
   if (lower == "ft") return case_sensitive ? "FT" : "ft";
+  // An acronym may be written with dots ("R.V.I.").
+  if (case_sensitive && token.size() >= 2 && token.size() <= 6 &&
+      std::all_of(token.begin(), token.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
+    std::string out;
+    for (size_t i = 0; i < token.size(); ++i) {
+      out += token[i];
+      if (i + 1 < token.size()) out += "\\.?";
+    }
+    return out;
+  }
   std::string body = token;
   bool explicit_s = false;
   // "james's" / "thomas'": the possessive is optional ("St James Hospital").
@@ -474,8 +489,7 @@ std::string TokenPattern(const std::string& token, bool case_sensitive) {
     }
     // "addenbrookes" also matches "addenbrooke's".
     if (!has_quote && !explicit_s && i + 1 == body.size() && body.size() >= 4 &&
-        (c == 's' || c == 'S') && body[i - 1] != 's' && body[i - 1] != 'S' &&
-        body[i - 1] != '\'') {
+        (c == 's' || c == 'S') && body[i - 1] != 's' && body[i - 1] != 'S' && body[i - 1] != '\'') {
       out += std::string(kApostrophe) + "?";
     }
     if (IsWordByte(c) || static_cast<unsigned char>(c) >= 0x80) {
@@ -496,12 +510,13 @@ std::string VariantPattern(std::string_view variant, bool case_sensitive) {
     if (!t.empty()) toks.push_back(t);
   }
   std::string out;
-  const std::string sep = "[\\s\\-]+";
+  const std::string sep = "[\\s,\\-]+";
   auto is_and = [&](size_t i) { return i > 0 && i + 1 < toks.size() && Lower(toks[i]) == "and"; };
   for (size_t i = 0; i < toks.size(); ++i) {
     if (i > 0) {
       if (is_and(i)) {
-        out += case_sensitive ? "(?:\\s*[&+]\\s*|\\s+(?i:and)\\s+)" : "(?:\\s*[&+]\\s*|\\s+and\\s+)";
+        out +=
+            case_sensitive ? "(?:\\s*[&+]\\s*|\\s+(?i:and)\\s+)" : "(?:\\s*[&+]\\s*|\\s+and\\s+)";
         continue;
       }
       if (!is_and(i - 1)) out += sep;

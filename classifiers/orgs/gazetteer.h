@@ -24,13 +24,14 @@ enum class Guard {
   kNext,    // the next word does not make it something else ("Charing Cross
             // station", "Guy's birthday"): context_words.tsv "block"
   kHealth,  // kNext, and a health word is near ("Guy's A&E was rammed")
-  kPlace,   // a place of the target is named in the post ("MRI" + Manchester)
+  kPlace,   // kNext, and a place of the target is named in the post ("MRI" +
+            // Manchester; not "MRI scan")
 };
 
 struct OrgRecord {
   std::string code;
-  std::string kind;    // trust, independent, icb, region, welsh_board,
-                       // scottish_board, scottish_national, ni_trust
+  std::string kind;  // trust, independent, icb, region, welsh_board,
+                     // scottish_board, scottish_national, ni_trust
   std::string name;
   std::string status;  // open, closed, unknown
   std::string close_date;
@@ -92,7 +93,8 @@ std::string NormaliseVariant(std::string_view text, bool keep_case);
 
 // An RE2 pattern matching a normalised variant as written in posts: word
 // boundaries, "'"/"’", optional possessive, "St"/"St."/"Saint",
-// "and"/"&", "Hospital"/"Hosp", "Centre"/"Center", spaces or hyphens.
+// "and"/"&", "Hospital"/"Hosp", "Centre"/"Center", spaces, commas or
+// hyphens between words.
 // Case-insensitive unless `case_sensitive` (then only "the", "st", "and"
 // and facility nouns ignore case).
 std::string VariantPattern(std::string_view variant, bool case_sensitive);

@@ -1,6 +1,7 @@
 // OrgRouter over the gazetteer: every name, alias and domain is one pattern
-// of a single RE2::Set, so a post that names no organisation costs one scan.
-// Only the patterns that hit are run again on their own to find spans, and
+// of a single RE2::Set. A post is first checked by a word prefilter (most
+// posts name no organisation and stop there), then scanned once by the Set;
+// only the patterns that hit are run again on their own to find spans, and
 // only an ambiguous or guarded mention looks for context (places, health
 // words, the word after it).
 #include "classifiers/orgs/org_router.h"
@@ -205,8 +206,8 @@ Candidate RouterImpl::SiteCandidate(const SiteRecord& site, const std::string& r
   return c;
 }
 
-void RouterImpl::AddVariant(const std::string& variant, bool case_sensitive,
-                            const Candidate& base, const std::string& source) {
+void RouterImpl::AddVariant(const std::string& variant, bool case_sensitive, const Candidate& base,
+                            const std::string& source) {
   Candidate c = base;
   size_t i = 0;
   while (i < variant.size() && (variant[i] == '?' || variant[i] == '~')) {
@@ -339,7 +340,8 @@ Result<std::shared_ptr<const OrgRouter>> RouterImpl::Build(Gazetteer g) {
       base.curated = true;
       base.is_default = alias.is_default;
       base.guard = alias.guard;
-      for (const auto& v : alias.variants) r.AddVariant(v, alias.case_sensitive, base, alias.source);
+      for (const auto& v : alias.variants)
+        r.AddVariant(v, alias.case_sensitive, base, alias.source);
     }
   }
   for (const auto& d : r.g_.domains) {
@@ -482,7 +484,8 @@ Routing RouterImpl::Route(std::string_view text) const {
           ok = next && health;
           break;
         case Guard::kPlace:
-          ok = has_place(*c);
+          if (next < 0) next = NextWordOk(text, m.end);
+          ok = next && has_place(*c);
           break;
       }
       if (ok) kept.push_back(c);
@@ -498,7 +501,8 @@ Routing RouterImpl::Route(std::string_view text) const {
   for (auto& m : mentions) {
     bool inside = false;
     for (const auto& o : mentions) {
-      if (&o != &m && o.start <= m.start && o.end >= m.end && (o.end - o.start) > (m.end - m.start)) {
+      if (&o != &m && o.start <= m.start && o.end >= m.end &&
+          (o.end - o.start) > (m.end - m.start)) {
         inside = true;
         break;
       }
@@ -607,6 +611,12 @@ Routing RouterImpl::Route(std::string_view text) const {
     }
     std::string mention(text.substr(m.start, m.end - m.start));
     if (!seen_unrouted.insert({LowerAscii(mention), d.candidates}).second) continue;
+    // "the Tavistock" and "Tavistock Clinic": one mention, reported once.
+    bool overlaps = false;
+    for (const auto& u : routing.unrouted) {
+      if (u.candidates == d.candidates && u.start < m.end && m.start < u.end) overlaps = true;
+    }
+    if (overlaps) continue;
     UnroutedMention u;
     u.mention = std::move(mention);
     u.start = m.start;

@@ -65,7 +65,8 @@ LintReport Lint(const RuleSet& rules, const std::vector<std::string>& sample_tex
 
   for (size_t i = 0; i < all.size(); ++i) {
     const Rule& rule = all[i];
-    const std::string where = rule.file + ":" + std::to_string(rule.line) + ": rule '" + rule.id + "' ";
+    const std::string where =
+        rule.file + ":" + std::to_string(rule.line) + ": rule '" + rule.id + "' ";
     auto finding = [&](LintFinding::Kind kind, std::string pattern, std::string message) {
       LintFinding f;
       f.kind = kind;
@@ -87,7 +88,8 @@ LintReport Lint(const RuleSet& rules, const std::vector<std::string>& sample_tex
       patterns.emplace_back("near.a", &n.a);
       patterns.emplace_back("near.b", &n.b);
     }
-    if (!rule.unless_preceded.empty()) patterns.emplace_back("unless_preceded", &rule.unless_preceded);
+    if (!rule.unless_preceded.empty())
+      patterns.emplace_back("unless_preceded", &rule.unless_preceded);
     for (const auto& [clause, pattern] : patterns) {
       if (CanMatchEmpty(*pattern)) {
         finding(LintFinding::Kind::kMatchesEmpty, *pattern,

@@ -30,7 +30,8 @@ struct Item {
 
 bool IsGap(const Item& item) {
   if (!item.quantified) return false;
-  if (item.kind == ItemKind::kAssert || item.kind == ItemKind::kFlags || item.kind == ItemKind::kBar) {
+  if (item.kind == ItemKind::kAssert || item.kind == ItemKind::kFlags ||
+      item.kind == ItemKind::kBar) {
     return false;
   }
   if (item.max == kUnbounded) {
@@ -138,8 +139,8 @@ class Scanner {
   bool FlagGroup() {
     if (s_.compare(i_, 2, "(?") != 0) return false;
     size_t j = i_ + 2;
-    while (j < s_.size() && ((s_[j] >= 'a' && s_[j] <= 'z') || (s_[j] >= 'A' && s_[j] <= 'Z') ||
-                             s_[j] == '-')) {
+    while (j < s_.size() &&
+           ((s_[j] >= 'a' && s_[j] <= 'z') || (s_[j] >= 'A' && s_[j] <= 'Z') || s_[j] == '-')) {
       ++j;
     }
     if (j >= s_.size() || s_[j] != ')') return false;

@@ -15,13 +15,13 @@
 #include <re2/re2.h>
 #include <re2/set.h>
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <climits>
 #include <cmath>
 #include <fstream>
 #include <map>
 #include <sstream>
-#include <toml++/toml.h>
 #include <unordered_map>
 
 #include "classifiers/rules/lint.h"
@@ -60,9 +60,8 @@ bool IsIdentifier(std::string_view s) {
   if (s.empty()) return false;
   auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
   if (!alpha(s[0])) return false;
-  return std::all_of(s.begin() + 1, s.end(), [&](char c) {
-    return alpha(c) || (c >= '0' && c <= '9') || c == '-';
-  });
+  return std::all_of(s.begin() + 1, s.end(),
+                     [&](char c) { return alpha(c) || (c >= '0' && c <= '9') || c == '-'; });
 }
 
 // A word is a maximal run of ASCII letters, digits and apostrophes, or of
@@ -104,23 +103,23 @@ struct Pattern {
 // Per-thread working memory for Match(): reused across calls so the hot path
 // allocates nothing once warm.
 struct Scratch {
-  std::vector<int> pieces;          // set entries found by the set pass
-  std::vector<uint32_t> conj_stamp; // conj_stamp[c] == stamp: conj_found[c] is live
-  std::vector<int32_t> conj_found;  // pieces of conjunction c found so far
-  std::vector<int> hits;            // patterns that may occur, unordered
-  std::vector<uint32_t> hit_stamp;  // hit_stamp[p] == stamp: p is in hits
+  std::vector<int> pieces;           // set entries found by the set pass
+  std::vector<uint32_t> conj_stamp;  // conj_stamp[c] == stamp: conj_found[c] is live
+  std::vector<int32_t> conj_found;   // pieces of conjunction c found so far
+  std::vector<int> hits;             // patterns that may occur, unordered
+  std::vector<uint32_t> hit_stamp;   // hit_stamp[p] == stamp: p is in hits
   uint32_t stamp = 0;
-  std::vector<int32_t> candidates;  // rules those hits can trigger, unordered
-  std::vector<uint32_t> rule_stamp; // rule_stamp[r] == stamp: r is a candidate
+  std::vector<int32_t> candidates;   // rules those hits can trigger, unordered
+  std::vector<uint32_t> rule_stamp;  // rule_stamp[r] == stamp: r is a candidate
   struct Entry {
     int32_t pattern;
     uint32_t begin;
     uint32_t count;
     bool complete;  // false: only the first match was collected
   };
-  std::vector<Entry> entries;       // which patterns' matches are in `spans`
-  std::vector<Interval> spans;      // their matches, in text order per pattern
-  std::vector<Interval> words;      // word tokens of the text, once needed
+  std::vector<Entry> entries;   // which patterns' matches are in `spans`
+  std::vector<Interval> spans;  // their matches, in text order per pattern
+  std::vector<Interval> words;  // word tokens of the text, once needed
   bool words_ready = false;
   std::vector<Interval> near_a;
   std::vector<Interval> near_b;
@@ -203,7 +202,8 @@ class Evaluator {
       if (!Hit(p)) return false;
     for (const NearRef& n : r.near)
       if (!Hit(n.a) || !Hit(n.b)) return false;
-    if (!r.any.empty() && std::none_of(r.any.begin(), r.any.end(), [&](int32_t p) { return Hit(p); }))
+    if (!r.any.empty() &&
+        std::none_of(r.any.begin(), r.any.end(), [&](int32_t p) { return Hit(p); }))
       return false;
     for (int32_t p : r.none)
       if (Present(p)) return false;
@@ -318,7 +318,8 @@ class Evaluator {
     if (to <= from) return 0;
     EnsureWords();
     const auto& w = s_.words;
-    auto lo = std::partition_point(w.begin(), w.end(), [&](const Interval& t) { return t.end <= from; });
+    auto lo =
+        std::partition_point(w.begin(), w.end(), [&](const Interval& t) { return t.end <= from; });
     auto hi = std::partition_point(lo, w.end(), [&](const Interval& t) { return t.start < to; });
     return static_cast<int>(hi - lo);
   }
@@ -337,7 +338,7 @@ class Evaluator {
       s_.spans.push_back({start, end});
       ++count;
       if (first_only) break;
-      if (static_cast<size_t>(end) > pos) {
+      if (end > start) {
         pos = end;
       } else {
         // An empty match: step over one whole UTF-8 character.
@@ -484,8 +485,8 @@ std::string CompiledRuleSet::Explain(std::string_view text) const {
     const CompiledRule& r = compiled_[i];
     Interval span;
     const bool fires = ev.Evaluate(r, &span);
-    o << "rule " << rule.id << " (" << rule.file << ":" << rule.line << ") -> " << rule.label << ": "
-      << (fires ? "fires " + Snippet(text, span) : std::string("does not fire")) << "\n";
+    o << "rule " << rule.id << " (" << rule.file << ":" << rule.line << ") -> " << rule.label
+      << ": " << (fires ? "fires " + Snippet(text, span) : std::string("does not fire")) << "\n";
     const bool negating = r.negation >= 0 && ev.Hit(r.negation);
     auto positive = [&](std::string_view clause, int32_t p) {
       o << "  " << clause << " " << Quote(patterns_[p].text) << ": ";
@@ -515,12 +516,12 @@ std::string CompiledRuleSet::Explain(std::string_view text) const {
       o << "  near " << Quote(patterns_[n.a].text) << " ~ " << Quote(patterns_[n.b].text)
         << " within " << n.within << ": "
         << (ev.NearHolds(n, r, negating, &m) ? "holds at " + Snippet(text, m)
-                                              : std::string("does not hold"))
+                                             : std::string("does not hold"))
         << "\n";
     }
     if (r.negation >= 0) {
-      o << "  unless_preceded " << Quote(patterns_[r.negation].text) << " within "
-        << r.within_words << " words: " << (negating ? "present" : "absent") << "\n";
+      o << "  unless_preceded " << Quote(patterns_[r.negation].text) << " within " << r.within_words
+        << " words: " << (negating ? "present" : "absent") << "\n";
     }
   }
   return o.str();
@@ -546,7 +547,8 @@ class Loader {
 
     const toml::node* meta = root.get("meta");
     if (!meta) return Fail("1:1: missing [meta] table (stage, version)");
-    if (!meta->is_table()) return Status::InvalidArgument(Where(file_, *meta) + "meta must be a table");
+    if (!meta->is_table())
+      return Status::InvalidArgument(Where(file_, *meta) + "meta must be a table");
     EARSHOT_RETURN_IF_ERROR(ReadMeta(*meta->as_table()));
 
     if (const toml::node* labels = root.get("label")) {
@@ -562,7 +564,8 @@ class Loader {
     if (!rules) return Fail("1:1: no [[rule]] tables: a rule file needs at least one rule");
     const toml::array* arr = rules->as_array();
     if (!arr || !arr->is_array_of_tables()) {
-      return Status::InvalidArgument(Where(file_, *rules) + "rule must be an array of tables ([[rule]])");
+      return Status::InvalidArgument(Where(file_, *rules) +
+                                     "rule must be an array of tables ([[rule]])");
     }
     if (arr->empty()) return Fail("1:1: no [[rule]] tables: a rule file needs at least one rule");
     for (const toml::node& n : *arr) EARSHOT_RETURN_IF_ERROR(ReadRule(*n.as_table()));
@@ -788,7 +791,8 @@ class Loader {
           return Status::InvalidArgument(Where(file_, item) + "rule " + Quote(rule_id) +
                                          ": near clause needs " + std::string(side));
         }
-        auto index = Intern(*p, rule_id, "near." + std::string(side), side == "a" ? &text.a : &text.b);
+        auto index =
+            Intern(*p, rule_id, "near." + std::string(side), side == "a" ? &text.a : &text.b);
         if (!index.ok()) return index.status();
         (side == "a" ? ref.a : ref.b) = *index;
       }
@@ -813,10 +817,10 @@ class Loader {
   Status ReadRule(const toml::table& t) {
     const toml::node* id_node = t.get("id");
     std::string id = id_node && id_node->is_string() ? *id_node->value<std::string>() : "";
-    EARSHOT_RETURN_IF_ERROR(CheckKeys(t,
-                                      {"id", "label", "weight", "any", "all", "none", "near",
-                                       "unless_preceded", "within_words"},
-                                      id.empty() ? "[[rule]]" : "rule " + Quote(id)));
+    EARSHOT_RETURN_IF_ERROR(CheckKeys(
+        t,
+        {"id", "label", "weight", "any", "all", "none", "near", "unless_preceded", "within_words"},
+        id.empty() ? "[[rule]]" : "rule " + Quote(id)));
     if (!id_node) return Status::InvalidArgument(Where(file_, t) + "[[rule]] needs id");
     if (!id_node->is_string() || !IsRuleId(id)) {
       return TypeError(*id_node, "rule id", "a string of a-z, 0-9, '.', '_' and '-'");
@@ -832,7 +836,8 @@ class Loader {
     rule_lines_.emplace(id, rule.line);
 
     const toml::node* label = t.get("label");
-    if (!label) return Status::InvalidArgument(Where(file_, t) + "rule " + Quote(id) + " needs label");
+    if (!label)
+      return Status::InvalidArgument(Where(file_, t) + "rule " + Quote(id) + " needs label");
     if (!label->is_string() || label->value<std::string>()->empty()) {
       return TypeError(*label, "rule " + Quote(id) + ": label", "a non-empty string");
     }
@@ -912,7 +917,8 @@ class Loader {
     for (size_t p = 0; p < np; ++p) {
       auto& rules = by_pattern[p];
       rules.erase(std::unique(rules.begin(), rules.end()), rules.end());
-      set_->trigger_offsets_[p + 1] = set_->trigger_offsets_[p] + static_cast<uint32_t>(rules.size());
+      set_->trigger_offsets_[p + 1] =
+          set_->trigger_offsets_[p] + static_cast<uint32_t>(rules.size());
       set_->trigger_rules_.insert(set_->trigger_rules_.end(), rules.begin(), rules.end());
     }
   }

@@ -353,6 +353,8 @@ class Namer:
             bare = t.replace("'", "")
             if t in DESCRIPTIVE or t in NAMEISH or bare in NAMEISH or t in COMMON:
                 continue
+            if t in LOWER_WORDS or len(bare) <= 2:
+                continue  # "le" in "Chester le Street"
             if bare in self.place_words or t in self.place_words:
                 continue
             if bare.endswith("s") and bare[:-1] in self.place_words:
@@ -675,6 +677,17 @@ def main(argv):
             ps.add(oc)
         return ps
 
+    def display_name(raw):
+        """"Nottingham University Hospitals NHS Trust - City Campus" -> "City
+        Campus"; names without an owner part are kept as they are."""
+        raw = maybe_title(raw)
+        parts = [p.strip() for p in re.split(r"\s+-\s+", raw) if p.strip()]
+        if len(parts) < 2:
+            return raw
+        own = [p for p in parts if not ({"nhs", "trust", "ltd", "limited", "cic"} & set(tokens(p)))]
+        with_facility = [p for p in own if set(tokens(p)) & FACILITY]
+        return (with_facility or own or parts)[0]
+
     for s in sites2020:
         code = s["site_code"]
         ch = choices_by_code.get(code, {})
@@ -691,7 +704,7 @@ def main(argv):
                               [ch.get("Address1", ""), ch.get("Address2", ""), ch.get("Address3", "")],
                               normalise(name))
         site_rows[code] = {
-            "code": code, "name": name, "parent": s["parent_code_2020"],
+            "code": code, "name": display_name(name), "parent": s["parent_code_2020"],
             "parent_2020": s["parent_code_2020"], "source": "nhs_choices_2020",
             "places": places, "variants": variants,
             "domain": registrable_domain(s["website"]),
@@ -717,7 +730,7 @@ def main(argv):
                 row["domain"] = registrable_domain(r["Website"])
             continue
         site_rows[code] = {
-            "code": code, "name": name, "parent": parent, "parent_2020": "",
+            "code": code, "name": display_name(name), "parent": parent, "parent_2020": "",
             "source": "rcpch_2024", "places": places, "variants": variants,
             "domain": registrable_domain(r["Website"]),
         }

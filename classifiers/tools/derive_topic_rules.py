@@ -1,0 +1,588 @@
+#!/usr/bin/env python3
+"""Derives config/rules/topics.toml and config/rules/sentiment.toml.
+
+Inputs: the hand-written rules (classifiers/tools/rules/*.hand.toml, written
+from the QDC framework's descriptions) and a labelled CSV in the shared
+feedback format (../shared/data/feedback/fft_v6_train.csv; see its
+PROVENANCE.md for the v6 -> QDC mapping, repeated in V6_TO_QDC below).
+
+Method (per stage, one binary classifier per label):
+  features  every hand-written rule of the stage (fired or not, evaluated by
+            rulematch.py), word n-grams (1..3 words, at most 3 non-word
+            characters apart, digits generalised to \\d+) seen in at least
+            `min_df` training comments, and "the whole comment is these 1-3
+            words" patterns;
+  model     L2-regularised logistic regression on binary features, fitted
+            by full-batch Adam (numpy);
+  pruning   the `top_k` largest weights per label are kept;
+  threshold chosen per label on out-of-fold scores of an inner
+            cross-validation (best F1; for sentiment, best 3-class accuracy
+            over both labels at once).
+Each kept feature becomes a [[rule]] with its weight (an n-gram is the RE2
+pattern \\bw1\\W{1,3}w2\\b); weights are scaled so every label's threshold is
+1.0. A label is assigned when its matched rules' weights sum to >= 1.0.
+Labels with fewer than `min_train` training examples keep their hand-written
+rules and weights unchanged.
+
+So the emitted rule files are data: words and phrases with weights, never
+comment text. The comments are read only to fit the weights.
+
+Usage:
+  python3 classifiers/tools/derive_topic_rules.py \\
+      --train ../shared/data/feedback/fft_v6_train.csv --out-dir config/rules
+
+Needs numpy (Debian: python3-numpy) besides the standard library.
+"""
+
+import argparse
+import csv
+import datetime
+import os
+import random
+import re
+import sys
+import zlib
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rulematch  # noqa: E402
+
+try:
+    import numpy as np
+except ImportError:  # Debian's python3-numpy, when another python3 runs us
+    sys.path.append("/usr/lib/python3/dist-packages")
+    import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+# ../shared/data/PROVENANCE.md: v6 sub-categories merged in QDC.
+V6_TO_QDC = {
+    "Number & deployment of staff": "Staffing levels & responsiveness",
+    "Staff responsiveness": "Staffing levels & responsiveness",
+    "Staff continuity": "Continuity of care",
+    "Referals & continuity of care": "Continuity of care",
+    "Diagnosis & triage": "Continuity of care",
+    "Environment & Facilities": "Environment, facilities & equipment",
+    "Provision of medical equipment": "Environment, facilities & equipment",
+    "Existence of services": "Timeliness of care",
+}
+
+# Short stable names for rule ids, one per QDC sub-category.
+TOPIC_SLUGS = {
+    "Positive experience & gratitude": "positive",
+    "Organisation & efficiency": "organisation",
+    "Funding & use of financial resources": "funding",
+    "Feeling safe": "safe",
+    "Labelling not possible": "unlabelable",
+    "Not assigned": "unassigned",
+    "Staff manner & personal attributes": "manner",
+    "Staffing levels & responsiveness": "staffing",
+    "Competence & training": "competence",
+    "Contacting services": "contact",
+    "Appointment arrangements": "appointments",
+    "Appointment method": "method",
+    "Timeliness of care": "timeliness",
+    "Unspecified communication": "communication",
+    "Staff listening, understanding & involving patients": "listening",
+    "Information directly from staff during care": "info-staff",
+    "Information provision & guidance": "info-provision",
+    "Being kept informed, clarity & consistency of information": "kept-informed",
+    "Interaction with family/ carers": "family",
+    "Mental Health Act": "mha",
+    "Continuity of care": "continuity",
+    "Discharge": "discharge",
+    "Supplying & understanding medication": "medication",
+    "Pain management": "pain",
+    "Activities & access to fresh air": "activities",
+    "Electronic entertainment": "entertainment",
+    "Cleanliness, tidiness & infection control": "cleanliness",
+    "Sensory experience": "sensory",
+    "Environment, facilities & equipment": "environment",
+    "Food & drink provision & facilities": "food",
+    "Service location": "location",
+    "Transport to/ from services": "transport",
+    "Parking": "parking",
+}
+
+DEFAULT_PARAMS = {
+    "ngram_max": 2,
+    "min_df": 2,
+    "max_gap": 3,  # non-word characters between the words of an n-gram
+    "l2": 1.0,
+    "l2_hand": 0.3,  # lighter penalty: the hand rules are prior knowledge
+    "iters": 250,
+    "lr": 0.1,
+    "top_k": 200,
+    "min_train": 15,
+    "inner_folds": 4,
+    "min_weight": 0.02,  # after scaling to threshold 1.0
+    "min_threshold": 0.25,  # below: a prior rule carries the bias
+    "seed": 20261122,
+}
+
+
+# ------------------------------------------------------------------ data
+def load_feedback(path):
+    """Rows of the shared feedback CSV: text, QDC labels, sentiment, group."""
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        rows = [r for r in reader]
+    ti = header.index("FFT answer")
+    si = header.index("Comment sentiment")
+    gi = header.index("Respondent ID") if "Respondent ID" in header else None
+    topic_cols = [(i, V6_TO_QDC.get(h, h)) for i, h in enumerate(header) if i > si]
+    out = []
+    for n, r in enumerate(rows):
+        labels = set()
+        for i, name in topic_cols:
+            v = r[i].strip() if i < len(r) else ""
+            if v and v not in ("0", "0.0"):
+                labels.add(name)
+        s = r[si].strip() if si < len(r) else ""
+        sentiment = int(float(s)) if s else 0
+        out.append({"text": r[ti] if ti < len(r) else "", "labels": labels,
+                    "sentiment": sentiment, "group": r[gi] if gi is not None else str(n)})
+    return header, rows, out
+
+
+def group_folds(rows, k, seed):
+    """Fold index per row; all comments of one respondent share a fold."""
+    groups = sorted({r["group"] for r in rows})
+    random.Random(seed).shuffle(groups)
+    fold_of = {g: i % k for i, g in enumerate(groups)}
+    return [fold_of[r["group"]] for r in rows]
+
+
+# -------------------------------------------------------------- features
+_TOKEN = re.compile(r"[A-Za-z0-9_]+")
+_NONWORD = r"\W"
+
+
+def token_spans(text):
+    return [(m.start(), m.end(), m.group(0).lower()) for m in _TOKEN.finditer(text)]
+
+
+def norm_token(t):
+    return "NUM" if t.isdigit() else t
+
+
+# Sentiment n-gram rules carry this negation (unless_preceded, within
+# NEGATION_WORDS words), so "not rude" does not fire the rule for "rude";
+# the phrase "not rude" is a feature of its own.
+NEGATION = (r"""\b(not|no|never|nothing|nobody|none|neither|nor|without|hardly|cannot|"""
+            r"""(can|couldn|wasn|weren|isn|aren|didn|don|doesn|won|wouldn|shouldn|haven|hasn|hadn)[’']?t)\b""")
+NEGATION_WORDS = 3
+
+
+def negated_starts(text, toks, negation):
+    """Indices of tokens that a negation match precedes closely enough
+    (rule_set.cc: the nearest negation match ending at or before the token,
+    fewer than NEGATION_WORDS words between)."""
+    negs = [m.span() for m in negation.finditer(text)]
+    if not negs:
+        return set()
+    t = rulematch.Text(text)
+    out = set()
+    k = -1
+    for i, (start, _, _) in enumerate(toks):
+        while k + 1 < len(negs) and negs[k + 1][1] <= start:
+            k += 1
+        if k >= 0 and t.words_between(negs[k][1], start) < NEGATION_WORDS:
+            out.add(i)
+    return out
+
+
+def text_features(text, ngram_max, max_gap, negation=None):
+    """Feature keys present in `text` (see pattern_for). With `negation`,
+    an n-gram occurrence right after a negation does not count."""
+    toks = token_spans(text)
+    feats = set()
+    n = len(toks)
+    skip = negated_starts(text, toks, negation) if negation is not None else ()
+    for i in range(n):
+        if i in skip:
+            continue
+        words = [norm_token(toks[i][2])]
+        feats.add(("g", (words[0],)))
+        for j in range(i + 1, min(n, i + ngram_max)):
+            if toks[j][0] - toks[j - 1][1] > max_gap:
+                break
+            words.append(norm_token(toks[j][2]))
+            feats.add(("g", tuple(words)))
+    if 1 <= n <= 3:
+        ok = toks[0][0] <= max_gap and len(text) - toks[-1][1] <= max_gap
+        ok = ok and all(toks[j][0] - toks[j - 1][1] <= max_gap for j in range(1, n))
+        if ok:
+            feats.add(("w", tuple(norm_token(t[2]) for t in toks)))
+    return feats
+
+
+def _word_re(w):
+    return r"\d+" if w == "NUM" else w
+
+
+def pattern_for(feature, max_gap):
+    kind, words = feature
+    sep = r"\W{1,%d}" % max_gap
+    body = sep.join(_word_re(w) for w in words)
+    if kind == "g":
+        return r"\b" + body + r"\b"
+    return r"^\W{0,%d}" % max_gap + body + r"\W{0,%d}$" % max_gap
+
+
+def feature_slug(feature):
+    kind, words = feature
+    s = "-".join("num" if w == "NUM" else w for w in words)
+    return ("only." if kind == "w" else "") + s
+
+
+# ---------------------------------------------------------- sparse + LR
+class Binary:
+    """A binary sparse matrix as per-row feature index lists."""
+
+    def __init__(self, lists, d):
+        self.lists = lists
+        self.n = len(lists)
+        self.d = d
+        lens = np.array([len(x) for x in lists], dtype=np.int64)
+        self.indptr = np.zeros(self.n + 1, dtype=np.int64)
+        self.indptr[1:] = np.cumsum(lens)
+        self.ind = np.fromiter((j for x in lists for j in x), dtype=np.int64, count=int(lens.sum()))
+        self.row = np.repeat(np.arange(self.n), lens)
+        order = np.argsort(self.ind, kind="stable")
+        self.cind = self.ind[order]
+        self.crow = self.row[order]
+        self.cptr = np.searchsorted(self.cind, np.arange(d + 1))
+
+    def rows(self, idx):
+        return Binary([self.lists[i] for i in idx], self.d)
+
+    def dot(self, W):
+        out = np.zeros((self.n, W.shape[1]), dtype=W.dtype)
+        nz = np.diff(self.indptr) > 0
+        if nz.any():
+            out[nz] = np.add.reduceat(W[self.ind], self.indptr[:-1][nz], axis=0)
+        return out
+
+    def tdot(self, G):
+        out = np.zeros((self.d, G.shape[1]), dtype=G.dtype)
+        nz = np.diff(self.cptr) > 0
+        if nz.any():
+            out[nz] = np.add.reduceat(G[self.crow], self.cptr[:-1][nz], axis=0)
+        return out
+
+
+def train_lr(X, Y, penalty, params):
+    """Logistic regression per column of Y; penalty: per-feature L2 (d,)."""
+    n, L = Y.shape
+    W = np.zeros((X.d, L), dtype=np.float64)
+    p = Y.mean(axis=0)
+    b = np.log((p + 1e-3) / (1 - p + 1e-3))
+    mW = np.zeros_like(W); vW = np.zeros_like(W)
+    mb = np.zeros_like(b); vb = np.zeros_like(b)
+    pen = penalty[:, None] / n
+    lr = params["lr"]
+    for t in range(1, params["iters"] + 1):
+        Z = X.dot(W) + b
+        P = 1.0 / (1.0 + np.exp(-np.clip(Z, -30, 30)))
+        G = (P - Y) / n
+        gW = X.tdot(G) + pen * W
+        gb = G.sum(axis=0)
+        for prm, g, m, v in ((W, gW, mW, vW), (b, gb, mb, vb)):
+            m *= 0.9; m += 0.1 * g
+            v *= 0.999; v += 0.001 * g * g
+            prm -= lr * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+    return W, b
+
+
+def prune(W, top_k):
+    if top_k:
+        for j in range(W.shape[1]):
+            order = np.argsort(-np.abs(W[:, j]))
+            W[order[top_k:], j] = 0.0
+    return W
+
+
+def scores(X, W, b):
+    """Log-odds per row and label: the sum of matched weights plus bias."""
+    return X.dot(W) + b
+
+
+def best_f1_threshold(s, y):
+    """Threshold on s maximising F1."""
+    order = np.argsort(-s)
+    ss, ys = s[order], y[order]
+    tp = np.cumsum(ys)
+    k = np.arange(1, len(s) + 1)
+    f1 = 2 * tp / (k + ys.sum() + 1e-12)
+    j = int(np.argmax(f1))
+    if j + 1 < len(ss):
+        return (ss[j] + ss[j + 1]) / 2, f1[j]
+    return ss[j] - 1e-3, f1[j]
+
+
+# ------------------------------------------------------------- a stage
+class StageModel:
+    """Fits one stage (its labels) and renders its rule file."""
+
+    def __init__(self, hand, labels, params, negation=None):
+        self.hand = hand  # rulematch.RuleFile
+        self.labels = labels  # names, in file order
+        self.params = params
+        self.negation = negation  # pattern text for learned rules, or None
+        self.negation_re = re.compile(negation, re.ASCII | re.IGNORECASE) if negation else None
+
+    def featurise(self, texts):
+        p = self.params
+        fired = [set(self.hand.fired(t)) for t in texts]
+        grams = [text_features(t, p["ngram_max"], p["max_gap"], self.negation_re) for t in texts]
+        return fired, grams
+
+    def vocabulary(self, grams, idx):
+        from collections import Counter
+        df = Counter(f for i in idx for f in grams[i])
+        vocab = sorted(f for f, c in df.items() if c >= self.params["min_df"])
+        return [("hand", r.id) for r in self.hand.rules] + vocab
+
+    def matrix(self, fired, grams, idx, vocab):
+        index = {f: j for j, f in enumerate(vocab)}
+        lists = []
+        for i in idx:
+            row = [index[("hand", rid)] for rid in fired[i]]
+            row += [index[f] for f in grams[i] if f in index]
+            lists.append(sorted(set(row)))
+        return Binary(lists, len(vocab))
+
+    def penalty(self, vocab):
+        p = self.params
+        return np.array([p["l2_hand"] if f[0] == "hand" else p["l2"] for f in vocab])
+
+    def fit(self, fired, grams, Y, idx, groups):
+        """Fits on rows idx; thresholds from inner folds over `groups`."""
+        p = self.params
+        vocab = self.vocabulary(grams, idx)
+        X = self.matrix(fired, grams, idx, vocab)
+        Yi = Y[idx]
+        pen = self.penalty(vocab)
+        W, b = train_lr(X, Yi, pen, p)
+        prune(W, p["top_k"])
+        # Out-of-fold scores for the thresholds.
+        g = np.array([groups[i] for i in idx])
+        inner = np.array([zlib.crc32(x.encode()) % p["inner_folds"] for x in g])
+        S = np.zeros_like(Yi, dtype=np.float64)
+        for k in range(p["inner_folds"]):
+            tr = np.where(inner != k)[0]
+            te = np.where(inner == k)[0]
+            # The vocabulary of the whole fit is kept: word counts only.
+            Xt = X.rows(tr)
+            W2, b2 = train_lr(Xt, Yi[tr], pen, p)
+            prune(W2, p["top_k"])
+            S[te] = scores(X.rows(te), W2, b2)
+        self.vocab, self.W, self.b = vocab, W, b
+        self.S_oof, self.Y = S, Yi
+        return self
+
+    def rule_tables(self, j, label, T, label_slug, hand_by_id):
+        """[[rule]] dicts for model column j (label `label`), which holds when
+        the matched weights sum to >= T (log-odds units, bias included).
+
+        Emitted with threshold 1.0: when T is comfortably positive the
+        weights are divided by T; otherwise (a label that holds unless
+        evidence speaks against it) a prior rule matching any non-blank text
+        carries 1 - T and the weights stay in log-odds units."""
+        p = self.params
+        out = []
+        scale = 1.0 / T if T >= p["min_threshold"] else 1.0
+        if T < p["min_threshold"]:
+            out.append(dict(id="%s.prior" % label_slug, label=label, weight=round(1.0 - T, 4),
+                            any=[r"\S"]))
+        w = self.W[:, j] * scale
+        order = sorted(range(len(w)), key=lambda i: (-abs(w[i]), i))
+        for i in order:
+            if abs(w[i]) < p["min_weight"]:
+                continue
+            f = self.vocab[i]
+            weight = round(float(w[i]), 4)
+            if f[0] == "hand":
+                src = hand_by_id[f[1]]
+                table = {k: v for k, v in src.source.items() if k not in ("id", "label", "weight")}
+                rid = f[1] if src.label == label else "%s.x.%s" % (label_slug, f[1])
+                out.append(dict(id=rid, label=label, weight=weight, **table))
+            else:
+                rule = dict(id="%s.w.%s" % (label_slug, feature_slug(f)), label=label,
+                            weight=weight, any=[pattern_for(f, p["max_gap"])])
+                if self.negation:
+                    rule.update(unless_preceded=self.negation, within_words=NEGATION_WORDS)
+                out.append(rule)
+        return out
+
+
+def derive_topics(rows, idx, groups, hand_path, params):
+    hand = rulematch.RuleFile(hand_path)
+    labels = [l["name"] for l in hand.labels]
+    unknown = [l for l in labels if l not in TOPIC_SLUGS]
+    if unknown:
+        raise SystemExit("no slug for topic labels %r" % unknown)
+    model = StageModel(hand, labels, params)
+    texts = [r["text"] for r in rows]
+    fired, grams = model.featurise(texts)
+    Y = np.array([[1.0 if l in r["labels"] else 0.0 for l in labels] for r in rows])
+    counts = Y[idx].sum(axis=0)
+    learned = [j for j, c in enumerate(counts) if c >= params["min_train"]]
+    model.fit(fired, grams, Y[:, learned], idx, groups)
+    hand_by_id = {r.id: r for r in hand.rules}
+    rules = []
+    summary = []
+    for j, name in enumerate(labels):
+        slug = TOPIC_SLUGS[name]
+        if j in learned:
+            k = learned.index(j)
+            t, f1 = best_f1_threshold(model.S_oof[:, k], model.Y[:, k])
+            T = t - model.b[k]
+            rules += model.rule_tables(k, name, T, slug, hand_by_id)
+            summary.append((name, int(counts[j]), "learned", round(float(f1), 3)))
+        else:
+            for r in hand.rules:
+                if r.label == name:
+                    rules.append(dict(r.source))
+            summary.append((name, int(counts[j]), "hand", None))
+    return hand, rules, summary
+
+
+def best_sentiment_thresholds(S, gold):
+    """(t_pos, t_neg) maximising 3-class accuracy; gold in {pos, mixed, neg}."""
+    def cands(s):
+        return np.unique(np.quantile(s, np.linspace(0.02, 0.98, 97)))
+    best = (-1, 0.0, 0.0)
+    sp, sn = S[:, 0], S[:, 1]
+    for tp in cands(sp):
+        P = sp >= tp
+        for tn in cands(sn):
+            N = sn >= tn
+            pred = np.where(P & N, "mixed", np.where(P, "positive", np.where(N, "negative", "neutral")))
+            acc = float((pred == gold).mean())
+            if acc > best[0]:
+                best = (acc, tp, tn)
+    return best
+
+
+def sentiment_class(s):
+    return "positive" if s <= 2 else "mixed" if s == 3 else "negative"
+
+
+def derive_sentiment(rows, idx, groups, hand_path, params):
+    hand = rulematch.RuleFile(hand_path)
+    labels = [l["name"] for l in hand.labels]
+    assert labels == ["positive", "negative"], labels
+    idx = [i for i in idx if rows[i]["sentiment"]]
+    model = StageModel(hand, labels, params, negation=NEGATION)
+    texts = [r["text"] for r in rows]
+    fired, grams = model.featurise(texts)
+    Y = np.array([[1.0 if 1 <= r["sentiment"] <= 3 else 0.0, 1.0 if r["sentiment"] >= 3 else 0.0]
+                  for r in rows])
+    model.fit(fired, grams, Y, idx, groups)
+    gold = np.array([sentiment_class(rows[i]["sentiment"]) for i in idx])
+    acc, tp, tn = best_sentiment_thresholds(model.S_oof, gold)
+    hand_by_id = {r.id: r for r in hand.rules}
+    rules = []
+    for k, (name, t) in enumerate(zip(labels, (tp, tn))):
+        T = t - model.b[k]
+        rules += model.rule_tables(k, name, T, name, hand_by_id)
+    return hand, rules, [("sentiment", len(idx), "learned", round(acc, 3))]
+
+
+# ------------------------------------------------------------- TOML out
+def toml_str(s):
+    if "'" not in s and "\n" not in s:
+        return "'" + s + "'"
+    if "'''" not in s and "\n" not in s:
+        return "'''" + s + "'''"
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def toml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return toml_str(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join("%s = %s" % (k, toml_value(x)) for k, x in v.items()) + " }"
+    raise TypeError(v)
+
+
+def render(hand, rules, version, header_lines):
+    out = ["# GENERATED by classifiers/tools/derive_topic_rules.py; do not edit by hand."]
+    out += ["# " + l if l else "#" for l in header_lines]
+    out += ["", "[meta]"]
+    out.append("stage = %s" % toml_str(hand.meta["stage"]))
+    out.append("version = %s" % toml_str(version))
+    out.append("case_sensitive = %s" % toml_value(bool(hand.meta.get("case_sensitive", False))))
+    for l in hand.labels:
+        out += ["", "[[label]]"]
+        for k in ("name", "category", "threshold", "priority"):
+            if k in l:
+                out.append("%s = %s" % (k, toml_value(l[k])))
+        if "threshold" not in l:
+            out.append("threshold = 1.0")
+    order = ("id", "label", "weight", "any", "all", "none", "near", "unless_preceded", "within_words")
+    for r in rules:
+        out += ["", "[[rule]]"]
+        for k in order:
+            if k in r:
+                out.append("%s = %s" % (k, toml_value(r[k])))
+    return "\n".join(out) + "\n"
+
+
+def derive_all(rows, idx, groups, topics_hand, sentiment_hand, params, version):
+    p = dict(DEFAULT_PARAMS)
+    p.update(params or {})
+    note = ["Hand-written rules from %s, re-weighted; learned word/phrase rules (.w.)."
+            % os.path.relpath(topics_hand, REPO),
+            "Parameters: " + ", ".join("%s=%s" % kv for kv in sorted(p.items())),
+            "Every label's threshold is 1.0: a label needs its matched rules' weights to sum to 1.0."]
+    hand_t, rules_t, sum_t = derive_topics(rows, idx, groups, topics_hand, p)
+    topics = render(hand_t, rules_t, version, note)
+    note_s = list(note)
+    note_s[0] = note[0].replace(os.path.relpath(topics_hand, REPO), os.path.relpath(sentiment_hand, REPO))
+    hand_s, rules_s, sum_s = derive_sentiment(rows, idx, groups, sentiment_hand, p)
+    sentiment = render(hand_s, rules_s, version, note_s)
+    return topics, sentiment, sum_t + sum_s
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--train", default=os.path.join(REPO, "..", "shared", "data", "feedback",
+                                                    "fft_v6_train.csv"))
+    ap.add_argument("--topics-hand", default=os.path.join(HERE, "rules", "topics.hand.toml"))
+    ap.add_argument("--sentiment-hand", default=os.path.join(HERE, "rules", "sentiment.hand.toml"))
+    ap.add_argument("--out-dir", default=os.path.join(REPO, "config", "rules"))
+    ap.add_argument("--version", default=datetime.date.today().isoformat() + ".1")
+    ap.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a parameter (%s)" % ", ".join(sorted(DEFAULT_PARAMS)))
+    args = ap.parse_args()
+    params = {}
+    for kv in args.param:
+        k, v = kv.split("=", 1)
+        if k not in DEFAULT_PARAMS:
+            raise SystemExit("unknown parameter %s" % k)
+        params[k] = type(DEFAULT_PARAMS[k])(float(v)) if isinstance(DEFAULT_PARAMS[k], int) else float(v)
+    _, _, rows = load_feedback(args.train)
+    groups = [r["group"] for r in rows]
+    topics, sentiment, summary = derive_all(rows, list(range(len(rows))), groups, args.topics_hand,
+                                            args.sentiment_hand, params, args.version)
+    os.makedirs(args.out_dir, exist_ok=True)
+    with open(os.path.join(args.out_dir, "topics.toml"), "w") as f:
+        f.write(topics)
+    with open(os.path.join(args.out_dir, "sentiment.toml"), "w") as f:
+        f.write(sentiment)
+    for name, n, how, score in summary:
+        print("%-60s %5d %-8s %s" % (name, n, how, "" if score is None else "inner-CV %.3f" % score))
+
+
+if __name__ == "__main__":
+    main()
