@@ -453,6 +453,7 @@ std::string TokenPattern(const std::string& token, bool case_sensitive) {
   if (lower == "st") return ci("(?:st\\b\\.?|saint)");
   if (lower == "hospital") return ci("(?:hospital|hosp\\b\\.?)");
   if (lower == "hospitals") return ci("hospitals?");
+  if (lower == "infirmary") return ci("(?:infirmary|inf\\b\\.?)");
   if (lower == "centre" || lower == "center") return ci("cent(?:re|er)");
   if (lower == "the") return ci("the");
   if (lower == "nhs") return ci("nhs");

@@ -20,10 +20,10 @@ Variant syntax (read by classifiers/orgs/gazetteer.cc):
     lower-case words separated by single spaces; apostrophes kept as "'";
     "&" written "and"; "saint" written "st".
     A leading "?" marks a variant that names a kind of place rather than one
-    place ("city hospital", "queen elizabeth hospital"): it routes only with
-    context in the post. A leading "~" marks a short form (no "Hospital",
-    no "NHS Trust") that must not be followed by a non-health noun
-    ("Charing Cross station").
+    place ("city hospital", "county hospital"): it routes only with context
+    in the post. A leading "~" marks a short form (no "Hospital", no "NHS
+    Trust") that routes only with a health word nearby and no blocking word
+    after it ("Charing Cross station").
 """
 
 import argparse
@@ -459,6 +459,12 @@ class Namer:
             pass  # "Leeds General Infirmary" keeps "General" in any short form
         if full[-1] in {"hospital", "hospitals", "infirmary"} and self.distinctive(core):
             out.add("~" + " ".join(core))
+        # People swap "Infirmary" and "Hospital" ("Sunderland Royal
+        # Infirmary", "Leeds General Hospital"); if that makes a name another
+        # site has, the two share it and context decides.
+        if full[-1] in {"hospital", "infirmary"} and core:
+            swapped = core + ["infirmary" if full[-1] == "hospital" else "hospital"]
+            out.add(self.mark(swapped) + " ".join(swapped))
         return out
 
     def mark(self, toks, force_unique=False):

@@ -42,6 +42,43 @@ std::string Shorten(std::string text, size_t max_bytes) {
   return text.substr(0, cut) + "…";
 }
 
+// One line of what the classifier decided: organisations, topics,
+// sentiment, criticality; "" when the post carries no decisions.
+std::string DecisionSummary(const std::vector<Decision>& decisions) {
+  std::string orgs, topics, sentiment, flags;
+  auto add = [](std::string& list, const std::string& item) {
+    if (list.find(item) != std::string::npos) return;
+    list += (list.empty() ? "" : ", ") + item;
+  };
+  for (const Decision& d : decisions) {
+    switch (d.kind) {
+      case Decision::Kind::kOrg:
+        add(orgs, d.value + " " + d.detail);
+        break;
+      case Decision::Kind::kUnrouted:
+        add(orgs, "unrouted \"" + d.value + "\" (" + d.detail + ")");
+        break;
+      case Decision::Kind::kTopic:
+        add(topics, d.value);
+        break;
+      case Decision::Kind::kSentiment:
+        sentiment = d.value;
+        break;
+      case Decision::Kind::kCriticality:
+        add(flags, d.value + " (priority " + d.detail + ")");
+        break;
+      default:
+        break;
+    }
+  }
+  std::string out;
+  for (const std::string* part : {&orgs, &topics, &sentiment, &flags}) {
+    if (part->empty()) continue;
+    out += (out.empty() ? "" : " · ") + *part;
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const Classifier>> LoadClassifier(const Config& config,
@@ -233,6 +270,8 @@ int CmdPosts(const GlobalOptions& global, const std::string& search, int limit,
                                                     : p.post.title + " — " + p.post.text,
                                  200)
         << "\n";
+    std::string summary = DecisionSummary(p.post.decisions);
+    if (!summary.empty()) out << "    -> " << summary << "\n";
   }
   return 0;
 }

@@ -239,7 +239,7 @@ int CmdDemo(const GlobalOptions& global, const std::string& demo_dir, std::ostre
       err << "earshot demo: " << crawl.status().message() << "\n";
       return 1;
     }
-    ShowProgress((*crawl)->scheduler(), out.rdbuf() == std::cout.rdbuf() ? err : err);
+    ShowProgress((*crawl)->scheduler(), err);
     RunSummary summary = (*crawl)->engine().RunOnce();
     PrintSummary(summary, out);
     if (!summary.status.ok()) {
