@@ -111,14 +111,18 @@ struct Scratch {
   uint32_t stamp = 0;
   std::vector<int32_t> candidates;   // rules those hits can trigger, unordered
   std::vector<uint32_t> rule_stamp;  // rule_stamp[r] == stamp: r is a candidate
+  // The matches of one pattern found so far, collected lazily: most
+  // questions ("the first match", "the negations before this one") need
+  // only a prefix of the text searched.
   struct Entry {
     int32_t pattern;
-    uint32_t begin;
+    uint32_t begin;  // its matches are spans[begin, begin + count)
     uint32_t count;
-    bool complete;  // false: only the first match was collected
+    uint32_t resume;  // where the search for the next match starts
+    bool complete;    // no match after the last one
   };
-  std::vector<Entry> entries;   // which patterns' matches are in `spans`
-  std::vector<Interval> spans;  // their matches, in text order per pattern
+  std::vector<Entry> entries;
+  std::vector<Interval> spans;  // matches, contiguous per pattern, in text order
   std::vector<Interval> words;  // word tokens of the text, once needed
   bool words_ready = false;
   std::vector<Interval> near_a;
@@ -193,7 +197,8 @@ class Evaluator {
   // Whether pattern p does occur.
   bool Present(int32_t p) {
     if (!Hit(p)) return false;
-    return patterns_[p].exact || Matches(p, false).second > 0;
+    Interval m;
+    return patterns_[p].exact || MatchAt(p, 0, &m);
   }
 
   // Whether the rule holds; *span is its first positive clause's match.
@@ -236,26 +241,26 @@ class Evaluator {
     return have_span;
   }
 
-  // Matches of pattern p: [begin, begin + count) in s_.spans. With
-  // `complete` false the first match alone may be returned.
-  std::pair<uint32_t, uint32_t> Matches(int32_t p, bool complete) {
-    for (Scratch::Entry& e : s_.entries) {
-      if (e.pattern != p) continue;
-      if (e.complete || !complete) return {e.begin, e.count};
-      auto [begin, count] = Collect(p, /*first_only=*/false);
-      e = {p, begin, count, true};
-      return {begin, count};
-    }
-    auto [begin, count] = Collect(p, !complete);
-    s_.entries.push_back({p, begin, count, complete || count == 0});
-    return {begin, count};
+  // The i-th (non-overlapping, leftmost-first) match of pattern p.
+  bool MatchAt(int32_t p, uint32_t i, Interval* out) {
+    const size_t e = EntryOf(p);
+    if (!Extend(e, i + 1)) return false;
+    *out = s_.spans[s_.entries[e].begin + i];
+    return true;
+  }
+
+  // All matches of p: [begin, begin + count) in s_.spans, valid until the
+  // next MatchAt or AllMatches.
+  std::pair<uint32_t, uint32_t> AllMatches(int32_t p) {
+    const size_t e = EntryOf(p);
+    Extend(e, UINT32_MAX);
+    return {s_.entries[e].begin, s_.entries[e].count};
   }
 
   // The first match of p not cancelled by the rule's negation.
   bool FirstAccepted(int32_t p, const CompiledRule& r, bool negating, Interval* out) {
-    auto [begin, count] = Matches(p, negating);
-    for (uint32_t i = 0; i < count; ++i) {
-      Interval m = s_.spans[begin + i];
+    Interval m;
+    for (uint32_t i = 0; MatchAt(p, i, &m); ++i) {
       if (negating && Negated(m, r)) continue;
       *out = m;
       return true;
@@ -266,20 +271,21 @@ class Evaluator {
   // Whether a match of the rule's negation pattern ends at or before m.start
   // with fewer than within_words words between it and m.
   bool Negated(Interval m, const CompiledRule& r) {
-    auto [begin, count] = Matches(r.negation, true);
-    const Interval* first = s_.spans.data() + begin;
-    const Interval* last = first + count;
     // Non-overlapping matches in text order: ends increase, so the last one
-    // ending before m is the closest.
-    const Interval* after =
-        std::partition_point(first, last, [&](const Interval& n) { return n.end <= m.start; });
-    if (after == first) return false;
-    return WordsBetween((after - 1)->end, m.start) < r.within_words;
+    // ending before m is the closest, and none after it need be found.
+    Interval n, closest;
+    bool found = false;
+    for (uint32_t i = 0; MatchAt(r.negation, i, &n) && n.end <= m.start; ++i) {
+      closest = n;
+      found = true;
+    }
+    return found && WordsBetween(closest.end, m.start) < r.within_words;
   }
 
   bool NearHolds(const NearRef& n, const CompiledRule& r, bool negating, Interval* out) {
-    auto [a_begin, a_count] = Matches(n.a, true);
-    auto [b_begin, b_count] = Matches(n.b, true);
+    // Complete entries never move, so both ranges stay valid (as indices).
+    auto [a_begin, a_count] = AllMatches(n.a);
+    auto [b_begin, b_count] = AllMatches(n.b);
     auto keep = [&](uint32_t begin, uint32_t count, std::vector<Interval>* into) {
       into->clear();
       for (uint32_t i = 0; i < count; ++i) {
@@ -325,28 +331,49 @@ class Evaluator {
   }
 
  private:
-  std::pair<uint32_t, uint32_t> Collect(int32_t p, bool first_only) {
-    const RE2& re = *patterns_[p].re;
-    const uint32_t begin = static_cast<uint32_t>(s_.spans.size());
-    uint32_t count = 0;
-    size_t pos = 0;
+  size_t EntryOf(int32_t p) {
+    for (size_t e = 0; e < s_.entries.size(); ++e)
+      if (s_.entries[e].pattern == p) return e;
+    s_.entries.push_back({p, static_cast<uint32_t>(s_.spans.size()), 0, 0, false});
+    return s_.entries.size() - 1;
+  }
+
+  // Searches on until entry e holds `want` matches or no more exist;
+  // returns whether it holds `want`.
+  bool Extend(size_t e, uint32_t want) {
+    Scratch::Entry* entry = &s_.entries[e];
+    if (entry->count >= want) return true;
+    if (entry->complete) return false;
+    if (entry->begin + entry->count != s_.spans.size()) {
+      // Another pattern's matches came after ours: move ours to the end so
+      // they stay contiguous.
+      s_.spans.reserve(s_.spans.size() + entry->count + 1);
+      const uint32_t moved = static_cast<uint32_t>(s_.spans.size());
+      for (uint32_t k = 0; k < entry->count; ++k) s_.spans.push_back(s_.spans[entry->begin + k]);
+      entry->begin = moved;
+    }
+    const RE2& re = *patterns_[entry->pattern].re;
     re2::StringPiece m;
-    while (pos <= text_.size() && count < kMaxMatchesPerPattern) {
-      if (!re.Match(text_, pos, text_.size(), RE2::UNANCHORED, &m, 1)) break;
+    while (entry->count < want) {
+      if (entry->count >= kMaxMatchesPerPattern || entry->resume > text_.size() ||
+          !re.Match(text_, entry->resume, text_.size(), RE2::UNANCHORED, &m, 1)) {
+        entry->complete = true;
+        return false;
+      }
       const int32_t start = static_cast<int32_t>(m.data() - text_.data());
       const int32_t end = start + static_cast<int32_t>(m.size());
       s_.spans.push_back({start, end});
-      ++count;
-      if (first_only) break;
+      ++entry->count;
       if (end > start) {
-        pos = end;
+        entry->resume = static_cast<uint32_t>(end);
       } else {
         // An empty match: step over one whole UTF-8 character.
-        pos = end + 1;
+        size_t pos = static_cast<size_t>(end) + 1;
         while (pos < text_.size() && (static_cast<unsigned char>(text_[pos]) & 0xC0) == 0x80) ++pos;
+        entry->resume = static_cast<uint32_t>(pos);
       }
     }
-    return {begin, count};
+    return true;
   }
 
   void EnsureWords() {
@@ -490,7 +517,7 @@ std::string CompiledRuleSet::Explain(std::string_view text) const {
     const bool negating = r.negation >= 0 && ev.Hit(r.negation);
     auto positive = [&](std::string_view clause, int32_t p) {
       o << "  " << clause << " " << Quote(patterns_[p].text) << ": ";
-      auto [begin, count] = ev.Matches(p, true);
+      auto [begin, count] = ev.AllMatches(p);
       if (count == 0) {
         o << "no match\n";
         return;
@@ -507,8 +534,9 @@ std::string CompiledRuleSet::Explain(std::string_view text) const {
     for (int32_t p : r.all) positive("all", p);
     for (int32_t p : r.none) {
       o << "  none " << Quote(patterns_[p].text) << ": ";
-      auto [begin, count] = ev.Matches(p, false);
-      o << (count ? "present at " + Snippet(text, s.spans[begin]) + " (blocks the rule)" : "absent")
+      Interval m;
+      o << (ev.MatchAt(p, 0, &m) ? "present at " + Snippet(text, m) + " (blocks the rule)"
+                                 : std::string("absent"))
         << "\n";
     }
     for (const NearRef& n : r.near) {

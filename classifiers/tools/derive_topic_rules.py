@@ -117,6 +117,7 @@ DEFAULT_PARAMS = {
     "inner_folds": 4,
     "min_weight": 0.02,  # after scaling to threshold 1.0
     "min_threshold": 0.25,  # below: a prior rule carries the bias
+    "length_norm": 1,  # normalise features by sqrt(words), see LENGTH_BUCKETS
     "seed": 20261122,
 }
 
@@ -237,14 +238,38 @@ def feature_slug(feature):
     return ("only." if kind == "w" else "") + s
 
 
+# Length normalisation. A linear model on length-normalised features
+# (TF-IDF style) decides  w.x / nu(n) + b >= t  for a text of n words, which
+# is  w.x + (b - t) nu(n) >= 0: the same weights plus a function of length,
+# which rules can carry as "at least k words" steps. nu(n) is sqrt of the
+# largest bucket boundary <= n, so the step rules make the rule file decide
+# exactly as the fitted model.
+LENGTH_BUCKETS = [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100, 130, 170, 220, 300]
+
+
+def length_nu(n):
+    b = 1
+    for k in LENGTH_BUCKETS:
+        if n >= k:
+            b = k
+    return b ** 0.5
+
+
+def length_pattern(k):
+    """RE2 (and Python re) for "at least k words" (words as \w+ runs)."""
+    return r"^(?:\W*\w+\b){%d}" % k
+
+
 # ---------------------------------------------------------- sparse + LR
 class Binary:
     """A binary sparse matrix as per-row feature index lists."""
 
-    def __init__(self, lists, d):
+    def __init__(self, lists, d, scale=None):
         self.lists = lists
         self.n = len(lists)
         self.d = d
+        # Per-row multiplier (length normalisation); None: all ones.
+        self.scale = scale
         lens = np.array([len(x) for x in lists], dtype=np.int64)
         self.indptr = np.zeros(self.n + 1, dtype=np.int64)
         self.indptr[1:] = np.cumsum(lens)
@@ -256,16 +281,21 @@ class Binary:
         self.cptr = np.searchsorted(self.cind, np.arange(d + 1))
 
     def rows(self, idx):
-        return Binary([self.lists[i] for i in idx], self.d)
+        return Binary([self.lists[i] for i in idx], self.d,
+                      None if self.scale is None else self.scale[np.asarray(idx)])
 
     def dot(self, W):
         out = np.zeros((self.n, W.shape[1]), dtype=W.dtype)
         nz = np.diff(self.indptr) > 0
         if nz.any():
             out[nz] = np.add.reduceat(W[self.ind], self.indptr[:-1][nz], axis=0)
+        if self.scale is not None:
+            out *= self.scale[:, None]
         return out
 
     def tdot(self, G):
+        if self.scale is not None:
+            G = G * self.scale[:, None]
         out = np.zeros((self.d, G.shape[1]), dtype=G.dtype)
         nz = np.diff(self.cptr) > 0
         if nz.any():
@@ -335,6 +365,7 @@ class StageModel:
 
     def featurise(self, texts):
         p = self.params
+        self.ntok = [len(token_spans(t)) for t in texts]
         fired = [set(self.hand.fired(t)) for t in texts]
         grams = [text_features(t, p["ngram_max"], p["max_gap"], self.negation_re) for t in texts]
         return fired, grams
@@ -352,7 +383,10 @@ class StageModel:
             row = [index[("hand", rid)] for rid in fired[i]]
             row += [index[f] for f in grams[i] if f in index]
             lists.append(sorted(set(row)))
-        return Binary(lists, len(vocab))
+        scale = None
+        if self.params["length_norm"]:
+            scale = np.array([1.0 / length_nu(self.ntok[i]) for i in idx])
+        return Binary(lists, len(vocab), scale)
 
     def penalty(self, vocab):
         p = self.params
@@ -385,18 +419,29 @@ class StageModel:
 
     def rule_tables(self, j, label, T, label_slug, hand_by_id):
         """[[rule]] dicts for model column j (label `label`), which holds when
-        the matched weights sum to >= T (log-odds units, bias included).
+        w.x / nu(n) >= T (T = threshold - bias, in log-odds units; nu = 1
+        without length normalisation).
 
-        Emitted with threshold 1.0: when T is comfortably positive the
-        weights are divided by T; otherwise (a label that holds unless
-        evidence speaks against it) a prior rule matching any non-blank text
-        carries 1 - T and the weights stay in log-odds units."""
+        Emitted with threshold 1.0. When T is comfortably positive the
+        weights are divided by T and "at least k words" rules subtract
+        nu(n) - 1. Otherwise (a label that holds unless evidence speaks
+        against it) a prior rule matching every text carries 1 - T, the
+        weights stay in log-odds units and the length rules add -T steps."""
         p = self.params
         out = []
-        scale = 1.0 / T if T >= p["min_threshold"] else 1.0
-        if T < p["min_threshold"]:
-            out.append(dict(id="%s.prior" % label_slug, label=label, weight=round(1.0 - T, 4),
-                            any=[r"\S"]))
+        if T >= p["min_threshold"]:
+            scale, base, step = 1.0 / T, 0.0, -1.0
+        else:
+            scale, base, step = 1.0, 1.0 - T, -T
+            out.append(dict(id="%s.prior" % label_slug, label=label, weight=round(base, 4),
+                            any=[r"^"]))
+        if p["length_norm"]:
+            prev = 1.0
+            for k in LENGTH_BUCKETS[1:]:
+                nu = k ** 0.5
+                out.append(dict(id="%s.length.%d-words" % (label_slug, k), label=label,
+                                weight=round(step * (nu - prev), 4), any=[length_pattern(k)]))
+                prev = nu
         w = self.W[:, j] * scale
         order = sorted(range(len(w)), key=lambda i: (-abs(w[i]), i))
         for i in order:
