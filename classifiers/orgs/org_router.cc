@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <set>
@@ -118,6 +119,7 @@ class RouterImpl final : public OrgRouter {
   Status Compile();
 
   bool NextWordOk(std::string_view text, int end) const;
+  bool PrevWordOk(std::string_view text, int start) const;
   bool HealthNear(std::string_view text, int start, int end) const;
   std::vector<int> MatchingPatterns(std::string_view text) const;
   const RE2& Re(const Pattern& p) const {
@@ -141,6 +143,7 @@ class RouterImpl final : public OrgRouter {
   std::unique_ptr<RE2::Set> places_set_;
   std::unique_ptr<RE2> health_re_;
   std::unordered_set<std::string> block_;
+  std::unordered_set<std::string> place_words_;  // one-word places, lower case
   mutable std::atomic<int64_t> dfa_fallbacks_{0};
 };
 
@@ -287,6 +290,10 @@ Status RouterImpl::Compile() {
   health_re_ = std::make_unique<RE2>(health.empty() ? "(?!)" : "(?:" + health + ")", single);
   if (!health_re_->ok()) return Status::InvalidArgument("health words: " + health_re_->error());
   for (const auto& w : g_.block_words) block_.insert(StripApostrophes(w));
+  for (const auto& place : places_) {
+    std::string norm = NormaliseVariant(place, false);
+    if (!norm.empty() && norm.find(' ') == std::string::npos) place_words_.insert(norm);
+  }
   return Status::Ok();
 }
 
@@ -406,6 +413,41 @@ bool RouterImpl::NextWordOk(std::string_view text, int end) const {
   return block_.count(StripApostrophes(NormaliseVariant(word, false))) == 0;
 }
 
+// A capitalised word just before a short name, in mid-sentence, makes the
+// name part of another proper name ("Morgan Freeman", "Captain James Cook"),
+// unless that word is a place ("Newcastle Freeman"), a possessive
+// ("Newcastle's Freeman"), an acronym or a function word of Title Case
+// text ("At Freeman").
+bool RouterImpl::PrevWordOk(std::string_view text, int start) const {
+  auto is_alpha = [](char ch) { return std::isalpha(static_cast<unsigned char>(ch)) != 0; };
+  size_t i = static_cast<size_t>(start);
+  while (i > 0 && text[i - 1] == ' ') --i;
+  if (i == 0 || !is_alpha(text[i - 1])) return true;
+  size_t word_end = i;
+  while (i > 0 && (is_alpha(text[i - 1]) || text[i - 1] == '\'')) --i;
+  std::string_view word = text.substr(i, word_end - i);
+  if (word.empty() || !std::isupper(static_cast<unsigned char>(word[0]))) return true;
+  if (word.size() >= 2 && word.substr(word.size() - 2) == "'s") return true;
+  if (std::all_of(word.begin(), word.end(),
+                  [](char ch) { return !std::islower(static_cast<unsigned char>(ch)); })) {
+    return true;
+  }
+  size_t j = i;
+  while (j > 0 && text[j - 1] == ' ') --j;
+  if (j == 0) return true;
+  unsigned char before = static_cast<unsigned char>(text[j - 1]);
+  if (before >= 0x80 || std::strchr(".!?:;\"()[]\n\t-|/#@", static_cast<char>(before)) != nullptr) {
+    return true;  // the word starts a sentence, a clause or a hashtag
+  }
+  std::string lower = LowerAscii(word);
+  static const std::unordered_set<std::string> kFunctionWords = {
+      "the", "at", "in", "to", "from", "and", "or", "of", "for", "our", "my", "on", "by", "via"};
+  if (kFunctionWords.count(lower)) return true;
+  return place_words_.count(NormaliseVariant(lower, false)) != 0;
+}
+
+// The mention itself counts: a name with a health word in it ("Yorkshire
+// Ambulance Service", "East Kent Hospitals") is its own context.
 bool RouterImpl::HealthNear(std::string_view text, int start, int end) const {
   auto widen_left = [&](size_t pos) {
     while (pos > 0 && !std::isspace(static_cast<unsigned char>(text[pos - 1]))) --pos;
@@ -417,9 +459,8 @@ bool RouterImpl::HealthNear(std::string_view text, int start, int end) const {
   };
   size_t left = widen_left(start > static_cast<int>(kHealthWindow) ? start - kHealthWindow : 0);
   size_t right = widen_right(std::min(text.size(), static_cast<size_t>(end) + kHealthWindow));
-  re2::StringPiece before(text.data() + left, static_cast<size_t>(start) - left);
-  re2::StringPiece after(text.data() + end, right - static_cast<size_t>(end));
-  return RE2::PartialMatch(before, *health_re_) || RE2::PartialMatch(after, *health_re_);
+  re2::StringPiece window(text.data() + left, right - left);
+  return RE2::PartialMatch(window, *health_re_);
 }
 
 Routing RouterImpl::Route(std::string_view text) const {
@@ -468,7 +509,7 @@ Routing RouterImpl::Route(std::string_view text) const {
   std::vector<Mention> mentions;
   for (auto& [span, m] : by_span) {
     std::vector<const Candidate*> kept;
-    int health = -1, next = -1;
+    int health = -1, next = -1, prev = -1;
     for (const Candidate* c : m.candidates) {
       bool ok = true;
       switch (c->guard) {
@@ -480,12 +521,14 @@ Routing RouterImpl::Route(std::string_view text) const {
           break;
         case Guard::kHealth:
           if (next < 0) next = NextWordOk(text, m.end);
-          if (next && health < 0) health = HealthNear(text, m.start, m.end);
-          ok = next && health;
+          if (prev < 0) prev = PrevWordOk(text, m.start);
+          if (next && prev && health < 0) health = HealthNear(text, m.start, m.end);
+          ok = next && prev && health;
           break;
         case Guard::kPlace:
           if (next < 0) next = NextWordOk(text, m.end);
-          ok = next && has_place(*c);
+          if (prev < 0) prev = PrevWordOk(text, m.start);
+          ok = next && prev && has_place(*c);
           break;
       }
       if (ok) kept.push_back(c);

@@ -118,6 +118,8 @@ DEFAULT_PARAMS = {
     "min_weight": 0.02,  # after scaling to threshold 1.0
     "min_threshold": 0.25,  # below: a prior rule carries the bias
     "length_norm": 1,  # normalise features by sqrt(words), see LENGTH_BUCKETS
+    "idf_penalty": 0,
+    "sentiment_targets": 0,
     "seed": 20261122,
 }
 
@@ -388,9 +390,17 @@ class StageModel:
             scale = np.array([1.0 / length_nu(self.ntok[i]) for i in idx])
         return Binary(lists, len(vocab), scale)
 
-    def penalty(self, vocab):
+    def penalty(self, vocab, X):
+        """Per-feature L2. With idf_penalty, rarer features are penalised
+        less (like TF-IDF's feature scaling: a weight on a feature scaled by
+        idf costs 1/idf^2 as much)."""
         p = self.params
-        return np.array([p["l2_hand"] if f[0] == "hand" else p["l2"] for f in vocab])
+        pen = np.array([p["l2_hand"] if f[0] == "hand" else p["l2"] for f in vocab])
+        if p["idf_penalty"]:
+            df = np.diff(X.cptr).astype(np.float64)
+            idf = np.log((1.0 + X.n) / (1.0 + df)) + 1.0
+            pen = pen / idf ** 2 * np.mean(idf) ** 2
+        return pen
 
     def fit(self, fired, grams, Y, idx, groups):
         """Fits on rows idx; thresholds from inner folds over `groups`."""
@@ -398,7 +408,7 @@ class StageModel:
         vocab = self.vocabulary(grams, idx)
         X = self.matrix(fired, grams, idx, vocab)
         Yi = Y[idx]
-        pen = self.penalty(vocab)
+        pen = self.penalty(vocab, X)
         W, b = train_lr(X, Yi, pen, p)
         prune(W, p["top_k"])
         # Out-of-fold scores for the thresholds.
@@ -516,6 +526,15 @@ def sentiment_class(s):
     return "positive" if s <= 2 else "mixed" if s == 3 else "negative"
 
 
+def sentiment_targets(rows, kind):
+    """Targets of the two sentiment models. kind 0: positive = 1-3 and
+    negative = 3-5 (mixed is both); kind 1: positive = 1-2, negative = 4-5
+    (mixed is learned only through the thresholds)."""
+    lo, hi = (3, 3) if kind == 0 else (2, 4)
+    return np.array([[1.0 if 1 <= r["sentiment"] <= lo else 0.0, 1.0 if r["sentiment"] >= hi else 0.0]
+                     for r in rows])
+
+
 def derive_sentiment(rows, idx, groups, hand_path, params):
     hand = rulematch.RuleFile(hand_path)
     labels = [l["name"] for l in hand.labels]
@@ -524,8 +543,7 @@ def derive_sentiment(rows, idx, groups, hand_path, params):
     model = StageModel(hand, labels, params, negation=NEGATION)
     texts = [r["text"] for r in rows]
     fired, grams = model.featurise(texts)
-    Y = np.array([[1.0 if 1 <= r["sentiment"] <= 3 else 0.0, 1.0 if r["sentiment"] >= 3 else 0.0]
-                  for r in rows])
+    Y = sentiment_targets(rows, params["sentiment_targets"])
     model.fit(fired, grams, Y, idx, groups)
     gold = np.array([sentiment_class(rows[i]["sentiment"]) for i in idx])
     acc, tp, tn = best_sentiment_thresholds(model.S_oof, gold)

@@ -64,8 +64,8 @@ struct LabelledPost {
   int line = 0;
 };
 
-std::vector<LabelledPost> ReadPosts() {
-  std::ifstream in(earshot::testing::OwnFixture("routing/posts.tsv"));
+std::vector<LabelledPost> ReadPosts(const std::string& fixture = "routing/posts.tsv") {
+  std::ifstream in(earshot::testing::OwnFixture(fixture));
   REQUIRE(in.good());
   std::vector<LabelledPost> posts;
   std::string line;
@@ -125,6 +125,61 @@ TEST_CASE("the labelled routing set holds precision >= 0.98 and recall >= 0.92",
   CHECK(tp > 200);
   REQUIRE(precision >= 0.98);
   REQUIRE(recall >= 0.92);
+}
+
+// heldout.tsv was written by a helper who had not seen the gazetteer, the
+// router or posts.tsv. Before any change it measured precision 0.981 and
+// recall 0.915 (306 posts, 204 true / 4 false / 19 missed); the fixes that
+// followed are in config/orgs (aliases "Found by the held-out set") and the
+// previous-word guard, so these figures are no longer held-out.
+TEST_CASE("the held-out routing set holds precision >= 0.98 and recall >= 0.92", "[orgs]") {
+  auto posts = ReadPosts("routing/heldout.tsv");
+  REQUIRE(posts.size() >= 160);
+  int tp = 0, fp = 0, fn = 0;
+  std::set<std::string> categories;
+  for (const auto& post : posts) {
+    categories.insert(post.category);
+    Routing r = DefaultRouter().Route(post.text);
+    auto got = Codes(r);
+    int post_fp = 0, post_fn = 0;
+    for (const auto& c : got) post.expected.count(c) ? ++tp : ++post_fp;
+    for (const auto& c : post.expected) post_fn += got.count(c) ? 0 : 1;
+    fp += post_fp;
+    fn += post_fn;
+    if (post_fp || post_fn) {
+      WARN("heldout.tsv:" << post.line << " [" << post.category << "] " << post.text << "\n  got "
+                          << Describe(r, post.text));
+    }
+  }
+  double precision = tp + fp ? static_cast<double>(tp) / (tp + fp) : 1.0;
+  double recall = tp + fn ? static_cast<double>(tp) / (tp + fn) : 1.0;
+  WARN("held-out set: " << posts.size() << " posts, " << tp << " true / " << fp << " false / " << fn
+                        << " missed organisations; precision " << precision << ", recall "
+                        << recall);
+  CHECK(categories.count("lookalike"));
+  CHECK(categories.count("ambiguous"));
+  CHECK(categories.count("context"));
+  CHECK(categories.count("none"));
+  CHECK(tp > 200);
+  REQUIRE(precision >= 0.98);
+  REQUIRE(recall >= 0.92);
+}
+
+TEST_CASE("a capitalised word before a short name makes it another name", "[orgs]") {
+  // Mid-sentence "Morgan Freeman" is a person, even with A&E nearby.
+  CHECK(CodesOf("Watching Morgan Freeman films while I wait in A&E").empty());
+  CHECK(CodesOf("Saw Martin Freeman on stage in Newcastle, then back to the ward").empty());
+  // A place, a possessive or a sentence start does not block.
+  CHECK(CodesOf("Thanks to Newcastle's Freeman for my new valve, brilliant ward staff") ==
+        std::set<std::string>{"RTD"});
+  CHECK(CodesOf("Was at the Freeman all day. Cardiology were great") ==
+        std::set<std::string>{"RTD"});
+  // A bare surname-like name needs its city.
+  CHECK(CodesOf("Morgan Freeman narrating my life while I wait in A&E").empty());
+  CHECK(CodesOf("Freeman cardiac ward in Newcastle were lovely") == std::set<std::string>{"RTD"});
+  // A name with a health word in it is its own context.
+  CHECK(CodesOf("Yorkshire Ambulance Service took 7 hours to reach my grandad") ==
+        std::set<std::string>{"RX8"});
 }
 
 TEST_CASE("a site routes to its trust with the site, rule and span", "[orgs]") {
