@@ -1,5 +1,6 @@
 #include "classifiers/classifier.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "classifiers/orgs/org_router.h"
@@ -93,7 +94,15 @@ class ClassifierImpl final : public Classifier {
       c.redactions.push_back({r.kind, r.start, r.end});
     }
 
-    orgs::Routing routing = router_->Route(c.text);
+    // Stages read a copy with each placeholder blanked out, byte for byte,
+    // so spans stay valid for c.text and "[phone]" never reads as a word.
+    std::string masked = c.text;
+    for (const RedactionSpan& r : c.redactions) {
+      std::fill(masked.begin() + r.start, masked.begin() + r.end, ' ');
+    }
+    const std::string_view view = masked;
+
+    orgs::Routing routing = router_->Route(view);
     for (orgs::OrgMatch& m : routing.orgs) {
       c.orgs.push_back({std::move(m.code), std::move(m.name), std::move(m.site_name),
                         std::move(m.site_code),
@@ -103,25 +112,25 @@ class ClassifierImpl final : public Classifier {
       c.unrouted.push_back({std::move(u.mention), u.start, u.end, std::move(u.candidates)});
     }
 
-    for (const topics::LabelDecision& d : topic_.Classify(c.text)) {
+    for (const topics::LabelDecision& d : topic_.Classify(view)) {
       c.topics.push_back({d.label->name, d.label->category,
                           FromEvidence(d.evidence, topic_.rules().version())});
     }
 
-    topics::SentimentDecision s = sentiment_.Classify(c.text);
+    topics::SentimentDecision s = sentiment_.Classify(view);
     c.sentiment = std::string(topics::SentimentName(s.sentiment));
     const std::string& sv = sentiment_.rules().version();
     if (s.positive.rule) c.sentiment_why.push_back(FromEvidence(s.positive, sv));
     if (s.negative.rule) c.sentiment_why.push_back(FromEvidence(s.negative, sv));
 
-    topics::CriticalityDecision crit = criticality_.Classify(c.text);
+    topics::CriticalityDecision crit = criticality_.Classify(view);
     for (const topics::LabelDecision& d : crit.flags) {
       c.criticality.push_back({d.label->name, d.label->priority,
                                FromEvidence(d.evidence, criticality_.rules().version())});
     }
     c.priority = crit.priority;
 
-    topics::RelevanceDecision rel = relevance_.Classify(c.text);
+    topics::RelevanceDecision rel = relevance_.Classify(view);
     c.relevant = !c.orgs.empty() || rel.health_context;
     if (rel.health_context) {
       c.relevance_why = FromEvidence(rel.evidence, relevance_.rules().version());

@@ -123,6 +123,15 @@ DEFAULT_PARAMS = {
     "seed": 20261122,
 }
 
+# Sentiment differs (5-fold CV on the train file): one balance model with
+# soft targets, lighter L2 with idf-scaled penalties, and every feature kept.
+SENTIMENT_PARAMS = {
+    "l2": 0.3,
+    "idf_penalty": 1,
+    "top_k": 0,
+    "sentiment_targets": 3,
+}
+
 
 # ------------------------------------------------------------------ data
 def load_feedback(path):
@@ -305,8 +314,9 @@ class Binary:
         return out
 
 
-def train_lr(X, Y, penalty, params):
-    """Logistic regression per column of Y; penalty: per-feature L2 (d,)."""
+def train_lr(X, Y, penalty, params, mask=None):
+    """Logistic regression per column of Y; penalty: per-feature L2 (d,);
+    mask (d, L): the weights allowed to be non-zero."""
     n, L = Y.shape
     W = np.zeros((X.d, L), dtype=np.float64)
     p = Y.mean(axis=0)
@@ -320,6 +330,8 @@ def train_lr(X, Y, penalty, params):
         P = 1.0 / (1.0 + np.exp(-np.clip(Z, -30, 30)))
         G = (P - Y) / n
         gW = X.tdot(G) + pen * W
+        if mask is not None:
+            gW *= mask
         gb = G.sum(axis=0)
         for prm, g, m, v in ((W, gW, mW, vW), (b, gb, mb, vb)):
             m *= 0.9; m += 0.1 * g
@@ -334,6 +346,16 @@ def prune(W, top_k):
             order = np.argsort(-np.abs(W[:, j]))
             W[order[top_k:], j] = 0.0
     return W
+
+
+def fit_pruned(X, Y, pen, params):
+    """Fits, keeps the top_k weights per label, and refits on those alone
+    (so the kept weights make up for the dropped ones)."""
+    W, b = train_lr(X, Y, pen, params)
+    if params["top_k"] and X.d > params["top_k"]:
+        prune(W, params["top_k"])
+        W, b = train_lr(X, Y, pen, params, mask=(W != 0).astype(np.float64))
+    return W, b
 
 
 def scores(X, W, b):
@@ -409,8 +431,7 @@ class StageModel:
         X = self.matrix(fired, grams, idx, vocab)
         Yi = Y[idx]
         pen = self.penalty(vocab, X)
-        W, b = train_lr(X, Yi, pen, p)
-        prune(W, p["top_k"])
+        W, b = fit_pruned(X, Yi, pen, p)
         # Out-of-fold scores for the thresholds.
         g = np.array([groups[i] for i in idx])
         inner = np.array([zlib.crc32(x.encode()) % p["inner_folds"] for x in g])
@@ -420,8 +441,7 @@ class StageModel:
             te = np.where(inner == k)[0]
             # The vocabulary of the whole fit is kept: word counts only.
             Xt = X.rows(tr)
-            W2, b2 = train_lr(Xt, Yi[tr], pen, p)
-            prune(W2, p["top_k"])
+            W2, b2 = fit_pruned(Xt, Yi[tr], pen, p)
             S[te] = scores(X.rows(te), W2, b2)
         self.vocab, self.W, self.b = vocab, W, b
         self.S_oof, self.Y = S, Yi
@@ -528,11 +548,33 @@ def sentiment_class(s):
 
 def sentiment_targets(rows, kind):
     """Targets of the two sentiment models. kind 0: positive = 1-3 and
-    negative = 3-5 (mixed is both); kind 1: positive = 1-2, negative = 4-5
-    (mixed is learned only through the thresholds)."""
+    negative = 3-5 (mixed is both); kind 1 and 2: positive = 1-2, negative =
+    4-5 (mixed is learned only through the thresholds; see balance())."""
+    if kind == 3:  # one balance model: praise 1, mixed 0.5, criticism 0
+        return np.array([[1.0 if 1 <= r["sentiment"] <= 2 else 0.5 if r["sentiment"] == 3 else 0.0]
+                         for r in rows])
     lo, hi = (3, 3) if kind == 0 else (2, 4)
     return np.array([[1.0 if 1 <= r["sentiment"] <= lo else 0.0, 1.0 if r["sentiment"] >= hi else 0.0]
                      for r in rows])
+
+
+def balance(model):
+    """Turns the praise and criticism models into one balance D = z_pos -
+    z_neg: "positive" holds when D is high enough, "negative" when -D is;
+    with overlapping thresholds a middle band of D is mixed. (One score
+    decides better than two independent ones: measured by 5-fold CV.)"""
+    model.W = np.stack([model.W[:, 0] - model.W[:, 1], model.W[:, 1] - model.W[:, 0]], axis=1)
+    model.b = np.array([model.b[0] - model.b[1], model.b[1] - model.b[0]])
+    S = model.S_oof
+    model.S_oof = np.stack([S[:, 0] - S[:, 1], S[:, 1] - S[:, 0]], axis=1)
+
+
+def mirror(model):
+    """One balance model D: "positive" holds when D is high enough,
+    "negative" when -D is."""
+    model.W = np.concatenate([model.W, -model.W], axis=1)
+    model.b = np.concatenate([model.b, -model.b])
+    model.S_oof = np.concatenate([model.S_oof, -model.S_oof], axis=1)
 
 
 def derive_sentiment(rows, idx, groups, hand_path, params):
@@ -545,6 +587,10 @@ def derive_sentiment(rows, idx, groups, hand_path, params):
     fired, grams = model.featurise(texts)
     Y = sentiment_targets(rows, params["sentiment_targets"])
     model.fit(fired, grams, Y, idx, groups)
+    if params["sentiment_targets"] == 2:
+        balance(model)
+    elif params["sentiment_targets"] == 3:
+        mirror(model)
     gold = np.array([sentiment_class(rows[i]["sentiment"]) for i in idx])
     acc, tp, tn = best_sentiment_thresholds(model.S_oof, gold)
     hand_by_id = {r.id: r for r in hand.rules}
@@ -601,20 +647,53 @@ def render(hand, rules, version, header_lines):
     return "\n".join(out) + "\n"
 
 
-def derive_all(rows, idx, groups, topics_hand, sentiment_hand, params, version):
+def stage_params(params, stage):
+    """Parameters for a stage: defaults, the stage's own defaults, then
+    overrides ("l2" for both stages, "sentiment.l2" for one)."""
     p = dict(DEFAULT_PARAMS)
-    p.update(params or {})
-    note = ["Hand-written rules from %s, re-weighted; learned word/phrase rules (.w.)."
-            % os.path.relpath(topics_hand, REPO),
-            "Parameters: " + ", ".join("%s=%s" % kv for kv in sorted(p.items())),
-            "Every label's threshold is 1.0: a label needs its matched rules' weights to sum to 1.0."]
-    hand_t, rules_t, sum_t = derive_topics(rows, idx, groups, topics_hand, p)
-    topics = render(hand_t, rules_t, version, note)
-    note_s = list(note)
-    note_s[0] = note[0].replace(os.path.relpath(topics_hand, REPO), os.path.relpath(sentiment_hand, REPO))
-    hand_s, rules_s, sum_s = derive_sentiment(rows, idx, groups, sentiment_hand, p)
-    sentiment = render(hand_s, rules_s, version, note_s)
+    if stage == "sentiment":
+        p.update(SENTIMENT_PARAMS)
+    for k, v in (params or {}).items():
+        if "." not in k:
+            p[k] = v
+    for k, v in (params or {}).items():
+        if k.startswith(stage + "."):
+            p[k.split(".", 1)[1]] = v
+    return p
+
+
+def describe(p):
+    return ", ".join("%s=%s" % kv for kv in sorted(p.items()))
+
+
+def derive_all(rows, idx, groups, topics_hand, sentiment_hand, params, version):
+    pt = stage_params(params, "topics")
+    ps = stage_params(params, "sentiment")
+    common = "Every label's threshold is 1.0: a label holds when its matched rules' weights sum to >= 1.0."
+    hand_t, rules_t, sum_t = derive_topics(rows, idx, groups, topics_hand, pt)
+    topics = render(hand_t, rules_t, version, [
+        "Hand-written rules from %s (their ids), re-weighted;" % os.path.relpath(topics_hand, REPO),
+        "learned word/phrase rules (.w.), hand rules of other labels (.x.), length steps (.length.).",
+        "Parameters: " + describe(pt), common])
+    hand_s, rules_s, sum_s = derive_sentiment(rows, idx, groups, sentiment_hand, ps)
+    sentiment = render(hand_s, rules_s, version, [
+        "Hand-written rules from %s, re-weighted, and learned word/phrase rules (.w.)." %
+        os.path.relpath(sentiment_hand, REPO),
+        "One balance score D (praise minus criticism): positive holds when D is high enough, negative",
+        "when -D is, both (mixed) in a middle band, neither (neutral) otherwise.",
+        "Parameters: " + describe(ps), common])
     return topics, sentiment, sum_t + sum_s
+
+
+def parse_params(pairs):
+    params = {}
+    for kv in pairs:
+        k, v = kv.split("=", 1)
+        base = k.split(".", 1)[1] if k.startswith(("topics.", "sentiment.")) else k
+        if base not in DEFAULT_PARAMS:
+            raise SystemExit("unknown parameter %s" % k)
+        params[k] = int(float(v)) if isinstance(DEFAULT_PARAMS[base], int) else float(v)
+    return params
 
 
 def main():
@@ -628,12 +707,7 @@ def main():
     ap.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                     help="override a parameter (%s)" % ", ".join(sorted(DEFAULT_PARAMS)))
     args = ap.parse_args()
-    params = {}
-    for kv in args.param:
-        k, v = kv.split("=", 1)
-        if k not in DEFAULT_PARAMS:
-            raise SystemExit("unknown parameter %s" % k)
-        params[k] = type(DEFAULT_PARAMS[k])(float(v)) if isinstance(DEFAULT_PARAMS[k], int) else float(v)
+    params = parse_params(args.param)
     _, _, rows = load_feedback(args.train)
     groups = [r["group"] for r in rows]
     topics, sentiment, summary = derive_all(rows, list(range(len(rows))), groups, args.topics_hand,

@@ -181,11 +181,7 @@ def main():
     ap.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                     help="derive_topic_rules.py parameter override")
     args = ap.parse_args()
-    params = {}
-    for kv in args.param:
-        key, v = kv.split("=", 1)
-        d = derive.DEFAULT_PARAMS[key]
-        params[key] = int(float(v)) if isinstance(d, int) else float(v)
+    params = derive.parse_params(args.param)
 
     header, raw, rows = derive.load_feedback(args.train)
     folds = derive.group_folds(rows, args.folds, args.seed)
@@ -212,10 +208,9 @@ def main():
             "labels_of_best": base[best_f1]["labels"],
         }
     if not args.no_ours:
-        p = dict(derive.DEFAULT_PARAMS)
-        p.update(params)
         result["ours"] = run_ours(rows, header, raw, folds, args.folds, scored, args, params)
-        result["ours"]["params"] = p
+        result["ours"]["params"] = {"topics": derive.stage_params(params, "topics"),
+                                    "sentiment": derive.stage_params(params, "sentiment")}
     if chosen and not args.no_ours:
         result["ours_minus_baseline"] = {
             "macro_f1": round(result["ours"]["macro_f1"] - result["baseline"]["best_macro_f1"]["value"], 4),

@@ -200,13 +200,15 @@ TEST_CASE("import: parse output goes into the store idempotently and bad lines a
   ProcessResult first = box.Earshot({"import", jsonl.string()});
   INFO(Describe(first));
   REQUIRE(first.exit_code == 0);
-  CHECK(first.out.find("imported 4 post(s): 4 new, 0 already stored, 0 rejected") !=
+  CHECK(first.out.find(
+            "imported 4 post(s): 4 new, 0 already stored, 0 not relevant (dropped), 0 rejected") !=
         std::string::npos);
 
   ProcessResult again = box.Earshot({"import", jsonl.string()});
   INFO(Describe(again));
   REQUIRE(again.exit_code == 0);
-  CHECK(again.out.find("imported 4 post(s): 0 new, 4 already stored, 0 rejected") !=
+  CHECK(again.out.find(
+            "imported 4 post(s): 0 new, 4 already stored, 0 not relevant (dropped), 0 rejected") !=
         std::string::npos);
   {
     auto store = box.OpenStore();
@@ -231,9 +233,9 @@ TEST_CASE("import: parse output goes into the store idempotently and bad lines a
   // Good, broken, incomplete, good: the bad lines are named, the good stored.
   const fs::path mixed = box.dir() / "mixed.jsonl";
   const std::string good_a =
-      R"({"platform":"feed","id":"mixed-a","url":"","title":"","author":"","text":"First good line","created_at":"2026-11-21T10:00:00Z","reply_to":"","conversation":"","language":"en"})";
+      R"({"platform":"feed","id":"mixed-a","url":"","title":"","author":"","text":"First good line: our GP surgery called back","created_at":"2026-11-21T10:00:00Z","reply_to":"","conversation":"","language":"en"})";
   const std::string good_b =
-      R"({"platform":"feed","id":"mixed-b","text":"Second good line","created_at":null})";
+      R"({"platform":"feed","id":"mixed-b","text":"Second good line: A&E was busy but kind","created_at":null})";
   WriteFile(mixed, good_a + "\n{this is not json\n" + R"({"platform":"feed","text":"no id"})" +
                        "\n" + good_b + "\n");
   ProcessResult bad = box.Earshot({"import", mixed.string()});
@@ -241,13 +243,16 @@ TEST_CASE("import: parse output goes into the store idempotently and bad lines a
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find(mixed.string() + ":2:") != std::string::npos);
   CHECK(bad.err.find(mixed.string() + ":3:") != std::string::npos);
-  CHECK(bad.out.find("imported 2 post(s): 2 new, 0 already stored, 2 rejected") !=
+  CHECK(bad.out.find(
+            "imported 2 post(s): 2 new, 0 already stored, 0 not relevant (dropped), 2 rejected") !=
         std::string::npos);
 
   // '-' reads standard input.
   const fs::path one = box.dir() / "one.jsonl";
-  WriteFile(one, R"({"platform":"mastodon","id":"stdin-1","text":"From standard input"})"
-                 "\n");
+  WriteFile(
+      one,
+      R"({"platform":"mastodon","id":"stdin-1","text":"From standard input: the hospital nurse was lovely"})"
+      "\n");
   ProcessOptions from_stdin;
   from_stdin.stdin_file = one;
   ProcessResult piped = box.Earshot({"import", "-"}, from_stdin);
@@ -255,19 +260,43 @@ TEST_CASE("import: parse output goes into the store idempotently and bad lines a
   CHECK(piped.exit_code == 0);
   CHECK(piped.out.find("1 new") != std::string::npos);
 
+  // A post with no organisation and no health context is dropped, counted.
+  const fs::path offtopic = box.dir() / "offtopic.jsonl";
+  WriteFile(offtopic,
+            R"({"platform":"mastodon","id":"walk-1","text":"Lovely walk along the canal today"})"
+            "\n");
+  ProcessResult dropped = box.Earshot({"import", offtopic.string()});
+  INFO(Describe(dropped));
+  CHECK(dropped.exit_code == 0);
+  CHECK(dropped.out.find("0 new, 0 already stored, 1 not relevant (dropped)") != std::string::npos);
+
   auto store = box.OpenStore();
   CHECK(store->CountPosts().value() == 7);
+  // The drop is counted per source and rule; kept posts carry decisions.
+  bool counted_drop = false;
+  for (const auto& [source, count] : store->RuleCounts().value()) {
+    if (source == "import" && count.stage == "relevance" && count.rule.empty()) {
+      counted_drop = count.dropped == 1;
+    }
+  }
+  CHECK(counted_drop);
+  for (const StoredPost& p : AllPosts(*store)) {
+    CHECK_FALSE(p.post.decisions.empty());
+  }
   store.reset();
 
   // What came in can be listed and searched.
   ProcessResult newest = box.Earshot({"posts", "--limit", "3"});
   INFO(Describe(newest));
   CHECK(newest.exit_code == 0);
-  CHECK(Lines(newest.out).size() == 6);  // two lines per post
+  // Three lines per post: header, text, and what the classifier decided.
+  CHECK(Lines(newest.out).size() == 9);
+  CHECK(newest.out.find("    -> ") != std::string::npos);
   ProcessResult search = box.Earshot({"posts", "--search", "plaster"});
   INFO(Describe(search));
   CHECK(search.exit_code == 0);
-  CHECK(Lines(search.out).size() == 8);  // the four blog entries
+  CHECK(Lines(search.out).size() == 12);  // the four blog entries
+  CHECK(search.out.find("RR8 Leeds Teaching Hospitals") != std::string::npos);
   ProcessResult bad_query = box.Earshot({"posts", "--search", "\"unbalanced"});
   INFO(Describe(bad_query));
   CHECK(bad_query.exit_code == 2);
