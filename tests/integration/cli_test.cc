@@ -274,7 +274,9 @@ TEST_CASE("import: parse output goes into the store idempotently and bad lines a
   CHECK(store->CountPosts().value() == 7);
   // The drop is counted per source and rule; kept posts carry decisions.
   bool counted_drop = false;
-  for (const auto& [source, count] : store->RuleCounts().value()) {
+  auto counts = store->RuleCounts();
+  REQUIRE(counts.ok());
+  for (const auto& [source, count] : *counts) {
     if (source == "import" && count.stage == "relevance" && count.rule.empty()) {
       counted_drop = count.dropped == 1;
     }
