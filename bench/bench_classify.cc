@@ -50,8 +50,8 @@ std::vector<std::string> MakePosts(size_t n) {
       "nothing to do with the NHS, just a good day out ",
   };
   const char* endings[] = {
-      "#NHS", "thank you all.", "not good enough.", "still waiting.", "feeling grateful.",
-      "what a shambles.",
+      "#NHS",           "thank you all.",    "not good enough.",
+      "still waiting.", "feeling grateful.", "what a shambles.",
   };
   std::mt19937 rng(42);
   std::vector<std::string> posts;

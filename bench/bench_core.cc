@@ -10,6 +10,7 @@
 #include <libxml/parser.h>
 #include <sqlite3.h>
 
+#include <simdjson.h>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
@@ -17,7 +18,6 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
-#include <simdjson.h>
 #include <string>
 
 #include "connectors/feed/feed.h"
@@ -41,8 +41,8 @@ double BestOf(int runs, const std::function<void()>& fn) {
   return best;
 }
 
-void Report(const std::string& name, int64_t items, double seconds,
-            const std::string& baseline, double baseline_seconds) {
+void Report(const std::string& name, int64_t items, double seconds, const std::string& baseline,
+            double baseline_seconds) {
   boost::json::object o;
   o["bench"] = name;
   o["items"] = items;
@@ -64,8 +64,7 @@ std::string MakeFeed(int items) {
     std::string n = std::to_string(i);
     xml += "<item><title>Waiting at A&amp;E, visit " + n +
            "</title><link>https://blog.example/posts/" + n +
-           "</link><guid>https://blog.example/?p=" + n +
-           "</guid><dc:creator>patient" + n +
+           "</link><guid>https://blog.example/?p=" + n + "</guid><dc:creator>patient" + n +
            "</dc:creator><pubDate>Sun, 22 Nov 2026 06:59:15 GMT</pubDate>"
            "<content:encoded><![CDATA[<p>We waited <b>six hours</b> at the Northern "
            "General before anyone saw my dad.</p><p>The nurses were kind &amp; "
@@ -91,10 +90,9 @@ std::string MakeTimeline(int statuses) {
          "<p>Six hours in A&amp;E at the <a href=\"https://social.example/tags/nhs\">#NHS</a> "
          "Northern General. Staff brilliant, system broken.</p>"},
         {"reblog", nullptr},
-        {"account", boost::json::object{{"id", "1"},
-                                        {"username", "a"},
-                                        {"acct", "a"},
-                                        {"display_name", "A Patient"}}},
+        {"account",
+         boost::json::object{
+             {"id", "1"}, {"username", "a"}, {"acct", "a"}, {"display_name", "A Patient"}}},
     });
   }
   return boost::json::serialize(arr);
@@ -184,8 +182,8 @@ int main(int argc, char** argv) {
     }
     int run = 0;
     double ours = BestOf(runs, [&] {
-      auto store = earshot::SqliteStore::Open((dir / ("s" + std::to_string(run++) + ".db")).string(),
-                                              earshot::SqliteOptions{});
+      auto store = earshot::SqliteStore::Open(
+          (dir / ("s" + std::to_string(run++) + ".db")).string(), earshot::SqliteOptions{});
       if (!store.ok()) std::abort();
       for (int start = 0; start < total; start += 1000) {
         earshot::SourceWrite w;

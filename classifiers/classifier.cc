@@ -35,8 +35,8 @@ std::vector<Decision> Classification::ToDecisions() const {
   for (const ClassifiedOrg& o : orgs) {
     std::string detail = o.name;
     if (!o.site.empty()) detail += " | " + o.site;
-    out.push_back({Decision::Kind::kOrg, o.code, detail, o.why.rule, o.why.version, o.why.start,
-                   o.why.end});
+    out.push_back(
+        {Decision::Kind::kOrg, o.code, detail, o.why.rule, o.why.version, o.why.start, o.why.end});
   }
   for (const UnroutedCandidates& u : unrouted) {
     std::string codes;
@@ -113,8 +113,8 @@ class ClassifierImpl final : public Classifier {
     }
 
     for (const topics::LabelDecision& d : topic_.Classify(view)) {
-      c.topics.push_back({d.label->name, d.label->category,
-                          FromEvidence(d.evidence, topic_.rules().version())});
+      c.topics.push_back(
+          {d.label->name, d.label->category, FromEvidence(d.evidence, topic_.rules().version())});
     }
 
     topics::SentimentDecision s = sentiment_.Classify(view);
@@ -139,16 +139,14 @@ class ClassifierImpl final : public Classifier {
   }
 
   std::string Versions() const override {
-    return "topics " + topic_.rules().version() + ", sentiment " +
-           sentiment_.rules().version() + ", criticality " + criticality_.rules().version() +
-           ", relevance " + relevance_.rules().version() + ", gazetteer " + router_->version();
+    return "topics " + topic_.rules().version() + ", sentiment " + sentiment_.rules().version() +
+           ", criticality " + criticality_.rules().version() + ", relevance " +
+           relevance_.rules().version() + ", gazetteer " + router_->version();
   }
 
   const ClassifierPaths& paths() const override { return paths_; }
 
-  std::vector<std::shared_ptr<const rules::RuleSet>> rule_sets() const override {
-    return sets_;
-  }
+  std::vector<std::shared_ptr<const rules::RuleSet>> rule_sets() const override { return sets_; }
 
  private:
   std::vector<std::shared_ptr<const rules::RuleSet>> sets_;
@@ -179,8 +177,8 @@ Result<std::shared_ptr<const Classifier>> Classifier::Load(const ClassifierPaths
   auto sentiment =
       LoadStage<topics::SentimentStage>(paths.rules_dir / "sentiment.toml", &sentiment_set);
   if (!sentiment.ok()) return sentiment.status();
-  auto criticality = LoadStage<topics::CriticalityStage>(paths.rules_dir / "criticality.toml",
-                                                         &criticality_set);
+  auto criticality =
+      LoadStage<topics::CriticalityStage>(paths.rules_dir / "criticality.toml", &criticality_set);
   if (!criticality.ok()) return criticality.status();
   auto relevance =
       LoadStage<topics::RelevanceStage>(paths.rules_dir / "relevance.toml", &relevance_set);
@@ -190,8 +188,8 @@ Result<std::shared_ptr<const Classifier>> Classifier::Load(const ClassifierPaths
   return std::shared_ptr<const Classifier>(std::make_shared<ClassifierImpl>(
       paths, std::move(router).value(), std::move(topic).value(), std::move(sentiment).value(),
       std::move(criticality).value(), std::move(relevance).value(),
-      std::vector<std::shared_ptr<const rules::RuleSet>>{topic_set, sentiment_set,
-                                                         criticality_set, relevance_set}));
+      std::vector<std::shared_ptr<const rules::RuleSet>>{topic_set, sentiment_set, criticality_set,
+                                                         relevance_set}));
 }
 
 Status ClassifierHolder::Reload() {

@@ -112,7 +112,9 @@ class ClassifierHolder {
   explicit ClassifierHolder(std::shared_ptr<const Classifier> initial)
       : current_(std::move(initial)) {}
   std::shared_ptr<const Classifier> Get() const { return std::atomic_load(&current_); }
-  void Swap(std::shared_ptr<const Classifier> next) { std::atomic_store(&current_, std::move(next)); }
+  void Swap(std::shared_ptr<const Classifier> next) {
+    std::atomic_store(&current_, std::move(next));
+  }
   // Builds a new classifier from the current one's paths; on failure the
   // current one stays and the error is returned.
   Status Reload();

@@ -126,8 +126,7 @@ int CmdClassify(const GlobalOptions& global, const std::string& rules_dir,
     json::value id;
     std::string text;
     if (!ReadInput(line, line_no, id, text)) {
-      err << "earshot classify: <stdin>:" << line_no
-          << ": a JSON line needs a string \"text\"\n";
+      err << "earshot classify: <stdin>:" << line_no << ": a JSON line needs a string \"text\"\n";
       code = 2;
       continue;
     }
@@ -138,8 +137,8 @@ int CmdClassify(const GlobalOptions& global, const std::string& rules_dir,
 }
 
 int CmdRulesCheck(const GlobalOptions& global, const std::string& rules_dir,
-                  const std::string& orgs_dir, const std::string& sample_file,
-                  std::ostream& out, std::ostream& err) {
+                  const std::string& orgs_dir, const std::string& sample_file, std::ostream& out,
+                  std::ostream& err) {
   auto config = LoadEffectiveConfig(global);
   if (!config.ok()) {
     err << "earshot rules check: " << config.status().message() << "\n";
@@ -178,8 +177,8 @@ int CmdRulesCheck(const GlobalOptions& global, const std::string& rules_dir,
   int findings = 0;
   for (const auto& set : (*classifier)->rule_sets()) {
     rules::LintReport report = rules::Lint(*set, sample);
-    out << set->stage() << " " << set->version() << ": " << set->rules().size()
-        << " rule(s), " << report.findings.size() << " finding(s)\n";
+    out << set->stage() << " " << set->version() << ": " << set->rules().size() << " rule(s), "
+        << report.findings.size() << " finding(s)\n";
     for (const rules::LintFinding& f : report.findings) {
       out << "  " << rules::LintKindName(f.kind) << ": " << f.message << "\n";
       ++findings;
@@ -255,8 +254,7 @@ int CmdRulesBacktest(const GlobalOptions& global, const std::string& rules_dir,
       if (c.gained == 0 && c.lost == 0) continue;
       out << "  " << k;
       if (with_names && names.count(k)) out << " " << names[k];
-      out << ": " << c.before << " -> " << c.after << " (+" << c.gained << " -" << c.lost
-          << ")\n";
+      out << ": " << c.before << " -> " << c.after << " (+" << c.gained << " -" << c.lost << ")\n";
     }
   };
   print("organisations (posts before -> after):", orgs, true);
@@ -292,8 +290,8 @@ int CmdRulesEval(const GlobalOptions& global, const std::string& rules_dir,
   auto topic = topics::TopicStage::Create(*topic_set);
   auto sentiment = topics::SentimentStage::Create(*sentiment_set);
   if (!topic.ok() || !sentiment.ok()) {
-    err << "earshot rules eval: "
-        << (!topic.ok() ? topic.status() : sentiment.status()).message() << "\n";
+    err << "earshot rules eval: " << (!topic.ok() ? topic.status() : sentiment.status()).message()
+        << "\n";
     return 2;
   }
   auto report = topics::EvaluateTopics(csv_file, *topic, &*sentiment);

@@ -1,11 +1,11 @@
 #include "crawler/cli/cli.h"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "connectors/registry.h"
 
@@ -63,8 +63,7 @@ int RunCli(int argc, char** argv) {
   std::string parse_connector, parse_url, parse_content_type;
   std::vector<std::string> parse_files;
   auto* parse = app.add_subcommand(
-      "parse",
-      "Run a connector's parser on saved response bodies; print one JSON object per post");
+      "parse", "Run a connector's parser on saved response bodies; print one JSON object per post");
   parse->add_option("--connector", parse_connector, "Connector name (see `earshot connectors`)")
       ->required();
   parse->add_option("--url", parse_url,
@@ -73,8 +72,8 @@ int RunCli(int argc, char** argv) {
                     "The response's Content-Type, e.g. \"text/xml; charset=ISO-8859-1\"");
   parse->add_option("files", parse_files, "Response body files")->required();
   parse->callback([&] {
-    code = CmdParse(parse_connector, parse_url, parse_content_type, parse_files, std::cout,
-                    std::cerr);
+    code =
+        CmdParse(parse_connector, parse_url, parse_content_type, parse_files, std::cout, std::cerr);
   });
 
   std::string import_source = "import";
@@ -84,111 +83,108 @@ int RunCli(int argc, char** argv) {
   import->add_option("--source", import_source, "Source name to record them under");
   import->add_option("files", import_files, "JSON-lines files")->required();
   import->callback(
-      [&] { code = CmdImport(global, import_source, import_files, std::cout, std::cerr); });
+      [&] { code = CmdImport(global, import_source, import_files, std::cout, std::cerr);
+});
 
-  auto* sources = app.add_subcommand(
-      "sources", "Table of sources: health, last success, next poll, cursor, last error");
-  SourcesOptions sources_options;
-  sources->add_option("--reset", sources_options.reset,
-                      "Clear a stopped or failing source's health so it is polled at once "
-                      "(its cursor is kept)")
-      ->type_name("NAME");
-  sources->add_option("--blind", sources_options.blind,
-                      "List the windows in which this source could not be read")
-      ->type_name("NAME");
-  sources->callback(
-      [&] { code = CmdSources(global, sources_options, std::cout, std::cerr); });
+auto* sources = app.add_subcommand(
+    "sources", "Table of sources: health, last success, next poll, cursor, last error");
+SourcesOptions sources_options;
+sources
+    ->add_option("--reset", sources_options.reset,
+                 "Clear a stopped or failing source's health so it is polled at once "
+                 "(its cursor is kept)")
+    ->type_name("NAME");
+sources
+    ->add_option("--blind", sources_options.blind,
+                 "List the windows in which this source could not be read")
+    ->type_name("NAME");
+sources->callback([&] { code = CmdSources(global, sources_options, std::cout, std::cerr); });
 
-  std::string posts_search;
-  int posts_limit = 20;
-  auto* posts = app.add_subcommand("posts", "Show the newest stored posts, or search them");
-  posts->add_option("--search", posts_search, "Full-text query (SQLite FTS5 syntax)");
-  posts->add_option("--limit", posts_limit, "How many")->check(CLI::Range(1, 10000));
-  posts->callback(
-      [&] { code = CmdPosts(global, posts_search, posts_limit, std::cout, std::cerr); });
+std::string posts_search;
+int posts_limit = 20;
+auto* posts = app.add_subcommand("posts", "Show the newest stored posts, or search them");
+posts->add_option("--search", posts_search, "Full-text query (SQLite FTS5 syntax)");
+posts->add_option("--limit", posts_limit, "How many")->check(CLI::Range(1, 10000));
+posts->callback([&] { code = CmdPosts(global, posts_search, posts_limit, std::cout, std::cerr); });
 
-  auto* config = app.add_subcommand("config", "Configuration tools");
-  config->require_subcommand(1);
-  auto* check = config->add_subcommand("check", "Validate the configuration without running");
-  check->callback([&] { code = CmdConfigCheck(global, std::cout, std::cerr); });
+auto* config = app.add_subcommand("config", "Configuration tools");
+config->require_subcommand(1);
+auto* check = config->add_subcommand("check", "Validate the configuration without running");
+check->callback([&] { code = CmdConfigCheck(global, std::cout, std::cerr); });
 
-  auto* connectors =
-      app.add_subcommand("connectors", "List the connectors and their configuration keys");
-  connectors->callback([&] { code = CmdConnectors(std::cout); });
+auto* connectors =
+    app.add_subcommand("connectors", "List the connectors and their configuration keys");
+connectors->callback([&] { code = CmdConnectors(std::cout); });
 
-  std::string rules_dir, orgs_dir;
-  auto* classify = app.add_subcommand(
-      "classify",
-      "Redact and classify text: JSON lines {\"id\",\"text\"} (or plain lines) on stdin, "
-      "one JSON result per line on stdout");
-  classify->add_option("--rules", rules_dir, "Rules folder (default config/rules)")
-      ->type_name("DIR");
-  classify->add_option("--orgs", orgs_dir, "Gazetteer folder (default config/orgs)")
-      ->type_name("DIR");
-  classify->callback([&] {
-    code = CmdClassify(global, rules_dir, orgs_dir, std::cin, std::cout, std::cerr);
-  });
+std::string rules_dir, orgs_dir;
+auto* classify = app.add_subcommand(
+    "classify",
+    "Redact and classify text: JSON lines {\"id\",\"text\"} (or plain lines) on stdin, "
+    "one JSON result per line on stdout");
+classify->add_option("--rules", rules_dir, "Rules folder (default config/rules)")->type_name("DIR");
+classify->add_option("--orgs", orgs_dir, "Gazetteer folder (default config/orgs)")
+    ->type_name("DIR");
+classify->callback([&] {
+  code = CmdClassify(global, rules_dir, orgs_dir, std::cin, std::cout, std::cerr);
+});
 
-  auto* rules = app.add_subcommand("rules", "Check, evaluate and backtest the rules");
-  rules->require_subcommand(1);
-  rules->fallthrough();  // `earshot rules check --rules DIR` as well as before `check`
-  for (CLI::App* sub : {rules}) {
-    sub->add_option("--rules", rules_dir, "Rules folder (default config/rules)")
-        ->type_name("DIR");
-    sub->add_option("--orgs", orgs_dir, "Gazetteer folder (default config/orgs)")
-        ->type_name("DIR");
-  }
-  std::string sample_file;
-  auto* rules_check = rules->add_subcommand(
-      "check",
-      "Compile every rule file and lint the rules against a sample (default: stored posts)");
-  rules_check->add_option("--sample", sample_file,
-                          "Sample texts: JSON lines with \"text\", or plain lines")
-      ->type_name("FILE");
-  rules_check->callback([&] {
-    code = CmdRulesCheck(global, rules_dir, orgs_dir, sample_file, std::cout, std::cerr);
-  });
-  std::string eval_file;
-  auto* rules_eval = rules->add_subcommand(
-      "eval",
-      "Per-topic precision/recall/F1, macro-F1 and sentiment accuracy against a labelled "
-      "CSV in the shared feedback format");
-  rules_eval->add_option("file", eval_file, "Labelled CSV")->required();
-  rules_eval->add_flag("--json", global.json_output, "Print the report as one JSON object");
-  rules_eval->callback([&] {
-    code = CmdRulesEval(global, rules_dir, orgs_dir, eval_file, std::cout, std::cerr);
-  });
-  auto* rules_backtest = rules->add_subcommand(
-      "backtest",
-      "Re-run the rules over stored posts and report what would change per organisation "
-      "and topic, without writing");
-  rules_backtest->callback([&] {
-    code = CmdRulesBacktest(global, rules_dir, orgs_dir, std::cout, std::cerr);
-  });
-
-  std::string demo_dir = EARSHOT_DEMO_DIR;
-  auto* demo = app.add_subcommand(
-      "demo",
-      "Start a local source server with bundled sample posts and crawl it into a fresh "
-      "SQLite file");
-  demo->add_option("--demo-dir", demo_dir, "Folder with the demo's routes and config");
-  demo->callback([&] { code = CmdDemo(global, demo_dir, std::cout, std::cerr); });
-
-  // Logs go to stderr; stdout carries only command output (JSON lines, tables).
-  spdlog::set_default_logger(spdlog::stderr_color_mt("earshot"));
-  app.parse_complete_callback([&] {
-    spdlog::set_level(global.verbose ? spdlog::level::debug
-                      : global.quiet ? spdlog::level::warn
-                                     : spdlog::level::info);
-  });
-
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
-  }
-  return code;
+auto* rules = app.add_subcommand("rules", "Check, evaluate and backtest the rules");
+rules->require_subcommand(1);
+rules->fallthrough();  // `earshot rules check --rules DIR` as well as before `check`
+for (CLI::App* sub : {rules}) {
+  sub->add_option("--rules", rules_dir, "Rules folder (default config/rules)")->type_name("DIR");
+  sub->add_option("--orgs", orgs_dir, "Gazetteer folder (default config/orgs)")->type_name("DIR");
 }
+std::string sample_file;
+auto* rules_check = rules->add_subcommand(
+    "check", "Compile every rule file and lint the rules against a sample (default: stored posts)");
+rules_check
+    ->add_option("--sample", sample_file, "Sample texts: JSON lines with \"text\", or plain lines")
+    ->type_name("FILE");
+rules_check->callback([&] {
+  code = CmdRulesCheck(global, rules_dir, orgs_dir, sample_file, std::cout, std::cerr);
+});
+std::string eval_file;
+auto* rules_eval = rules->add_subcommand(
+    "eval",
+    "Per-topic precision/recall/F1, macro-F1 and sentiment accuracy against a labelled "
+    "CSV in the shared feedback format");
+rules_eval->add_option("file", eval_file, "Labelled CSV")->required();
+rules_eval->add_flag("--json", global.json_output, "Print the report as one JSON object");
+rules_eval->callback([&] {
+  code = CmdRulesEval(global, rules_dir, orgs_dir, eval_file, std::cout, std::cerr);
+});
+auto* rules_backtest = rules->add_subcommand(
+    "backtest",
+    "Re-run the rules over stored posts and report what would change per organisation "
+    "and topic, without writing");
+rules_backtest->callback([&] {
+  code = CmdRulesBacktest(global, rules_dir, orgs_dir, std::cout, std::cerr);
+});
+
+std::string demo_dir = EARSHOT_DEMO_DIR;
+auto* demo = app.add_subcommand(
+    "demo",
+    "Start a local source server with bundled sample posts and crawl it into a fresh "
+    "SQLite file");
+demo->add_option("--demo-dir", demo_dir, "Folder with the demo's routes and config");
+demo->callback([&] { code = CmdDemo(global, demo_dir, std::cout, std::cerr); });
+
+// Logs go to stderr; stdout carries only command output (JSON lines, tables).
+spdlog::set_default_logger(spdlog::stderr_color_mt("earshot"));
+app.parse_complete_callback([&] {
+  spdlog::set_level(global.verbose ? spdlog::level::debug
+                    : global.quiet ? spdlog::level::warn
+                                   : spdlog::level::info);
+});
+
+try {
+  app.parse(argc, argv);
+} catch (const CLI::ParseError& e) {
+  int rc = app.exit(e);
+  return rc == 0 ? 0 : 2;
+}
+return code;
+}  // namespace earshot
 
 }  // namespace earshot

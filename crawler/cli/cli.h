@@ -30,19 +30,18 @@ int RunCli(int argc, char** argv);
 Result<Config> LoadEffectiveConfig(const GlobalOptions& global);
 
 // Subcommands. Output goes to `out`; diagnostics to `err`.
-int CmdParse(const std::string& connector, const std::string& url,
-             const std::string& content_type, const std::vector<std::string>& files,
-             std::ostream& out, std::ostream& err);
+int CmdParse(const std::string& connector, const std::string& url, const std::string& content_type,
+             const std::vector<std::string>& files, std::ostream& out, std::ostream& err);
 int CmdConfigCheck(const GlobalOptions& global, std::ostream& out, std::ostream& err);
 int CmdConnectors(std::ostream& out);
 struct SourcesOptions {
   std::string reset;  // source to return to health "ok", due now
   std::string blind;  // source whose blind windows to list
 };
-int CmdSources(const GlobalOptions& global, const SourcesOptions& options,
-               std::ostream& out, std::ostream& err);
-int CmdPosts(const GlobalOptions& global, const std::string& search, int limit,
-             std::ostream& out, std::ostream& err);
+int CmdSources(const GlobalOptions& global, const SourcesOptions& options, std::ostream& out,
+               std::ostream& err);
+int CmdPosts(const GlobalOptions& global, const std::string& search, int limit, std::ostream& out,
+             std::ostream& err);
 int CmdImport(const GlobalOptions& global, const std::string& source,
               const std::vector<std::string>& files, std::ostream& out, std::ostream& err);
 // `run` (continuous, until SIGINT/SIGTERM) and `once` (every due source once).
@@ -53,8 +52,8 @@ int CmdClassify(const GlobalOptions& global, const std::string& rules_dir,
                 const std::string& orgs_dir, std::istream& in, std::ostream& out,
                 std::ostream& err);
 int CmdRulesCheck(const GlobalOptions& global, const std::string& rules_dir,
-                  const std::string& orgs_dir, const std::string& sample_file,
-                  std::ostream& out, std::ostream& err);
+                  const std::string& orgs_dir, const std::string& sample_file, std::ostream& out,
+                  std::ostream& err);
 int CmdRulesEval(const GlobalOptions& global, const std::string& rules_dir,
                  const std::string& orgs_dir, const std::string& csv_file, std::ostream& out,
                  std::ostream& err);

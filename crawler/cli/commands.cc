@@ -1,16 +1,16 @@
 // The subcommands that read files or the store without crawling.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 
+#include "classifiers/classifier.h"
 #include "connectors/registry.h"
 #include "crawler/cli/cli.h"
 #include "crawler/cli/post_json.h"
 #include "crawler/core/time_format.h"
-#include "classifiers/classifier.h"
 #include "crawler/pipeline/classify_stage.h"
 #include "crawler/pipeline/pipeline.h"
 #include "crawler/store/sqlite/sqlite_store.h"
@@ -135,9 +135,8 @@ int CmdConfigCheck(const GlobalOptions& global, std::ostream& out, std::ostream&
     err << "earshot config check: " << config.status().message() << "\n";
     return 2;
   }
-  out << (config->file.empty() ? "(no configuration file: defaults)" : config->file)
-      << ": OK, " << config->sources.size() << " source(s), store " << config->store_path
-      << "\n";
+  out << (config->file.empty() ? "(no configuration file: defaults)" : config->file) << ": OK, "
+      << config->sources.size() << " source(s), store " << config->store_path << "\n";
   for (const SourceSpec& s : config->sources) {
     out << "  " << DescribeSource(s, FindConnector(s.connector)) << " every "
         << FormatDuration(s.interval) << "\n";
@@ -160,8 +159,8 @@ int CmdConnectors(std::ostream& out) {
   return 0;
 }
 
-int CmdSources(const GlobalOptions& global, const SourcesOptions& options,
-               std::ostream& out, std::ostream& err) {
+int CmdSources(const GlobalOptions& global, const SourcesOptions& options, std::ostream& out,
+               std::ostream& err) {
   auto config = LoadEffectiveConfig(global);
   if (!config.ok()) {
     err << "earshot sources: " << config.status().message() << "\n";
@@ -220,9 +219,9 @@ int CmdSources(const GlobalOptions& global, const SourcesOptions& options,
     err << "earshot sources: " << sources.status().message() << "\n";
     return 1;
   }
-  std::vector<std::vector<std::string>> rows = {
-      {"SOURCE", "CONNECTOR", "HEALTH", "POSTS", "LAST SUCCESS", "NEXT POLL", "FAILS",
-       "CURSOR / LAST ERROR"}};
+  std::vector<std::vector<std::string>> rows = {{"SOURCE", "CONNECTOR", "HEALTH", "POSTS",
+                                                 "LAST SUCCESS", "NEXT POLL", "FAILS",
+                                                 "CURSOR / LAST ERROR"}};
   for (const SourceRecord& r : *sources) {
     const SourceState& s = r.state;
     std::string tail = s.cursor.cursor.empty() ? "-" : s.cursor.cursor;
@@ -245,8 +244,8 @@ int CmdSources(const GlobalOptions& global, const SourcesOptions& options,
   return 0;
 }
 
-int CmdPosts(const GlobalOptions& global, const std::string& search, int limit,
-             std::ostream& out, std::ostream& err) {
+int CmdPosts(const GlobalOptions& global, const std::string& search, int limit, std::ostream& out,
+             std::ostream& err) {
   auto config = LoadEffectiveConfig(global);
   if (!config.ok()) {
     err << "earshot posts: " << config.status().message() << "\n";
@@ -257,8 +256,7 @@ int CmdPosts(const GlobalOptions& global, const std::string& search, int limit,
     err << "earshot posts: " << store.status().message() << "\n";
     return 1;
   }
-  auto posts = search.empty() ? (*store)->RecentPosts(limit)
-                              : (*store)->SearchPosts(search, limit);
+  auto posts = search.empty() ? (*store)->RecentPosts(limit) : (*store)->SearchPosts(search, limit);
   if (!posts.ok()) {
     err << "earshot posts: " << posts.status().message() << "\n";
     return posts.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
@@ -266,9 +264,8 @@ int CmdPosts(const GlobalOptions& global, const std::string& search, int limit,
   for (const StoredPost& p : *posts) {
     out << When(p.post.created_at) << "  " << p.post.platform << "  "
         << (p.post.author_handle.empty() ? "-" : p.post.author_handle) << "  [" << p.source
-        << "]\n    " << Shorten(p.post.title.empty() ? p.post.text
-                                                    : p.post.title + " — " + p.post.text,
-                                 200)
+        << "]\n    "
+        << Shorten(p.post.title.empty() ? p.post.text : p.post.title + " — " + p.post.text, 200)
         << "\n";
     std::string summary = DecisionSummary(p.post.decisions);
     if (!summary.empty()) out << "    -> " << summary << "\n";
@@ -333,8 +330,8 @@ int CmdImport(const GlobalOptions& global, const std::string& source,
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       auto post = PostFromJsonLine(line);
       if (!post.ok()) {
-        err << "earshot import: " << name << ":" << line_no << ": "
-            << post.status().message() << "\n";
+        err << "earshot import: " << name << ":" << line_no << ": " << post.status().message()
+            << "\n";
         ++rejected;
         code = 2;
         continue;
@@ -372,9 +369,9 @@ int CmdImport(const GlobalOptions& global, const std::string& source,
   // The classify stage drops posts with no organisation and no health
   // context before they reach the store.
   const int64_t irrelevant = read - stats.stored - stats.duplicates;
-  out << "imported " << read << " post(s): " << stats.stored << " new, "
-      << stats.duplicates << " already stored, " << irrelevant << " not relevant (dropped), "
-      << rejected << " rejected\n";
+  out << "imported " << read << " post(s): " << stats.stored << " new, " << stats.duplicates
+      << " already stored, " << irrelevant << " not relevant (dropped), " << rejected
+      << " rejected\n";
   return code;
 }
 

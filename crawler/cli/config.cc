@@ -1,11 +1,11 @@
 #include "crawler/cli/config.h"
 
+#include <toml++/toml.h>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "crawler/core/time_format.h"
 
@@ -56,8 +56,8 @@ class TableReader {
     }
     int64_t v = *n->value<int64_t>();
     if (v < min || v > max) {
-      Fail(At(*n) + context_ + "." + std::string(key) + " must be between " +
-           std::to_string(min) + " and " + std::to_string(max));
+      Fail(At(*n) + context_ + "." + std::string(key) + " must be between " + std::to_string(min) +
+           " and " + std::to_string(max));
       return;
     }
     out = v;
@@ -72,8 +72,8 @@ class TableReader {
     }
     double v = *n->value<double>();
     if (v < min || v > max) {
-      Fail(At(*n) + context_ + "." + std::string(key) + " must be between " +
-           std::to_string(min) + " and " + std::to_string(max));
+      Fail(At(*n) + context_ + "." + std::string(key) + " must be between " + std::to_string(min) +
+           " and " + std::to_string(max));
       return;
     }
     out = v;
@@ -98,8 +98,8 @@ class TableReader {
       return;
     }
     if (*d < min || *d > max) {
-      Fail(At(*n) + context_ + "." + std::string(key) + " must be between " +
-           FormatDuration(min) + " and " + FormatDuration(max));
+      Fail(At(*n) + context_ + "." + std::string(key) + " must be between " + FormatDuration(min) +
+           " and " + FormatDuration(max));
       return;
     }
     out = *d;
@@ -123,8 +123,8 @@ class TableReader {
       return;
     }
     if (*size < min || *size > max) {
-      Fail(At(*n) + context_ + "." + std::string(key) + " must be between " +
-           std::to_string(min) + " and " + std::to_string(max) + " bytes");
+      Fail(At(*n) + context_ + "." + std::string(key) + " must be between " + std::to_string(min) +
+           " and " + std::to_string(max) + " bytes");
       return;
     }
     out = *size;
@@ -134,8 +134,8 @@ class TableReader {
   void RejectUnknown(std::string_view hint = {}) {
     for (const auto& [k, v] : table_) {
       if (seen_.count(std::string(k.str()))) continue;
-      std::string msg = Where(file_, k.source()) + "unknown key \"" +
-                        std::string(k.str()) + "\" in " + context_;
+      std::string msg =
+          Where(file_, k.source()) + "unknown key \"" + std::string(k.str()) + "\" in " + context_;
       if (!hint.empty()) msg += " (known keys: " + std::string(hint) + ")";
       Fail(std::move(msg));
     }
@@ -174,8 +174,7 @@ Result<std::string> ExpandEnv(std::string_view text, const EnvLookup& env) {
     if (name.empty()) return Status::InvalidArgument("empty ${} in value");
     std::optional<std::string> value = env(name);
     if (!value) {
-      return Status::InvalidArgument("environment variable " + std::string(name) +
-                                     " is not set");
+      return Status::InvalidArgument("environment variable " + std::string(name) + " is not set");
     }
     out += *value;
     i = end + 1;
@@ -195,7 +194,8 @@ Result<OptionValue> DefaultValue(const ConfigKeySpec& key) {
     case ConfigKeySpec::Type::kString:
       return OptionValue(key.default_value);
     case ConfigKeySpec::Type::kInteger:
-      return OptionValue(static_cast<int64_t>(std::strtoll(key.default_value.c_str(), nullptr, 10)));
+      return OptionValue(
+          static_cast<int64_t>(std::strtoll(key.default_value.c_str(), nullptr, 10)));
     case ConfigKeySpec::Type::kBoolean:
       return OptionValue(key.default_value == "true");
     case ConfigKeySpec::Type::kStringArray:
@@ -204,24 +204,21 @@ Result<OptionValue> DefaultValue(const ConfigKeySpec& key) {
   return Status::Internal("unknown key type");
 }
 
-Result<SourceSpec> ReadSource(std::string_view file, const toml::table& table,
-                              size_t index, const ConnectorLookup& connectors,
-                              const EnvLookup& env) {
+Result<SourceSpec> ReadSource(std::string_view file, const toml::table& table, size_t index,
+                              const ConnectorLookup& connectors, const EnvLookup& env) {
   SourceSpec spec;
   TableReader r(file, table, "[[source]] #" + std::to_string(index + 1));
   r.String("name", spec.name);
   r.String("connector", spec.connector);
   EARSHOT_RETURN_IF_ERROR(r.status());
   if (spec.name.empty()) {
-    return Status::InvalidArgument(r.AtTable() + r.context() +
-                                   " needs a non-empty name");
+    return Status::InvalidArgument(r.AtTable() + r.context() + " needs a non-empty name");
   }
   TableReader sr(file, table, "source \"" + spec.name + "\"");
   sr.Node("name");
   sr.String("connector", spec.connector);
   if (spec.connector.empty()) {
-    return Status::InvalidArgument(sr.AtTable() + sr.context() +
-                                   " needs connector = \"...\"");
+    return Status::InvalidArgument(sr.AtTable() + sr.context() + " needs connector = \"...\"");
   }
   const ConnectorDescriptor* connector = connectors(spec.connector);
   if (!connector) {
@@ -235,8 +232,8 @@ Result<SourceSpec> ReadSource(std::string_view file, const toml::table& table,
     }
     auto expanded = ExpandEnv(*n->value<std::string>(), env);
     if (!expanded.ok()) {
-      return Status::InvalidArgument(sr.At(*n) + sr.context() + ".url: " +
-                                     expanded.status().message());
+      return Status::InvalidArgument(sr.At(*n) + sr.context() +
+                                     ".url: " + expanded.status().message());
     }
     spec.url = *expanded;
     if (spec.url.rfind("http://", 0) != 0 && spec.url.rfind("https://", 0) != 0) {
@@ -244,16 +241,14 @@ Result<SourceSpec> ReadSource(std::string_view file, const toml::table& table,
                                      ".url must start with http:// or https://");
     }
   }
-  sr.DurationKey("interval", spec.interval, std::chrono::seconds(1),
-                 std::chrono::hours(24 * 7));
+  sr.DurationKey("interval", spec.interval, std::chrono::seconds(1), std::chrono::hours(24 * 7));
 
   for (const ConfigKeySpec& key : connector->keys) {
     const toml::node* n = sr.Node(key.name);
     if (!n) {
       if (key.required) {
-        return Status::InvalidArgument(sr.AtTable() + sr.context() + " needs " +
-                                       key.name + " (connector " + spec.connector +
-                                       ": " + key.doc + ")");
+        return Status::InvalidArgument(sr.AtTable() + sr.context() + " needs " + key.name +
+                                       " (connector " + spec.connector + ": " + key.doc + ")");
       }
       if (!key.default_value.empty() || key.type != ConfigKeySpec::Type::kString) {
         auto v = DefaultValue(key);
@@ -326,9 +321,14 @@ Result<int64_t> ParseByteSize(std::string_view text) {
   std::string_view unit = text.substr(i);
   while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
   static const std::pair<std::string_view, int64_t> kUnits[] = {
-      {"", 1},          {"B", 1},
-      {"KB", 1000},     {"MB", 1000 * 1000},           {"GB", 1000 * 1000 * 1000},
-      {"KiB", 1 << 10}, {"MiB", 1 << 20},              {"GiB", int64_t{1} << 30},
+      {"", 1},
+      {"B", 1},
+      {"KB", 1000},
+      {"MB", 1000 * 1000},
+      {"GB", 1000 * 1000 * 1000},
+      {"KiB", 1 << 10},
+      {"MiB", 1 << 20},
+      {"GiB", int64_t{1} << 30},
   };
   for (const auto& [name, factor] : kUnits) {
     if (unit == name) return number * factor;
@@ -345,8 +345,7 @@ Result<Config> ParseConfig(std::string_view text, std::string_view file_name,
   try {
     root = toml::parse(text, file_name);
   } catch (const toml::parse_error& e) {
-    return Status::InvalidArgument(Where(file_name, e.source()) +
-                                   std::string(e.description()));
+    return Status::InvalidArgument(Where(file_name, e.source()) + std::string(e.description()));
   }
 
   TableReader top(file_name, root, "the top level");
@@ -354,8 +353,7 @@ Result<Config> ParseConfig(std::string_view text, std::string_view file_name,
     const toml::node* n = top.Node(key);
     if (!n) return static_cast<const toml::table*>(nullptr);
     if (!n->is_table()) {
-      return Status::InvalidArgument(top.At(*n) + "[" + std::string(key) +
-                                     "] must be a table");
+      return Status::InvalidArgument(top.At(*n) + "[" + std::string(key) + "] must be a table");
     }
     return n->as_table();
   };
@@ -382,8 +380,8 @@ Result<Config> ParseConfig(std::string_view text, std::string_view file_name,
     std::string contact;
     r.String("user_agent", config.http.user_agent);
     r.String("contact", contact);
-    r.DurationKey("connect_timeout", config.http.connect_timeout,
-                  std::chrono::milliseconds(100), std::chrono::minutes(5));
+    r.DurationKey("connect_timeout", config.http.connect_timeout, std::chrono::milliseconds(100),
+                  std::chrono::minutes(5));
     r.DurationKey("timeout", config.http.total_timeout, std::chrono::milliseconds(100),
                   std::chrono::hours(1));
     r.ByteSize("max_body", config.http.max_body_bytes, 1024, int64_t{1} << 32);
@@ -391,8 +389,7 @@ Result<Config> ParseConfig(std::string_view text, std::string_view file_name,
     r.Integer("max_redirects", redirects, 0, 20);
     config.http.max_redirects = static_cast<int>(redirects);
     r.Integer("per_host_concurrency", config.per_host_concurrency, 1, 64);
-    r.DurationKey("per_host_delay", config.per_host_delay, Duration(0),
-                  std::chrono::minutes(10));
+    r.DurationKey("per_host_delay", config.per_host_delay, Duration(0), std::chrono::minutes(10));
     r.String("ca_file", config.http.ca_file);
     r.RejectUnknown(
         "user_agent, contact, connect_timeout, timeout, max_body, max_redirects, "
@@ -441,8 +438,7 @@ Result<Config> ParseConfig(std::string_view text, std::string_view file_name,
   if (const toml::node* n = top.Node("source")) {
     const toml::array* sources = n->as_array();
     if (!sources || !sources->is_array_of_tables()) {
-      return Status::InvalidArgument(top.At(*n) +
-                                     "source must be written as [[source]] tables");
+      return Status::InvalidArgument(top.At(*n) + "source must be written as [[source]] tables");
     }
     std::set<std::string> names;
     for (size_t i = 0; i < sources->size(); ++i) {

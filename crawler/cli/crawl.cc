@@ -1,6 +1,7 @@
 // `earshot run`, `earshot once` and `earshot demo`: the commands that crawl.
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
@@ -8,13 +9,12 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
-#include <spdlog/spdlog.h>
 
+#include "classifiers/classifier.h"
 #include "connectors/registry.h"
 #include "crawler/cli/cli.h"
 #include "crawler/core/time_format.h"
 #include "crawler/net/curl_transport.h"
-#include "classifiers/classifier.h"
 #include "crawler/pipeline/classify_stage.h"
 #include "crawler/pipeline/pipeline.h"
 #include "crawler/schedule/engine.h"
@@ -39,8 +39,7 @@ class Crawl {
   // `force_due` makes every source due now (the demo's second pass).
   // Every post passes through `classifier` (redaction, classification,
   // relevance) before it is stored; `classifier` must outlive the Crawl.
-  static Result<std::unique_ptr<Crawl>> Create(const Config& config, Store& store,
-                                               bool force_due,
+  static Result<std::unique_ptr<Crawl>> Create(const Config& config, Store& store, bool force_due,
                                                const ClassifierHolder& classifier) {
     std::vector<ScheduledSource> sources;
     for (const SourceSpec& spec : config.sources) {
@@ -69,8 +68,7 @@ class Crawl {
   Crawl(const Config& config, Store& store, std::vector<ScheduledSource> sources)
       : transport_(io_, config.http),
         pipeline_(store, clock_,
-                  BatchOptions{.max_rows = config.batch_rows,
-                               .max_delay = config.batch_interval}),
+                  BatchOptions{.max_rows = config.batch_rows, .max_delay = config.batch_interval}),
         scheduler_(std::move(sources), clock_, transport_, pipeline_,
                    ScheduleOptions{
                        .jitter = config.jitter,
@@ -111,10 +109,10 @@ void ShowProgress(Scheduler& scheduler, std::ostream& err) {
 }
 
 void PrintSummary(const RunSummary& s, std::ostream& out) {
-  out << "polled " << s.sources_polled << " source(s): " << s.requests << " request(s), "
-      << s.pages << " page(s), " << s.not_modified << " not modified, " << s.posts_stored
-      << " new post(s), " << s.duplicates << " already stored, " << s.failures
-      << " failure(s), " << s.quarantined << " body(ies) quarantined\n";
+  out << "polled " << s.sources_polled << " source(s): " << s.requests << " request(s), " << s.pages
+      << " page(s), " << s.not_modified << " not modified, " << s.posts_stored << " new post(s), "
+      << s.duplicates << " already stored, " << s.failures << " failure(s), " << s.quarantined
+      << " body(ies) quarantined\n";
 }
 
 }  // namespace
@@ -174,8 +172,8 @@ int CmdCrawl(const GlobalOptions& global, bool once, std::ostream& out, std::ost
       };
   reload.async_wait(on_hup);
   if (!once) {
-    spdlog::info("crawling {} source(s) into {}; SIGINT or SIGTERM to stop",
-                 config->sources.size(), config->store_path);
+    spdlog::info("crawling {} source(s) into {}; SIGINT or SIGTERM to stop", config->sources.size(),
+                 config->store_path);
   }
   RunSummary summary = once ? c.engine().RunOnce() : c.engine().RunUntilStopped();
   signals.cancel();
@@ -254,8 +252,8 @@ int CmdDemo(const GlobalOptions& global, const std::string& demo_dir, std::ostre
   out << "\nnewest posts:\n";
   CmdPosts(view, "", 10, out, err);
   out << "\nThe demo database is " << config->store_path
-      << "; explore it with:\n  earshot --config " << demo_global.config_path
-      << " --db " << config->store_path << " posts --search \"waiting\"\n";
+      << "; explore it with:\n  earshot --config " << demo_global.config_path << " --db "
+      << config->store_path << " posts --search \"waiting\"\n";
   (*server)->Stop();
   return 0;
 }

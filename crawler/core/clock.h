@@ -9,8 +9,7 @@
 namespace earshot {
 
 using Duration = std::chrono::milliseconds;
-using TimePoint =
-    std::chrono::time_point<std::chrono::system_clock, std::chrono::milliseconds>;
+using TimePoint = std::chrono::time_point<std::chrono::system_clock, std::chrono::milliseconds>;
 
 inline int64_t ToUnixMillis(TimePoint t) { return t.time_since_epoch().count(); }
 inline TimePoint FromUnixMillis(int64_t ms) { return TimePoint(Duration(ms)); }
@@ -37,8 +36,7 @@ class SystemClock final : public Clock {
 // thread that runs the code under test.
 class FakeClock final : public Clock {
  public:
-  explicit FakeClock(TimePoint start = FromUnixSeconds(1'790'000'000))
-      : now_(start) {}
+  explicit FakeClock(TimePoint start = FromUnixSeconds(1'790'000'000)) : now_(start) {}
   TimePoint Now() const override { return now_; }
   void Advance(Duration d) { now_ += d; }
   void Set(TimePoint t) { now_ = t; }

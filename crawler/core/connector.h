@@ -39,8 +39,7 @@ struct ConfigKeySpec {
   std::string doc;
 };
 
-using OptionValue =
-    std::variant<std::string, int64_t, bool, std::vector<std::string>>;
+using OptionValue = std::variant<std::string, int64_t, bool, std::vector<std::string>>;
 
 // One validated [[source]] table: common keys plus the connector's own keys
 // (defaults applied, ${ENV_VAR} already substituted).
@@ -98,8 +97,7 @@ struct ConnectorDescriptor {
   std::vector<ConfigKeySpec> keys;
   // The request for the next page after `cursor`. Adds conditional headers
   // (If-None-Match / If-Modified-Since) itself when the platform honours them.
-  Result<HttpRequest> (*next_request)(const SourceSpec& source,
-                                      const SourceCursor& cursor);
+  Result<HttpRequest> (*next_request)(const SourceSpec& source, const SourceCursor& cursor);
   // Reads a 2xx response. A body that cannot be read at all is a kParseError
   // naming the URL and position; a bad item is skipped and counted instead.
   Result<Page> (*parse)(const SourceSpec& source, const SourceCursor& cursor,

@@ -4,13 +4,20 @@ namespace earshot {
 
 std::string_view DecisionKindName(Decision::Kind kind) {
   switch (kind) {
-    case Decision::Kind::kRedaction: return "redaction";
-    case Decision::Kind::kOrg: return "org";
-    case Decision::Kind::kUnrouted: return "unrouted";
-    case Decision::Kind::kTopic: return "topic";
-    case Decision::Kind::kSentiment: return "sentiment";
-    case Decision::Kind::kCriticality: return "criticality";
-    case Decision::Kind::kRelevance: return "relevance";
+    case Decision::Kind::kRedaction:
+      return "redaction";
+    case Decision::Kind::kOrg:
+      return "org";
+    case Decision::Kind::kUnrouted:
+      return "unrouted";
+    case Decision::Kind::kTopic:
+      return "topic";
+    case Decision::Kind::kSentiment:
+      return "sentiment";
+    case Decision::Kind::kCriticality:
+      return "criticality";
+    case Decision::Kind::kRelevance:
+      return "relevance";
   }
   return "unknown";
 }

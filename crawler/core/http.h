@@ -22,9 +22,7 @@ class Headers {
   // First field named `name`, if any.
   std::optional<std::string_view> Get(std::string_view name) const;
   std::vector<std::string_view> GetAll(std::string_view name) const;
-  const std::vector<std::pair<std::string, std::string>>& fields() const {
-    return fields_;
-  }
+  const std::vector<std::pair<std::string, std::string>>& fields() const { return fields_; }
   bool empty() const { return fields_.empty(); }
 
  private:

@@ -22,17 +22,17 @@ struct Post {
   // two instances has two ids but one URI). Feeds: guid, else link. When a
   // connector leaves it empty the pipeline copies `id`.
   std::string uid;
-  std::string url;            // canonical web page of the post, absolute
-  std::string title;          // may be empty
-  std::string author_handle;  // "@alice@example.social", feed author email/name
-  std::string author_name;    // display name, may be empty
-  std::string text;           // plain text: HTML stripped, entities decoded
-  std::string language;       // BCP 47 when the platform says, else empty
+  std::string url;                      // canonical web page of the post, absolute
+  std::string title;                    // may be empty
+  std::string author_handle;            // "@alice@example.social", feed author email/name
+  std::string author_name;              // display name, may be empty
+  std::string text;                     // plain text: HTML stripped, entities decoded
+  std::string language;                 // BCP 47 when the platform says, else empty
   std::optional<TimePoint> created_at;  // UTC; absent when the source omits it
   TimePoint fetched_at{};               // set by the engine, never by parsers
-  std::string reply_to;      // platform id of the post this one answers
-  std::string conversation;  // platform id of the conversation root (article)
-  std::string content_hash;  // set by the pipeline: hex SHA-256 of the text
+  std::string reply_to;                 // platform id of the post this one answers
+  std::string conversation;             // platform id of the conversation root (article)
+  std::string content_hash;             // set by the pipeline: hex SHA-256 of the text
   // Set by the pipeline's classify stage: redactions, organisations, topics,
   // sentiment, criticality, each with its rule provenance. Spans refer to
   // `text` (already redacted).

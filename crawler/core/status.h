@@ -21,8 +21,8 @@ namespace earshot {
 // scheduler's reaction to each code is documented in crawler/schedule.
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,    // bad config, bad flag, bad request built by us
-  kNotFound,           // missing file, source, row; HTTP 404/410
+  kInvalidArgument,  // bad config, bad flag, bad request built by us
+  kNotFound,         // missing file, source, row; HTTP 404/410
   kAlreadyExists,
   kParseError,         // a body or file that cannot be understood
   kUnavailable,        // network failure, HTTP 5xx/408: retry with backoff
@@ -41,49 +41,32 @@ std::string_view StatusCodeName(StatusCode code);
 class [[nodiscard]] Status {
  public:
   Status() = default;  // OK
-  Status(StatusCode code, std::string message)
-      : code_(code), message_(std::move(message)) {}
+  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return Status(); }
   static Status InvalidArgument(std::string m) {
     return {StatusCode::kInvalidArgument, std::move(m)};
   }
-  static Status NotFound(std::string m) {
-    return {StatusCode::kNotFound, std::move(m)};
-  }
-  static Status AlreadyExists(std::string m) {
-    return {StatusCode::kAlreadyExists, std::move(m)};
-  }
-  static Status ParseError(std::string m) {
-    return {StatusCode::kParseError, std::move(m)};
-  }
-  static Status Unavailable(std::string m) {
-    return {StatusCode::kUnavailable, std::move(m)};
-  }
+  static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
+  static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
+  static Status ParseError(std::string m) { return {StatusCode::kParseError, std::move(m)}; }
+  static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
   static Status DeadlineExceeded(std::string m) {
     return {StatusCode::kDeadlineExceeded, std::move(m)};
   }
   static Status ResourceExhausted(std::string m) {
     return {StatusCode::kResourceExhausted, std::move(m)};
   }
-  static Status RateLimited(std::string m) {
-    return {StatusCode::kRateLimited, std::move(m)};
-  }
+  static Status RateLimited(std::string m) { return {StatusCode::kRateLimited, std::move(m)}; }
   static Status Unauthenticated(std::string m) {
     return {StatusCode::kUnauthenticated, std::move(m)};
   }
   static Status PermissionDenied(std::string m) {
     return {StatusCode::kPermissionDenied, std::move(m)};
   }
-  static Status IoError(std::string m) {
-    return {StatusCode::kIoError, std::move(m)};
-  }
-  static Status Cancelled(std::string m) {
-    return {StatusCode::kCancelled, std::move(m)};
-  }
-  static Status Internal(std::string m) {
-    return {StatusCode::kInternal, std::move(m)};
-  }
+  static Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
+  static Status Cancelled(std::string m) { return {StatusCode::kCancelled, std::move(m)}; }
+  static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
@@ -109,7 +92,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).ok());
   }
@@ -136,8 +119,8 @@ class [[nodiscard]] Result {
 }  // namespace earshot
 
 // Returns early from the enclosing function when `expr` (a Status) is not OK.
-#define EARSHOT_RETURN_IF_ERROR(expr)              \
-  do {                                             \
-    ::earshot::Status earshot_status_ = (expr);    \
+#define EARSHOT_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::earshot::Status earshot_status_ = (expr);        \
     if (!earshot_status_.ok()) return earshot_status_; \
   } while (0)

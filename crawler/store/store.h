@@ -81,8 +81,8 @@ struct RawPayload {
 // How often a classification rule fired, and how many posts the relevance
 // stage dropped, for one write; added to the stored per-source totals.
 struct RuleCount {
-  std::string stage;  // "org", "topic", "relevance", ...
-  std::string rule;   // rule id; "" with stage "relevance" counts dropped posts
+  std::string stage;    // "org", "topic", "relevance", ...
+  std::string rule;     // rule id; "" with stage "relevance" counts dropped posts
   int64_t fired = 0;    // posts the rule fired on (kept or not)
   int64_t dropped = 0;  // posts dropped as irrelevant
 };
@@ -91,8 +91,8 @@ struct RuleCount {
 struct SourceWrite {
   std::string source;
   SourceState state;
-  std::vector<Post> posts;             // a fetched page (may be empty)
-  std::optional<RawPayload> raw;       // the body the posts came from
+  std::vector<Post> posts;                         // a fetched page (may be empty)
+  std::optional<RawPayload> raw;                   // the body the posts came from
   std::optional<BlindWindow> closed_blind_window;  // recorded on recovery
   // A body that could not be parsed: kept aside with the error, never lost.
   std::optional<RawPayload> quarantine;
@@ -135,10 +135,8 @@ class Store {
   // Newest first by fetched_at then row id; `limit` rows at most.
   virtual Result<std::vector<StoredPost>> RecentPosts(int limit) = 0;
   // Full-text search over title and text (FTS5 query syntax), best first.
-  virtual Result<std::vector<StoredPost>> SearchPosts(const std::string& query,
-                                                      int limit) = 0;
-  virtual Result<std::vector<BlindWindow>> BlindWindows(
-      const std::string& source) = 0;
+  virtual Result<std::vector<StoredPost>> SearchPosts(const std::string& query, int limit) = 0;
+  virtual Result<std::vector<BlindWindow>> BlindWindows(const std::string& source) = 0;
   virtual Result<std::vector<QuarantinedBody>> Quarantined(int limit) = 0;
   // The decisions stored with a post, in the order they were made.
   virtual Result<std::vector<Decision>> DecisionsFor(int64_t post_row_id) = 0;

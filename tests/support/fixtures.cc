@@ -27,8 +27,7 @@ std::optional<fs::path> SharedFixtureDir(const std::string& subdir) {
   return dir;
 }
 
-std::vector<fs::path> FilesIn(const fs::path& dir,
-                              const std::vector<std::string>& extensions) {
+std::vector<fs::path> FilesIn(const fs::path& dir, const std::vector<std::string>& extensions) {
   std::vector<fs::path> out;
   for (const auto& entry : fs::recursive_directory_iterator(dir)) {
     if (!entry.is_regular_file()) continue;

@@ -27,10 +27,11 @@ std::string ReadFile(const std::filesystem::path& path);
 
 // Ends the current test case with a visible message when the shared fixtures
 // are absent (Catch2 v2 has no SKIP).
-#define EARSHOT_REQUIRE_SHARED(var, subdir)                                   \
-  auto var = ::earshot::testing::SharedFixtureDir(subdir);                    \
-  if (!var) {                                                                 \
-    WARN("SKIPPED: ../shared/fixtures/" subdir " is absent; shared-fixture " \
-         "checks not run");                                                   \
-    return;                                                                   \
+#define EARSHOT_REQUIRE_SHARED(var, subdir)                \
+  auto var = ::earshot::testing::SharedFixtureDir(subdir); \
+  if (!var) {                                              \
+    WARN("SKIPPED: ../shared/fixtures/" subdir             \
+         " is absent; shared-fixture "                     \
+         "checks not run");                                \
+    return;                                                \
   }

@@ -27,8 +27,7 @@ const ConnectorDescriptor& TestConnector() {
                 .type = ConfigKeySpec::Type::kString,
                 .secret = true,
                 .doc = "bearer token"},
-               {.name = "local", .type = ConfigKeySpec::Type::kBoolean,
-                .default_value = "false"},
+               {.name = "local", .type = ConfigKeySpec::Type::kBoolean, .default_value = "false"},
                {.name = "words", .type = ConfigKeySpec::Type::kStringArray}},
       .next_request = NoRequest,
       .parse = NoParse,
@@ -98,20 +97,21 @@ TEST_CASE("config: errors name file, line and column", "[config]") {
     auto c = Parse("[store]\npath = \"x.db\"\n\nbogus = 1\n");
     REQUIRE_FALSE(c.ok());
     // 'bogus' sits inside [store] in TOML terms.
-    CHECK(c.status().message() == "earshot.toml:4:1: unknown key \"bogus\" in [store] "
-                                  "(known keys: path, batch_rows, batch_interval)");
+    CHECK(c.status().message() ==
+          "earshot.toml:4:1: unknown key \"bogus\" in [store] "
+          "(known keys: path, batch_rows, batch_interval)");
   }
   SECTION("wrong type") {
     auto c = Parse("[http]\ntimeout = true\n");
     REQUIRE_FALSE(c.ok());
-    CHECK(c.status().message().rfind("earshot.toml:2:11: [http].timeout must be a duration",
-                                     0) == 0);
+    CHECK(c.status().message().rfind("earshot.toml:2:11: [http].timeout must be a duration", 0) ==
+          0);
   }
   SECTION("bad value") {
     auto c = Parse("[schedule]\njitter = 0.9\n");
     REQUIRE_FALSE(c.ok());
-    CHECK(c.status().message().rfind("earshot.toml:2:10: [schedule].jitter must be between",
-                                     0) == 0);
+    CHECK(c.status().message().rfind("earshot.toml:2:10: [schedule].jitter must be between", 0) ==
+          0);
   }
   SECTION("bad duration text") {
     auto c = Parse("[http]\ntimeout = \"soon\"\n");
@@ -126,8 +126,7 @@ TEST_CASE("config: errors name file, line and column", "[config]") {
   SECTION("unknown connector") {
     auto c = Parse("[[source]]\nname = \"a\"\nconnector = \"nope\"\n");
     REQUIRE_FALSE(c.ok());
-    CHECK(c.status().message() ==
-          "earshot.toml:3:13: source \"a\": unknown connector \"nope\"");
+    CHECK(c.status().message() == "earshot.toml:3:13: source \"a\": unknown connector \"nope\"");
   }
   SECTION("unknown connector key lists the known ones") {
     auto c = Parse(
@@ -139,14 +138,12 @@ TEST_CASE("config: errors name file, line and column", "[config]") {
           "connector, url, interval, tag, limit, token, local, words)");
   }
   SECTION("connector key of the wrong type") {
-    auto c = Parse(
-        "[[source]]\nname = \"a\"\nconnector = \"testc\"\nlimit = \"forty\"\n");
+    auto c = Parse("[[source]]\nname = \"a\"\nconnector = \"testc\"\nlimit = \"forty\"\n");
     REQUIRE_FALSE(c.ok());
     CHECK(c.status().message() == "earshot.toml:4:9: source \"a\".limit must be an integer");
   }
   SECTION("missing environment variable does not leak values") {
-    auto c = Parse(
-        "[[source]]\nname = \"a\"\nconnector = \"testc\"\ntoken = \"${NOPE}\"\n");
+    auto c = Parse("[[source]]\nname = \"a\"\nconnector = \"testc\"\ntoken = \"${NOPE}\"\n");
     REQUIRE_FALSE(c.ok());
     CHECK(c.status().message() ==
           "earshot.toml:4:9: source \"a\".token: environment variable NOPE is not set");
@@ -159,17 +156,15 @@ TEST_CASE("config: errors name file, line and column", "[config]") {
     CHECK(c.status().message() == "earshot.toml:4:1: source name \"a\" is used twice");
   }
   SECTION("non-http url") {
-    auto c = Parse(
-        "[[source]]\nname = \"a\"\nconnector = \"testc\"\nurl = \"file:///etc/passwd\"\n");
+    auto c =
+        Parse("[[source]]\nname = \"a\"\nconnector = \"testc\"\nurl = \"file:///etc/passwd\"\n");
     REQUIRE_FALSE(c.ok());
-    CHECK(c.status().message().find("must start with http:// or https://") !=
-          std::string::npos);
+    CHECK(c.status().message().find("must start with http:// or https://") != std::string::npos);
   }
   SECTION("source without a name") {
     auto c = Parse("[[source]]\nconnector = \"testc\"\n");
     REQUIRE_FALSE(c.ok());
-    CHECK(c.status().message() ==
-          "earshot.toml:1:1: [[source]] #1 needs a non-empty name");
+    CHECK(c.status().message() == "earshot.toml:1:1: [[source]] #1 needs a non-empty name");
   }
 }
 

@@ -16,8 +16,7 @@ TEST_CASE("Retry-After: seconds, HTTP-date, garbage", "[retry-after]") {
   // A date in the past means "now", not a negative wait.
   CHECK(ParseRetryAfter("Sun, 22 Nov 2026 06:00:00 GMT", now) == now);
   // Absurd values are capped, never overflow.
-  CHECK(ParseRetryAfter("99999999999999999", now) ==
-        now + std::chrono::seconds(366LL * 24 * 3600));
+  CHECK(ParseRetryAfter("99999999999999999", now) == now + std::chrono::seconds(366LL * 24 * 3600));
   CHECK_FALSE(ParseRetryAfter("-5", now).has_value());
   CHECK_FALSE(ParseRetryAfter("soon", now).has_value());
   CHECK_FALSE(ParseRetryAfter("", now).has_value());

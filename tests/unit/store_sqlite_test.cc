@@ -9,8 +9,8 @@
 #include <climits>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <utility>
@@ -770,8 +770,8 @@ TEST_CASE("decisions of every kind are stored with their post and read back", "[
   // Edge values: no rule, no span, empty strings, the largest offsets.
   classified.decisions.push_back(MakeDecision(Decision::Kind::kRedaction, "phone", "", "", 5, 18));
   classified.decisions.push_back(MakeDecision(Decision::Kind::kSentiment, "mixed"));
-  classified.decisions.push_back(MakeDecision(Decision::Kind::kUnrouted, "", "RX1,RX2", "u.x",
-                                              INT32_MAX - 1, INT32_MAX));
+  classified.decisions.push_back(
+      MakeDecision(Decision::Kind::kUnrouted, "", "RX1,RX2", "u.x", INT32_MAX - 1, INT32_MAX));
   Post plain = MakePost("p", "no classification yet", 6);
 
   auto stats = store->Apply({SourceWrite{"alpha", StateWithCursor("c1"), {classified, plain}}});
@@ -818,9 +818,8 @@ TEST_CASE("decisions of every kind are stored with their post and read back", "[
   SECTION("the schema refuses a kind it does not know") {
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
-    const std::string insert =
-        "INSERT INTO post_decisions VALUES (" + std::to_string(plain_id) +
-        ", 0, 'Topic', 'v', '', '', '', -1, -1)";
+    const std::string insert = "INSERT INTO post_decisions VALUES (" + std::to_string(plain_id) +
+                               ", 0, 'Topic', 'v', '', '', '', -1, -1)";
     char* error = nullptr;
     CHECK(sqlite3_exec(db, insert.c_str(), nullptr, nullptr, &error) == SQLITE_CONSTRAINT);
     CHECK(Contains(error != nullptr ? error : "", "CHECK constraint failed"));
@@ -831,8 +830,8 @@ TEST_CASE("decisions of every kind are stored with their post and read back", "[
     Post bad = MakePost("b", "x");
     bad.decisions = {MakeDecision(Decision::Kind::kTopic, "ok"),
                      MakeDecision(static_cast<Decision::Kind>(99), "bad")};
-    auto result = store->Apply(
-        {SourceWrite{"alpha", StateWithCursor("c2"), {MakePost("fine", "y"), bad}}});
+    auto result =
+        store->Apply({SourceWrite{"alpha", StateWithCursor("c2"), {MakePost("fine", "y"), bad}}});
     REQUIRE_FALSE(result.ok());
     CHECK(result.status().code() == StatusCode::kInvalidArgument);
     CHECK(Contains(result.status().message(), "decision 1"));
@@ -970,32 +969,38 @@ TEST_CASE("ForEachPost visits every post in row order with its decisions", "[sto
 
   SECTION("it stops when visit returns false") {
     int calls = 0;
-    REQUIRE(store->ForEachPost([&](const StoredPost& p) {
-                 ++calls;
-                 return p.post.uid != "u300";
-               }).ok());
+    REQUIRE(store
+                ->ForEachPost([&](const StoredPost& p) {
+                  ++calls;
+                  return p.post.uid != "u300";
+                })
+                .ok());
     CHECK(calls == 301);
     calls = 0;
-    REQUIRE(store->ForEachPost([&](const StoredPost&) {
-                 ++calls;
-                 return false;
-               }).ok());
+    REQUIRE(store
+                ->ForEachPost([&](const StoredPost&) {
+                  ++calls;
+                  return false;
+                })
+                .ok());
     CHECK(calls == 1);
   }
   SECTION("visit may use the store, even write to it") {
     int calls = 0;
-    REQUIRE(store->ForEachPost([&](const StoredPost& p) {
-                 ++calls;
-                 auto decisions = store->DecisionsFor(p.row_id);
-                 REQUIRE(decisions.ok());
-                 CHECK(Render(*decisions) == Render(p.post.decisions));
-                 if (p.post.uid == "u10") {
-                   SourceWrite write{"gamma", StateWithCursor("g1"), {MakePost("late", "x")}};
-                   write.rule_counts = {Count("topic", "t", 1)};
-                   REQUIRE(store->Apply({write}).ok());
-                 }
-                 return true;
-               }).ok());
+    REQUIRE(store
+                ->ForEachPost([&](const StoredPost& p) {
+                  ++calls;
+                  auto decisions = store->DecisionsFor(p.row_id);
+                  REQUIRE(decisions.ok());
+                  CHECK(Render(*decisions) == Render(p.post.decisions));
+                  if (p.post.uid == "u10") {
+                    SourceWrite write{"gamma", StateWithCursor("g1"), {MakePost("late", "x")}};
+                    write.rule_counts = {Count("topic", "t", 1)};
+                    REQUIRE(store->Apply({write}).ok());
+                  }
+                  return true;
+                })
+                .ok());
     CHECK(calls >= kPosts);
     CHECK(*store->CountPosts() == kPosts + 1);
   }
@@ -1045,9 +1050,8 @@ TEST_CASE("a locked database is an I/O error naming it, and nothing is applied",
 
 // The seed the fault loop applies first: two posts, one with a decision.
 SourceWrite FaultSeed() {
-  SourceWrite seed{"alpha",
-                   StateWithCursor("c1"),
-                   {MakePost("u1", "seed one"), MakePost("u2", "seed two")}};
+  SourceWrite seed{
+      "alpha", StateWithCursor("c1"), {MakePost("u1", "seed one"), MakePost("u2", "seed two")}};
   seed.posts[1].decisions = {
       MakeDecision(Decision::Kind::kOrg, "RX1", "St Elsewhere", "org.rx1", 0, 4)};
   seed.rule_counts = {Count("org", "org.rx1", 1)};
@@ -1085,10 +1089,17 @@ std::vector<SourceWrite> FaultBatch() {
 std::string FaultRuleCounts(int batches) {
   const std::string n = std::to_string(batches);
   return "alpha|org|org.rx1|1|0\n"
-         "alpha|relevance||0|" + std::to_string(2 * batches) + "\n"
-         "alpha|topic|t.other|" + n + "|0\n"
-         "alpha|topic|t.waiting|" + n + "|0\n"
-         "beta|criticality|c.parking|" + n + "|0\n";
+         "alpha|relevance||0|" +
+         std::to_string(2 * batches) +
+         "\n"
+         "alpha|topic|t.other|" +
+         n +
+         "|0\n"
+         "alpha|topic|t.waiting|" +
+         n +
+         "|0\n"
+         "beta|criticality|c.parking|" +
+         n + "|0\n";
 }
 
 void CheckFaultBatchCommittedOnce(SqliteStore& store) {

@@ -282,10 +282,10 @@ Status Validate(const std::vector<SourceWrite>& writes) {
       }
       for (size_t d = 0; d < post.decisions.size(); ++d) {
         if (!DecisionKindFromName(DecisionKindName(post.decisions[d].kind))) {
-          return Status::InvalidArgument(
-              in_source + "post " + std::to_string(p) + ": decision " + std::to_string(d) +
-              " has an unknown kind (" +
-              std::to_string(static_cast<int>(post.decisions[d].kind)) + ")");
+          return Status::InvalidArgument(in_source + "post " + std::to_string(p) + ": decision " +
+                                         std::to_string(d) + " has an unknown kind (" +
+                                         std::to_string(static_cast<int>(post.decisions[d].kind)) +
+                                         ")");
         }
       }
     }
