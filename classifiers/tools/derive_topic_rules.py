@@ -6,23 +6,33 @@ from the QDC framework's descriptions) and a labelled CSV in the shared
 feedback format (../shared/data/feedback/fft_v6_train.csv; see its
 PROVENANCE.md for the v6 -> QDC mapping, repeated in V6_TO_QDC below).
 
-Method (per stage, one binary classifier per label):
+Method, topics (one binary classifier per QDC sub-category):
   features  every hand-written rule of the stage (fired or not, evaluated by
-            rulematch.py), word n-grams (1..3 words, at most 3 non-word
-            characters apart, digits generalised to \\d+) seen in at least
-            `min_df` training comments, and "the whole comment is these 1-3
-            words" patterns;
+            rulematch.py), word n-grams (1..ngram_max words, at most 3
+            non-word characters apart, digits generalised to \\d+) seen in at
+            least `min_df` training comments, and "the whole comment is these
+            1-3 words" patterns;
   model     L2-regularised logistic regression on binary features, fitted
-            by full-batch Adam (numpy);
-  pruning   the `top_k` largest weights per label are kept;
-  threshold chosen per label on out-of-fold scores of an inner
-            cross-validation (best F1; for sentiment, best 3-class accuracy
-            over both labels at once).
+            by full-batch Adam (numpy); a hand rule may weigh in on any label
+            (copied as <label>.x.<rule id>);
+  pruning   the `top_k` largest weights per label are kept, then refitted;
+  threshold per label, best F1 on out-of-fold scores of an inner
+            cross-validation over the training rows.
+Method, sentiment: one "balance" model (praise 1, mixed 0.5, criticism 0)
+on length-normalised features plus "word within 30 characters after a
+negation" features; n-gram rules ignore an occurrence right after a negation
+(unless_preceded). "positive" holds when the balance is high enough,
+"negative" when its opposite is; both thresholds are chosen together for the
+best 3-class accuracy on inner out-of-fold scores.
+
 Each kept feature becomes a [[rule]] with its weight (an n-gram is the RE2
-pattern \\bw1\\W{1,3}w2\\b); weights are scaled so every label's threshold is
-1.0. A label is assigned when its matched rules' weights sum to >= 1.0.
-Labels with fewer than `min_train` training examples keep their hand-written
-rules and weights unchanged.
+pattern \\bw1\\W{1,3}w2\\b). Weights are scaled so every label's threshold is
+1.0: a label is assigned when its matched rules' weights sum to >= 1.0. A
+label that should hold unless evidence speaks against it gets a prior rule
+(any non-blank text); length normalisation becomes "at least k words" rules.
+The rule files decide exactly as the fitted model (up to rounding of weights
+to 4 decimals). Labels with fewer than `min_train` training examples keep
+their hand-written rules and weights unchanged.
 
 So the emitted rule files are data: words and phrases with weights, never
 comment text. The comments are read only to fit the weights.
@@ -189,6 +199,12 @@ def norm_token(t):
 # the phrase "not rude" is a feature of its own.
 NEGATION = r"""\b(not|no|never|nothing|nobody|none|without|hardly|cannot|cant|dont|didnt|wasnt|wont|\w+n[’']t)\b"""
 NEGATION_WORDS = 3
+# "Word after a negation" features: the word starts within this many
+# characters after the negation. A character window (not a word count)
+# keeps the RE2 pattern `NEGATION.{1,N}\bword\b` cheap: the rules engine
+# splits it at the gap into the shared negation pattern and the word, and
+# confirms the whole only when both occur.
+NEGATED_CHARS = 30
 
 
 def negated_starts(text, toks, negation):
@@ -219,20 +235,15 @@ def text_features(text, ngram_max, max_gap, negation=None, negated_words=False):
     n = len(toks)
     skip = negated_starts(text, toks, negation) if negation is not None else ()
     if negation is not None and negated_words:
-        # "w within 3 words after a negation" (negated_word_pattern).
+        # Words starting 1..NEGATED_CHARS characters after a negation, on the
+        # same line (negated_word_pattern).
         for m in negation.finditer(text):
             end = m.end()
-            k = 0
             for (start, stop, word) in toks:
-                if start < end:
-                    continue
-                if not 1 <= start - end <= max_gap:
+                if start - end > NEGATED_CHARS:
                     break
-                feats.add(("n", (norm_token(word),)))
-                end = stop
-                k += 1
-                if k == 3:
-                    break
+                if start - end >= 1 and "\n" not in text[end:start]:
+                    feats.add(("n", (norm_token(word),)))
     for i in range(n):
         if i in skip:
             continue
@@ -260,7 +271,7 @@ def pattern_for(feature, max_gap):
     sep = r"\W{1,%d}" % max_gap
     body = sep.join(_word_re(w) for w in words)
     if kind == "n":
-        return NEGATION + sep + r"(?:\w+" + sep + "){0,2}" + body + r"\b"
+        return NEGATION + r".{1,%d}\b" % NEGATED_CHARS + body + r"\b"
     if kind == "g":
         return r"\b" + body + r"\b"
     return r"^\W{0,%d}" % max_gap + body + r"\W{0,%d}$" % max_gap

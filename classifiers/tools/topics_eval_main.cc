@@ -27,7 +27,8 @@ void PrintRow(const EvalRow& row) {
   boost::json::array gold, predicted;
   for (const auto* l : row.gold) gold.push_back(boost::json::string(l->name));
   for (const auto* l : row.predicted) predicted.push_back(boost::json::string(l->name));
-  boost::json::object o{{"line", row.line}, {"gold", std::move(gold)}, {"predicted", std::move(predicted)}};
+  boost::json::object o{
+      {"line", row.line}, {"gold", std::move(gold)}, {"predicted", std::move(predicted)}};
   if (row.gold_sentiment) o["gold_sentiment"] = row.gold_sentiment;
   if (row.sentiment) {
     o["sentiment"] = std::string(earshot::topics::SentimentName(row.sentiment->sentiment));
@@ -86,7 +87,8 @@ int main(int argc, char** argv) {
   if (rows) options.on_row = PrintRow;
   int rc = 0;
   for (const std::string& file : csv_files) {
-    auto report = earshot::topics::EvaluateTopics(file, *topics, sentiment ? &*sentiment : nullptr, options);
+    auto report =
+        earshot::topics::EvaluateTopics(file, *topics, sentiment ? &*sentiment : nullptr, options);
     if (!report.ok()) {
       std::cerr << report.status().ToString() << "\n";
       rc = 1;

@@ -27,9 +27,17 @@ constexpr std::pair<std::string_view, std::string_view> kV6Merged[] = {
 
 // Columns of the feedback format that are not topics.
 constexpr std::string_view kMetaColumns[] = {
-    "Comment ID",   "Trust",     "Respondent ID",           "Date",
-    "Service type 1", "Service type 2", "FFT categorical answer", "FFT question",
-    "FFT answer",   "Person identifiable info?", "Comment sentiment",
+    "Comment ID",
+    "Trust",
+    "Respondent ID",
+    "Date",
+    "Service type 1",
+    "Service type 2",
+    "FFT categorical answer",
+    "FFT question",
+    "FFT answer",
+    "Person identifiable info?",
+    "Comment sentiment",
 };
 constexpr std::string_view kTextColumn = "FFT answer";
 constexpr std::string_view kSentimentColumn = "Comment sentiment";
@@ -88,10 +96,14 @@ int SentimentValue(std::string_view cell) {
 int GoldClass(int sentiment) { return sentiment <= 2 ? 0 : sentiment == 3 ? 1 : 2; }
 
 Sentiment GoldSentiment(int sentiment) {
-  return sentiment <= 2 ? Sentiment::kPositive : sentiment == 3 ? Sentiment::kMixed : Sentiment::kNegative;
+  return sentiment <= 2   ? Sentiment::kPositive
+         : sentiment == 3 ? Sentiment::kMixed
+                          : Sentiment::kNegative;
 }
 
-double Ratio(int64_t a, int64_t b) { return b > 0 ? static_cast<double>(a) / static_cast<double>(b) : 0.0; }
+double Ratio(int64_t a, int64_t b) {
+  return b > 0 ? static_cast<double>(a) / static_cast<double>(b) : 0.0;
+}
 
 class Evaluation {
  public:
@@ -141,7 +153,8 @@ class Evaluation {
       const std::string& name = header[i];
       if (name == kTextColumn) text_column_ = static_cast<int>(i);
       if (name == kSentimentColumn) sentiment_column_ = static_cast<int>(i);
-      if (std::find(std::begin(kMetaColumns), std::end(kMetaColumns), name) != std::end(kMetaColumns)) {
+      if (std::find(std::begin(kMetaColumns), std::end(kMetaColumns), name) !=
+          std::end(kMetaColumns)) {
         continue;
       }
       const rules::Label* label = topics_.rules().FindLabel(V6ToQdc(name));
@@ -163,8 +176,9 @@ class Evaluation {
     ++report_.rows;
     const auto& labels = topics_.rules().labels();
     auto cell = [&](int column) -> std::string_view {
-      return column >= 0 && static_cast<size_t>(column) < fields.size() ? std::string_view(fields[column])
-                                                                         : std::string_view();
+      return column >= 0 && static_cast<size_t>(column) < fields.size()
+                 ? std::string_view(fields[column])
+                 : std::string_view();
     };
     const std::string_view text = cell(text_column_);
 
@@ -190,7 +204,8 @@ class Evaluation {
       if (gold_sentiment) {
         ++report_.sentiment_rows;
         report_.sentiment_correct += sentiment->sentiment == GoldSentiment(gold_sentiment);
-        ++report_.sentiment_confusion[GoldClass(gold_sentiment)][static_cast<int>(sentiment->sentiment)];
+        ++report_.sentiment_confusion[GoldClass(gold_sentiment)]
+                                     [static_cast<int>(sentiment->sentiment)];
       }
     }
 
@@ -244,7 +259,8 @@ Result<EvalReport> Run(std::string_view file_name, Evaluation& eval, NextChunk n
   csv_free(&parser);
   EARSHOT_RETURN_IF_ERROR(read_status);
   EARSHOT_RETURN_IF_ERROR(reader.status);
-  if (!eval.saw_header()) return Status::ParseError(std::string(file_name) + ": empty file, no header");
+  if (!eval.saw_header())
+    return Status::ParseError(std::string(file_name) + ": empty file, no header");
   return eval.Finish();
 }
 

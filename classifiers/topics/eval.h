@@ -49,9 +49,9 @@ struct LabelEval {
 struct EvalRow {
   int64_t line = 0;  // 1-based record number in the file (header = 1)
   std::string_view text;
-  std::vector<const rules::Label*> gold;       // topics labelled in the file
-  std::vector<const rules::Label*> predicted;  // topics the stage gave
-  int gold_sentiment = 0;                      // 1..5, 0 when unlabelled
+  std::vector<const rules::Label*> gold;         // topics labelled in the file
+  std::vector<const rules::Label*> predicted;    // topics the stage gave
+  int gold_sentiment = 0;                        // 1..5, 0 when unlabelled
   const SentimentDecision* sentiment = nullptr;  // null without a sentiment stage
 };
 
@@ -64,9 +64,9 @@ struct EvalOptions {
 struct EvalReport {
   std::string file;
   int64_t rows = 0;
-  std::vector<LabelEval> labels;  // one per topics label, in declaration order
+  std::vector<LabelEval> labels;              // one per topics label, in declaration order
   std::vector<std::string> unscored_columns;  // topic columns with no QDC label
-  int64_t min_support = 0;  // EvalOptions::min_support used
+  int64_t min_support = 0;                    // EvalOptions::min_support used
   int scored_labels = 0;
   double macro_f1 = 0;
   // Sentiment (zero when no sentiment stage was given).

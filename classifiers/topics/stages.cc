@@ -37,8 +37,10 @@ namespace internal {
 
 Result<LabelScorer> LabelScorer::Create(std::shared_ptr<const rules::RuleSet> rules,
                                         std::string_view expected_stage) {
-  if (!rules) return Status::InvalidArgument("no rule set given for the " + Quote(expected_stage) + " stage");
-  const std::string where = rules->rules().empty() ? std::string("rule set") : rules->rules().front().file;
+  if (!rules)
+    return Status::InvalidArgument("no rule set given for the " + Quote(expected_stage) + " stage");
+  const std::string where =
+      rules->rules().empty() ? std::string("rule set") : rules->rules().front().file;
   if (rules->stage() != expected_stage) {
     return Status::InvalidArgument(where + ": [meta] stage is " + Quote(rules->stage()) +
                                    ", expected " + Quote(expected_stage));
@@ -134,7 +136,8 @@ Result<SentimentStage> SentimentStage::Create(std::shared_ptr<const rules::RuleS
   const rules::Label* positive = set.FindLabel("positive");
   const rules::Label* negative = set.FindLabel("negative");
   if (!positive || !negative || set.labels().size() != 2) {
-    const std::string where = set.rules().empty() ? std::string("rule set") : set.rules().front().file;
+    const std::string where =
+        set.rules().empty() ? std::string("rule set") : set.rules().front().file;
     return Status::InvalidArgument(where +
                                    ": the sentiment stage needs exactly the labels 'positive' and "
                                    "'negative'");
@@ -183,9 +186,10 @@ CriticalityDecision CriticalityStage::Classify(std::string_view text) const {
   CriticalityDecision d;
   scorer_.Score(text, &d.flags);
   // Declaration order is the tie-break, and Score() yields it.
-  std::stable_sort(d.flags.begin(), d.flags.end(), [](const LabelDecision& a, const LabelDecision& b) {
-    return a.label->priority < b.label->priority;
-  });
+  std::stable_sort(d.flags.begin(), d.flags.end(),
+                   [](const LabelDecision& a, const LabelDecision& b) {
+                     return a.label->priority < b.label->priority;
+                   });
   if (!d.flags.empty()) d.priority = d.flags.front().label->priority;
   return d;
 }

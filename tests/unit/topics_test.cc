@@ -391,17 +391,20 @@ TEST_CASE("topics: every sub-category is found in comments we wrote", "[topics]"
       {"Positive experience & gratitude", "Thank you so much, everything was brilliant."},
       {"Positive experience & gratitude", "Nothing to improve, all good."},
       {"Organisation & efficiency", "The clinic was really well organised and efficient."},
-      {"Funding & use of financial resources", "The service needs more funding from the government."},
+      {"Funding & use of financial resources",
+       "The service needs more funding from the government."},
       {"Feeling safe", "I felt safe and reassured the whole time."},
       {"Labelling not possible", ""},
       {"Labelling not possible", "Did not answer"},
       {"Not assigned", "N/A"},
       {"Staff manner & personal attributes", "The nurses were kind, polite and caring."},
       {"Staff manner & personal attributes", "The receptionist was rude and dismissive."},
-      {"Staffing levels & responsiveness", "The ward was short staffed, there were not enough nurses."},
+      {"Staffing levels & responsiveness",
+       "The ward was short staffed, there were not enough nurses."},
       {"Competence & training", "The physio was very knowledgeable and well trained."},
       {"Contacting services", "I could not get through on the phone, I was on hold for an hour."},
-      {"Appointment arrangements", "My appointment was cancelled twice and rearranged without notice."},
+      {"Appointment arrangements",
+       "My appointment was cancelled twice and rearranged without notice."},
       {"Appointment method", "I would prefer face to face appointments rather than video calls."},
       {"Timeliness of care", "We waited five hours for the ambulance to arrive."},
       {"Unspecified communication", "Communication could be better."},
@@ -409,22 +412,29 @@ TEST_CASE("topics: every sub-category is found in comments we wrote", "[topics]"
        "The doctor really listened to me and understood my concerns."},
       {"Information directly from staff during care",
        "The nurse explained everything clearly and answered all my questions."},
-      {"Information provision & guidance", "The leaflets and information sheets were really useful."},
+      {"Information provision & guidance",
+       "The leaflets and information sheets were really useful."},
       {"Being kept informed, clarity & consistency of information",
        "Nobody kept us updated or informed about what was happening."},
-      {"Interaction with family/ carers", "Staff involved my family and supported my wife as my carer."},
-      {"Mental Health Act", "I was sectioned under the Mental Health Act and my leave was cancelled."},
+      {"Interaction with family/ carers",
+       "Staff involved my family and supported my wife as my carer."},
+      {"Mental Health Act",
+       "I was sectioned under the Mental Health Act and my leave was cancelled."},
       {"Continuity of care", "I was referred to another service and passed from pillar to post."},
       {"Discharge", "I was discharged too early without any follow up support."},
-      {"Supplying & understanding medication", "My medication was late and the pharmacy had no tablets."},
+      {"Supplying & understanding medication",
+       "My medication was late and the pharmacy had no tablets."},
       {"Pain management", "I was left in pain for hours with no pain relief."},
-      {"Activities & access to fresh air", "More activities on the ward please, and more time outside in the fresh air."},
+      {"Activities & access to fresh air",
+       "More activities on the ward please, and more time outside in the fresh air."},
       {"Electronic entertainment", "The TV in the day room was broken and the wifi never works."},
-      {"Cleanliness, tidiness & infection control", "The toilets were dirty and the ward was not clean."},
+      {"Cleanliness, tidiness & infection control",
+       "The toilets were dirty and the ward was not clean."},
       {"Sensory experience", "The ward was so noisy at night I could not sleep."},
       {"Environment, facilities & equipment",
        "The waiting room chairs were uncomfortable and the building needs redecorating."},
-      {"Food & drink provision & facilities", "The food was cold and there was no choice of meals."},
+      {"Food & drink provision & facilities",
+       "The food was cold and there was no choice of meals."},
       {"Service location", "The clinic is too far from home, a long way to travel."},
       {"Transport to/ from services", "The patient transport driver picked me up late."},
       {"Parking", "There is never any parking and the car park charges are too expensive."},
@@ -486,15 +496,15 @@ TEST_CASE("topics: default sentiment rules, with negation", "[topics]") {
   };
   for (const Case& c : cases) {
     SentimentDecision d = Sentiments().Classify(c.text);
-    INFO("\"" << c.text << "\" -> " << SentimentName(d.sentiment) << " (positive " << d.positive_score
-              << ", negative " << d.negative_score << ")");
+    INFO("\"" << c.text << "\" -> " << SentimentName(d.sentiment) << " (positive "
+              << d.positive_score << ", negative " << d.negative_score << ")");
     CHECK(d.sentiment == c.expected);
   }
   // Criticism is heard next to praise. (The default rules seldom say
   // "mixed": the accuracy-optimal thresholds leave it a narrow band of the
   // praise-minus-criticism balance; see config/rules/sentiment.toml.)
-  SentimentDecision both =
-      Sentiments().Classify("Lovely staff but the wait was far too long and nobody told us anything.");
+  SentimentDecision both = Sentiments().Classify(
+      "Lovely staff but the wait was far too long and nobody told us anything.");
   CHECK((both.sentiment == Sentiment::kNegative || both.sentiment == Sentiment::kMixed));
   // Negation keeps "rude" from counting as criticism.
   SentimentDecision not_rude = Sentiments().Classify("She was not rude.");
