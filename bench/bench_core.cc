@@ -20,6 +20,7 @@
 #include <iostream>
 #include <string>
 
+#include "bench/bench_util.h"
 #include "connectors/feed/feed.h"
 #include "connectors/mastodon/mastodon.h"
 #include "crawler/cli/config.h"
@@ -27,32 +28,11 @@
 
 namespace {
 
+using earshot::bench::BestOf;
+using earshot::bench::Report;
+
 using earshot::HttpResponse;
 using Clock = std::chrono::steady_clock;
-
-// Best of `runs` timings of fn(), in seconds: the least disturbed run.
-double BestOf(int runs, const std::function<void()>& fn) {
-  double best = 1e300;
-  for (int i = 0; i < runs; ++i) {
-    auto start = Clock::now();
-    fn();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  return best;
-}
-
-void Report(const std::string& name, int64_t items, double seconds, const std::string& baseline,
-            double baseline_seconds) {
-  boost::json::object o;
-  o["bench"] = name;
-  o["items"] = items;
-  o["seconds"] = seconds;
-  o["items_per_second"] = items / seconds;
-  o["baseline"] = baseline;
-  o["baseline_seconds"] = baseline_seconds;
-  o["ratio"] = seconds / baseline_seconds;
-  std::cout << boost::json::serialize(o) << std::endl;
-}
 
 std::string MakeFeed(int items) {
   std::string xml =

@@ -40,38 +40,18 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "classifiers/rules/pattern_split.h"
 #include "classifiers/rules/rule_set.h"
 
 namespace {
 
+using earshot::bench::BestOf;
+using earshot::bench::Report;
+
 using earshot::rules::RuleMatch;
 using earshot::rules::RuleSet;
 using Clock = std::chrono::steady_clock;
-
-double BestOf(int runs, const std::function<void()>& fn) {
-  double best = 1e300;
-  for (int i = 0; i < runs; ++i) {
-    auto start = Clock::now();
-    fn();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  return best;
-}
-
-void Report(const std::string& name, int64_t items, double seconds, const std::string& baseline,
-            double baseline_seconds, boost::json::object extra = {}) {
-  boost::json::object o;
-  o["bench"] = name;
-  o["items"] = items;
-  o["seconds"] = seconds;
-  o["items_per_second"] = items / seconds;
-  o["baseline"] = baseline;
-  o["baseline_seconds"] = baseline_seconds;
-  o["ratio"] = seconds / baseline_seconds;
-  for (auto& [k, v] : extra) o[k] = v;
-  std::cout << boost::json::serialize(o) << std::endl;
-}
 
 // Deterministic so runs compare.
 struct Lcg {

@@ -20,13 +20,6 @@ using earshot::testing::RunProcess;
 using earshot::testing::TempDir;
 using earshot::testing::WriteFile;
 
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
 // Checks one line of `earshot parse` output against the documented form and
 // returns it parsed.
 json::object CheckPostLine(const std::string& line, const std::string& platform) {

@@ -5,8 +5,16 @@
 #include <catch2/catch.hpp>
 #include <cctype>
 #include <cstdio>
+#include <sstream>
 
 namespace earshot::integration {
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
 
 namespace json = boost::json;
 using earshot::testing::EarshotBinary;

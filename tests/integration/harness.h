@@ -20,6 +20,9 @@ using earshot::testing::ProcessResult;
 
 // [http] and [schedule] tables fit for tests: no politeness gap to our own
 // server, no jitter, `timeout` for the whole request.
+// The lines of a command's output, without their line breaks.
+std::vector<std::string> Lines(const std::string& text);
+
 std::string TestConfigPreamble(const std::string& timeout = "5s");
 
 // An 18-digit Mastodon-style status id; ids of one length order by number.
