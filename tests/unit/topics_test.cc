@@ -36,41 +36,28 @@ std::shared_ptr<const rules::RuleSet> Inline(std::string_view toml) {
   return *set;
 }
 
-// The default stages, compiled once for the whole binary.
+// A default stage, compiled once for the whole binary.
+template <typename Stage>
+Stage CreateDefault(const char* file) {
+  auto s = Stage::Create(LoadRules(file));
+  INFO(s.status().ToString());
+  REQUIRE(s.ok());
+  return *s;
+}
 const TopicStage& Topics() {
-  static const TopicStage stage = [] {
-    auto s = TopicStage::Create(LoadRules("topics.toml"));
-    INFO(s.status().ToString());
-    REQUIRE(s.ok());
-    return *s;
-  }();
+  static const TopicStage stage = CreateDefault<TopicStage>("topics.toml");
   return stage;
 }
 const SentimentStage& Sentiments() {
-  static const SentimentStage stage = [] {
-    auto s = SentimentStage::Create(LoadRules("sentiment.toml"));
-    INFO(s.status().ToString());
-    REQUIRE(s.ok());
-    return *s;
-  }();
+  static const SentimentStage stage = CreateDefault<SentimentStage>("sentiment.toml");
   return stage;
 }
 const CriticalityStage& Criticality() {
-  static const CriticalityStage stage = [] {
-    auto s = CriticalityStage::Create(LoadRules("criticality.toml"));
-    INFO(s.status().ToString());
-    REQUIRE(s.ok());
-    return *s;
-  }();
+  static const CriticalityStage stage = CreateDefault<CriticalityStage>("criticality.toml");
   return stage;
 }
 const RelevanceStage& Relevance() {
-  static const RelevanceStage stage = [] {
-    auto s = RelevanceStage::Create(LoadRules("relevance.toml"));
-    INFO(s.status().ToString());
-    REQUIRE(s.ok());
-    return *s;
-  }();
+  static const RelevanceStage stage = CreateDefault<RelevanceStage>("relevance.toml");
   return stage;
 }
 
