@@ -1,4 +1,5 @@
 #include "classifiers/orgs/gazetteer.h"
+#include "crawler/core/strings.h"
 
 #include <re2/re2.h>
 
@@ -437,16 +438,9 @@ bool IsWordByte(char c) {
   return (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || u == '_';
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 // One word of a variant as a pattern, without boundaries.
 std::string TokenPattern(const std::string& token, bool case_sensitive) {
-  std::string lower = Lower(token);
+  std::string lower = AsciiLower(token);
   auto ci = [&](std::string_view p) {
     return case_sensitive ? "(?i:" + std::string(p) + ")" : std::string(p);
   };
@@ -512,7 +506,9 @@ std::string VariantPattern(std::string_view variant, bool case_sensitive) {
   }
   std::string out;
   const std::string sep = "[\\s,\\-]+";
-  auto is_and = [&](size_t i) { return i > 0 && i + 1 < toks.size() && Lower(toks[i]) == "and"; };
+  auto is_and = [&](size_t i) {
+    return i > 0 && i + 1 < toks.size() && AsciiLower(toks[i]) == "and";
+  };
   for (size_t i = 0; i < toks.size(); ++i) {
     if (i > 0) {
       if (is_and(i)) {

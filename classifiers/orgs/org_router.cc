@@ -5,6 +5,7 @@
 // only an ambiguous or guarded mention looks for context (places, health
 // words, the word after it).
 #include "classifiers/orgs/org_router.h"
+#include "crawler/core/strings.h"
 
 #include <re2/re2.h>
 #include <re2/set.h>
@@ -66,12 +67,6 @@ std::string StripApostrophes(std::string_view s) {
   for (char c : s) {
     if (c != '\'') out += c;
   }
-  return out;
-}
-
-std::string LowerAscii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -363,7 +358,7 @@ Result<std::shared_ptr<const OrgRouter>> RouterImpl::Build(Gazetteer g) {
       continue;  // a domain of a provider we do not list
     }
     base.curated = true;
-    std::string key = "domain:" + LowerAscii(d.domain);
+    std::string key = "domain:" + AsciiLower(d.domain);
     auto [it, fresh] = r.pattern_by_key_.emplace(key, r.patterns_.size());
     if (fresh) {
       Pattern p;
@@ -371,7 +366,7 @@ Result<std::shared_ptr<const OrgRouter>> RouterImpl::Build(Gazetteer g) {
       p.regex = DomainPattern(d.domain);
       p.domain = true;
       std::string label;
-      for (char ch : LowerAscii(d.domain)) {
+      for (char ch : AsciiLower(d.domain)) {
         if (!std::isalnum(static_cast<unsigned char>(ch))) break;
         label += ch;
       }
@@ -439,7 +434,7 @@ bool RouterImpl::PrevWordOk(std::string_view text, int start) const {
   if (before >= 0x80 || std::strchr(".!?:;\"()[]\n\t-|/#@", static_cast<char>(before)) != nullptr) {
     return true;  // the word starts a sentence, a clause or a hashtag
   }
-  std::string lower = LowerAscii(word);
+  std::string lower = AsciiLower(word);
   static const std::unordered_set<std::string> kFunctionWords = {
       "the", "at", "in", "to", "from", "and", "or", "of", "for", "our", "my", "on", "by", "via"};
   if (kFunctionWords.count(lower)) return true;
@@ -653,7 +648,7 @@ Routing RouterImpl::Route(std::string_view text) const {
       continue;
     }
     std::string mention(text.substr(m.start, m.end - m.start));
-    if (!seen_unrouted.insert({LowerAscii(mention), d.candidates}).second) continue;
+    if (!seen_unrouted.insert({AsciiLower(mention), d.candidates}).second) continue;
     // "the Tavistock" and "Tavistock Clinic": one mention, reported once.
     bool overlaps = false;
     for (const auto& u : routing.unrouted) {

@@ -1,4 +1,5 @@
 #include "connectors/feed/feed.h"
+#include "crawler/core/strings.h"
 
 #include <libxml/encoding.h>
 #include <libxml/entities.h>
@@ -182,24 +183,6 @@ XmlRead ReadXml(std::string_view bytes, const std::string& url, const char* enco
 // ---------------------------------------------------------------------------
 // Small string helpers
 
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && EqualsIgnoreCase(s.substr(0, prefix.size()), prefix);
 }
@@ -356,13 +339,13 @@ std::string TextOf(const xmlNode* node, size_t max_bytes = kShortFieldBytes) {
   return out;
 }
 
-std::string TrimmedTextOf(const xmlNode* node) { return std::string(Trim(TextOf(node))); }
+std::string TrimmedTextOf(const xmlNode* node) { return std::string(TrimAsciiSpace(TextOf(node))); }
 
 bool IsVoidHtmlElement(std::string_view name) {
   static constexpr std::string_view kVoid[] = {"area",   "base",  "br",    "col",  "embed",
                                                "hr",     "img",   "input", "link", "meta",
                                                "source", "track", "wbr"};
-  return std::find(std::begin(kVoid), std::end(kVoid), Lower(name)) != std::end(kVoid);
+  return std::find(std::begin(kVoid), std::end(kVoid), AsciiLower(name)) != std::end(kVoid);
 }
 
 void AppendEscaped(std::string& out, const xmlChar* text, WalkBudget& budget) {
@@ -502,7 +485,7 @@ std::string FeedReader::BaseFor(const xmlNode* node) const {
   std::vector<std::string> bases;
   for (const xmlNode* n = node; n != nullptr && n->type == XML_ELEMENT_NODE; n = n->parent) {
     std::string b = Attr(n, "base", reinterpret_cast<const char*>(XML_XML_NAMESPACE));
-    if (!b.empty()) bases.push_back(std::string(Trim(b)));
+    if (!b.empty()) bases.push_back(std::string(TrimAsciiSpace(b)));
   }
   std::string base = options_.document_url;
   for (auto it = bases.rbegin(); it != bases.rend(); ++it) {
@@ -518,7 +501,7 @@ std::string FeedReader::BaseFor(const xmlNode* node) const {
 
 std::string FeedReader::ResolveLink(const xmlNode* node, std::string_view reference,
                                     const std::string& label) {
-  reference = Trim(reference);
+  reference = TrimAsciiSpace(reference);
   if (reference.empty()) return {};
   const std::string quoted = "'" + std::string(reference.substr(0, 200)) + "'";
   if (HasScheme(reference) && !IsHttpUrl(reference)) {
@@ -595,9 +578,9 @@ std::string FeedReader::RssText(const xmlNode* node, bool is_title) const {
 }
 
 TextKind AtomTextKind(const xmlNode* node, bool atom03) {
-  const std::string type = Lower(Trim(Attr(node, "type")));
+  const std::string type = AsciiLower(TrimAsciiSpace(Attr(node, "type")));
   if (atom03) {
-    const std::string mode = Lower(Trim(Attr(node, "mode")));
+    const std::string mode = AsciiLower(TrimAsciiSpace(Attr(node, "mode")));
     if (mode == "base64") return TextKind::kUnreadable;
     if (type == "text/html" || type == "html") return TextKind::kHtml;
     if (type == "application/xhtml+xml" || type == "xhtml" ||
@@ -647,18 +630,18 @@ void FeedReader::ReadDate(const xmlNode* node, std::optional<TimePoint>& slot, R
 // "jo@example.org (Jo Bloggs)", "Jo Bloggs <jo@example.org>", an address or
 // a bare name.
 void FeedReader::ReadRssAuthor(std::string_view raw, RawItem& item) const {
-  std::string_view s = Trim(raw);
+  std::string_view s = TrimAsciiSpace(raw);
   if (s.empty()) return;
   std::string name;
   std::string handle;
   if (s.back() == ')' && s.find('(') != std::string_view::npos) {
     const size_t open = s.find('(');
-    name = Trim(s.substr(open + 1, s.size() - open - 2));
-    handle = Trim(s.substr(0, open));
+    name = TrimAsciiSpace(s.substr(open + 1, s.size() - open - 2));
+    handle = TrimAsciiSpace(s.substr(0, open));
   } else if (s.back() == '>' && s.find('<') != std::string_view::npos) {
     const size_t open = s.rfind('<');
-    handle = Trim(s.substr(open + 1, s.size() - open - 2));
-    name = Trim(s.substr(0, open));
+    handle = TrimAsciiSpace(s.substr(open + 1, s.size() - open - 2));
+    name = TrimAsciiSpace(s.substr(0, open));
   } else if (s.find('@') != std::string_view::npos && s.find(' ') == std::string_view::npos) {
     handle = s;
   } else {
@@ -700,9 +683,9 @@ void FeedReader::ReadCommon(const xmlNode* c, RawItem& item, const std::string& 
   } else if (ns == kNsDcTerms && name == "modified") {
     ReadDate(c, item.updated, item, label);
   } else if (ns == kNsDc && name == "language") {
-    item.language = std::string(Trim(TextOf(c)));
+    item.language = std::string(TrimAsciiSpace(TextOf(c)));
   } else if (ns == kNsThr && name == "in-reply-to" && item.reply_ref.empty()) {
-    std::string ref(Trim(Attr(c, "ref")));
+    std::string ref(TrimAsciiSpace(Attr(c, "ref")));
     if (ref.empty()) ref = ResolveLink(c, Attr(c, "href"), label + " thr:in-reply-to");
     item.reply_ref = ref;
   } else if (ns == kNsThr && name == "total") {
@@ -821,7 +804,7 @@ void FeedReader::ReadRssItem(const xmlNode* node, size_t index, bool rdf) {
       if (!guid_node) {
         guid_node = c;
         item.guid = TrimmedTextOf(c);
-        const std::string permalink = Lower(Trim(Attr(c, "isPermaLink")));
+        const std::string permalink = AsciiLower(TrimAsciiSpace(Attr(c, "isPermaLink")));
         item.guid_is_permalink = permalink != "false";
       }
     } else if (IsRss(c, "description")) {
@@ -840,7 +823,7 @@ void FeedReader::ReadRssItem(const xmlNode* node, size_t index, bool rdf) {
   });
   if (!author_text.empty()) ReadRssAuthor(author_text, item);  // beats dc:creator
   if (rdf && item.guid.empty()) {
-    item.guid = std::string(Trim(Attr(node, "about", kNsRdf)));
+    item.guid = std::string(TrimAsciiSpace(Attr(node, "about", kNsRdf)));
     item.guid_is_permalink = false;
   }
   if (link_node) item.link = ResolveLink(link_node, link_text, label);
@@ -875,8 +858,9 @@ void FeedReader::ReadAtom(const xmlNode* root, const char* atom_ns) {
       ReadAtomAuthor(c, atom_ns, feed_author, "feed");
     }
     if (Is(c, atom_ns, "link")) {
-      const std::string rel =
-          Trim(Attr(c, "rel")).empty() ? "alternate" : Lower(Trim(Attr(c, "rel")));
+      const std::string rel = TrimAsciiSpace(Attr(c, "rel")).empty()
+                                  ? "alternate"
+                                  : AsciiLower(TrimAsciiSpace(Attr(c, "rel")));
       if (rel == "alternate" && feed_.link.empty()) {
         feed_.link = ResolveLink(c, Attr(c, "href"), "feed");
       }
@@ -921,11 +905,11 @@ void FeedReader::ReadAtomEntry(const xmlNode* node, size_t index, const char* at
         has_author = !item.author_name.empty() || !item.author_handle.empty();
       }
     } else if (Is(c, atom_ns, "link")) {
-      std::string rel = Lower(Trim(Attr(c, "rel")));
+      std::string rel = AsciiLower(TrimAsciiSpace(Attr(c, "rel")));
       if (rel.empty() || rel == "http://www.iana.org/assignments/relation/alternate") {
         rel = "alternate";
       }
-      const std::string type = Lower(Trim(Attr(c, "type")));
+      const std::string type = AsciiLower(TrimAsciiSpace(Attr(c, "type")));
       if (rel == "alternate") {
         const bool html = type.empty() || type == "text/html" || type == "application/xhtml+xml";
         std::string& slot = html ? html_link : any_alternate;
@@ -942,7 +926,7 @@ void FeedReader::ReadAtomEntry(const xmlNode* node, size_t index, const char* at
           item.comment_count = n;
         }
       } else if (rel == "ostatus:conversation" && item.conversation_hint.empty()) {
-        item.conversation_hint = std::string(Trim(Attr(c, "href")));
+        item.conversation_hint = std::string(TrimAsciiSpace(Attr(c, "href")));
       }
     } else {
       ReadCommon(c, item, label);
@@ -1016,8 +1000,8 @@ void FeedReader::Finish(RawItem item, size_t index) {
   post.text = std::move(text);
   post.author_name = ToNfc(item.author_name);
   post.author_handle = ToNfc(item.author_handle);
-  post.language = ToNfc(Trim(item.language));
-  if (post.language.empty()) post.language = ToNfc(Trim(channel_language_));
+  post.language = ToNfc(TrimAsciiSpace(item.language));
+  if (post.language.empty()) post.language = ToNfc(TrimAsciiSpace(channel_language_));
   post.created_at = item.published ? item.published : item.updated;
 
   // Threading. reply_to: the parent (comment or article); conversation: the
@@ -1143,7 +1127,7 @@ Result<ParsedFeed> ParseFeed(std::string_view body, const FeedParseOptions& opti
                                      std::to_string(body.size()) + " bytes exceeds " +
                                      std::to_string(kMaxBodyBytes));
   }
-  if (Trim(body).empty()) {
+  if (TrimAsciiSpace(body).empty()) {
     return Status::ParseError(Position(url, nullptr) + ": empty body, not a feed");
   }
 
@@ -1249,7 +1233,7 @@ Result<ParsedFeed> ParseFeed(std::string_view body, const FeedParseOptions& opti
   }
   reader.FlushWarnings();
   feed.title = ToNfc(feed.title);
-  feed.language = ToNfc(Trim(feed.language));
+  feed.language = ToNfc(TrimAsciiSpace(feed.language));
   return feed;
 }
 

@@ -1,4 +1,5 @@
 #include "connectors/mastodon/mastodon.h"
+#include "crawler/core/strings.h"
 
 #include <simdjson.h>
 
@@ -25,12 +26,6 @@ constexpr int64_t kMaxLimit = 40;  // Mastodon caps timelines and search at 40
 // Longer than any id scheme in use (snowflake 18-19 digits, ULID 26); bounds
 // what a misbehaving server can push into our cursor and URLs.
 constexpr size_t kMaxIdLength = 32;
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 bool IsPlausibleId(std::string_view id) {
   if (id.empty() || id.size() > kMaxIdLength) return false;
@@ -173,7 +168,8 @@ Item ReadStatus(dom::object object, std::string_view instance_host) {
   } else {
     reader.Fail("'account' is missing");
   }
-  if (reader.error().empty() && Trim(acct).empty()) reader.Fail("'account.acct' is empty");
+  if (reader.error().empty() && TrimAsciiSpace(acct).empty())
+    reader.Fail("'account.acct' is empty");
   if (reader.error().empty()) {
     auto time = ParseIso8601(created_at);
     if (time.ok()) {
@@ -200,7 +196,7 @@ Item ReadStatus(dom::object object, std::string_view instance_host) {
     auto account_host = UrlHost(account_url);
     if (account_host.ok()) host = *account_host;
   }
-  post.author_handle = QualifiedHandle(Trim(acct), host);
+  post.author_handle = QualifiedHandle(TrimAsciiSpace(acct), host);
   post.author_name = NormalizeText(display_name);
   post.title = NormalizeText(spoiler);  // spoiler_text is plain text, not HTML
   post.text = HtmlToText(content);
@@ -258,7 +254,7 @@ std::string JoinedHeader(const Headers& headers, std::string_view name) {
 
 std::optional<int64_t> ParseCount(std::optional<std::string_view> value) {
   if (!value) return std::nullopt;
-  std::string_view text = Trim(*value);
+  std::string_view text = TrimAsciiSpace(*value);
   int64_t number = 0;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
   if (error != std::errc() || end != text.data() + text.size() || number < 0) {
@@ -309,7 +305,7 @@ Result<HttpRequest> NextRequest(const SourceSpec& source, const SourceCursor& cu
   auto invalid = [&](std::string why) {
     return Status::InvalidArgument("source \"" + source.name + "\" (mastodon): " + why);
   };
-  std::string base(Trim(source.url));
+  std::string base(TrimAsciiSpace(source.url));
   while (!base.empty() && base.back() == '/') base.pop_back();
   if (base.empty()) {
     return invalid("`url` must be the instance's base URL, e.g. https://mastodon.social");
@@ -321,11 +317,11 @@ Result<HttpRequest> NextRequest(const SourceSpec& source, const SourceCursor& cu
   }
 
   const std::string tag_option = source.GetString("tag");
-  std::string_view tag = Trim(tag_option);
+  std::string_view tag = TrimAsciiSpace(tag_option);
   const bool tag_set = !tag.empty();
   while (!tag.empty() && tag.front() == '#') tag.remove_prefix(1);
-  std::string query(Trim(source.GetString("query")));
-  std::string token(Trim(source.GetString("token")));
+  std::string query(TrimAsciiSpace(source.GetString("query")));
+  std::string token(TrimAsciiSpace(source.GetString("token")));
   if (tag_set == !query.empty()) {
     return invalid(tag_set ? "set either `tag` or `query`, not both"
                            : "set `tag` (hashtag timeline) or `query` (status search)");
@@ -369,7 +365,7 @@ RateLimitInfo ReadRateLimit(const HttpResponse& response) {
   if (auto reset = response.headers.Get("X-RateLimit-Reset")) {
     // Mastodon writes an ISO 8601 time; GoToSocial, same header names, Unix
     // seconds. Both are absolute, so neither needs the Date header.
-    auto time = ParseIso8601(Trim(*reset));
+    auto time = ParseIso8601(TrimAsciiSpace(*reset));
     if (time.ok()) {
       info.reset = *time;
     } else if (auto seconds = ParseCount(reset)) {

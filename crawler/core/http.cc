@@ -1,29 +1,17 @@
 #include "crawler/core/http.h"
+#include "crawler/core/strings.h"
 
 #include <algorithm>
 #include <cctype>
 
 namespace earshot {
 
-namespace {
-char Lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), Lower);
-  return out;
-}
-}  // namespace
+namespace {}  // namespace
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return Lower(x) == Lower(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return AsciiLower(x) == AsciiLower(y);
+         });
 }
 
 void Headers::Set(std::string_view name, std::string value) {
@@ -49,17 +37,17 @@ std::vector<std::string_view> Headers::GetAll(std::string_view name) const {
 ContentType ParseContentType(std::string_view value) {
   ContentType ct;
   size_t semi = value.find(';');
-  ct.media_type = ToLower(Trim(value.substr(0, semi)));
+  ct.media_type = AsciiLower(TrimAsciiSpace(value.substr(0, semi)));
   while (semi != std::string_view::npos) {
     value.remove_prefix(semi + 1);
     semi = value.find(';');
-    std::string_view param = Trim(value.substr(0, semi));
+    std::string_view param = TrimAsciiSpace(value.substr(0, semi));
     size_t eq = param.find('=');
     if (eq == std::string_view::npos) continue;
-    if (!EqualsIgnoreCase(Trim(param.substr(0, eq)), "charset")) continue;
-    std::string_view v = Trim(param.substr(eq + 1));
+    if (!EqualsIgnoreCase(TrimAsciiSpace(param.substr(0, eq)), "charset")) continue;
+    std::string_view v = TrimAsciiSpace(param.substr(eq + 1));
     if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
-    ct.charset = ToLower(v);
+    ct.charset = AsciiLower(v);
   }
   return ct;
 }

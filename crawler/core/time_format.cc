@@ -1,4 +1,5 @@
 #include "crawler/core/time_format.h"
+#include "crawler/core/strings.h"
 
 #include <array>
 #include <cstdint>
@@ -17,23 +18,13 @@ using std::chrono::seconds;
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
-}
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool EqualsNoCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
+    if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
   }
   return true;
-}
-
-std::string_view TrimSpace(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
 }
 
 // A forward-only reader over the date text; every Read* either consumes what
@@ -55,14 +46,14 @@ class Scanner {
     return true;
   }
   bool ConsumeNoCase(char c) {
-    if (AtEnd() || Lower(Peek()) != Lower(c)) return false;
+    if (AtEnd() || AsciiLower(Peek()) != AsciiLower(c)) return false;
     ++pos_;
     return true;
   }
   // Skips spaces and tabs; returns whether at least one was skipped.
   bool SkipSpace() {
     size_t start = pos_;
-    while (!AtEnd() && IsSpace(Peek())) ++pos_;
+    while (!AtEnd() && IsAsciiSpace(Peek())) ++pos_;
     return pos_ != start;
   }
 
@@ -266,7 +257,7 @@ std::optional<int> NamedZoneOffset(std::string_view name) {
   }
   // RFC 2822 §4.3: military zone letters were defined with the wrong sign in
   // RFC 822, so they carry no information and are read as UTC. "J" is unused.
-  if (name.size() == 1 && IsAlpha(name[0]) && Lower(name[0]) != 'j') return 0;
+  if (name.size() == 1 && IsAlpha(name[0]) && AsciiLower(name[0]) != 'j') return 0;
   return std::nullopt;
 }
 
@@ -307,7 +298,7 @@ Result<TimePoint> Finish(std::string_view what, std::string_view text, Fields& f
 
 // "Sun, 06 Nov 1994 08:49:37 GMT" and the lenient variants feeds write.
 Result<TimePoint> ParseRfc822Impl(std::string_view original, std::string_view what) {
-  std::string_view text = TrimSpace(original);
+  std::string_view text = TrimAsciiSpace(original);
   Scanner s(text);
   Fields f;
   size_t start = s.pos();
@@ -347,7 +338,7 @@ Result<TimePoint> ParseRfc822Impl(std::string_view original, std::string_view wh
 
 // RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT" and asctime "Sun Nov  6 08:49:37 1994".
 Result<TimePoint> ParseObsoleteHttpDate(std::string_view original) {
-  std::string_view text = TrimSpace(original);
+  std::string_view text = TrimAsciiSpace(original);
   Scanner s(text);
   Fields f;
   std::string_view weekday = s.ReadWord();
@@ -408,7 +399,7 @@ bool MulChecked(int64_t a, int64_t b, int64_t* out) { return !__builtin_mul_over
 
 Result<TimePoint> ParseIso8601(std::string_view original) {
   constexpr std::string_view kWhat = "ISO 8601 date";
-  std::string_view text = TrimSpace(original);
+  std::string_view text = TrimAsciiSpace(original);
   Scanner s(text);
   Fields f;
   std::optional<int> year = s.ReadNumber(4, 4);
@@ -546,7 +537,7 @@ std::string FormatHttpDate(TimePoint t) {
 }
 
 Result<Duration> ParseDuration(std::string_view original) {
-  std::string_view text = TrimSpace(original);
+  std::string_view text = TrimAsciiSpace(original);
   auto invalid = [&](std::string_view why) -> Status {
     std::string m = "invalid duration \"";
     m.append(original).append("\": ").append(why);
@@ -557,7 +548,7 @@ Result<Duration> ParseDuration(std::string_view original) {
   size_t i = 0;
   bool any = false;
   while (i < text.size()) {
-    if (IsSpace(text[i])) {
+    if (IsAsciiSpace(text[i])) {
       ++i;
       continue;
     }

@@ -1,4 +1,5 @@
 #include "crawler/core/url.h"
+#include "crawler/core/strings.h"
 
 #include <curl/curl.h>
 
@@ -21,16 +22,6 @@ using CurlString = std::unique_ptr<char, CurlStringDeleter>;
 // Any scheme is accepted (feeds link to gemini:, at:, ...) as long as curl
 // can parse it; spaces are tolerated when reading, encoded when resolving.
 constexpr unsigned int kParseFlags = CURLU_NON_SUPPORT_SCHEME;
-
-bool IsAsciiSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
-}
-
-std::string_view TrimAscii(std::string_view s) {
-  while (!s.empty() && IsAsciiSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsAsciiSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 char LowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -61,7 +52,7 @@ Status UrlError(std::string_view what, std::string_view url, CURLUcode rc) {
 Result<CurluPtr> ParseAbsolute(std::string_view url, unsigned int extra_flags = 0) {
   CurluPtr handle(curl_url());
   if (!handle) return Status::ResourceExhausted("curl_url: out of memory");
-  std::string text = EncodeSpaces(TrimAscii(url));
+  std::string text = EncodeSpaces(TrimAsciiSpace(url));
   CURLUcode rc = curl_url_set(handle.get(), CURLUPART_URL, text.c_str(), kParseFlags | extra_flags);
   if (rc != CURLUE_OK) return UrlError("invalid URL", url, rc);
   return handle;
@@ -95,7 +86,7 @@ std::string Unescape(std::string_view s) {
 Result<std::string> ResolveUrl(std::string_view base, std::string_view reference) {
   Result<CurluPtr> handle = ParseAbsolute(base);
   if (!handle.ok()) return handle.status();
-  std::string_view ref = TrimAscii(reference);
+  std::string_view ref = TrimAsciiSpace(reference);
   CURLUcode rc = CURLUE_OK;
   if (ref.empty()) {
     // RFC 3986 §5.2.2: an empty reference is the base itself.
@@ -198,7 +189,7 @@ class LinkScanner {
     if (Peek() != '<') return false;
     size_t close = text_.find('>', pos_ + 1);
     if (close == std::string_view::npos) return false;
-    *out = std::string(TrimAscii(text_.substr(pos_ + 1, close - pos_ - 1)));
+    *out = std::string(TrimAsciiSpace(text_.substr(pos_ + 1, close - pos_ - 1)));
     pos_ = close + 1;
     return true;
   }

@@ -1,4 +1,5 @@
 #include "crawler/net/curl_transport.h"
+#include "crawler/core/strings.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -90,15 +91,6 @@ struct Transfer {
   bool body_too_large = false;
   char error[CURL_ERROR_SIZE] = {};
 };
-
-std::string_view TrimWhitespace(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
 
 // How a failed transfer is reported; see the contract in transport.h.
 StatusCode StatusCodeFor(CURLcode code) {
@@ -311,18 +303,18 @@ class CurlTransport::Impl : public std::enable_shared_from_this<Impl> {
     }
     if (line.starts_with(' ') || line.starts_with('\t')) {
       // obs-fold continuation (RFC 9112 §5.2): part of the previous value.
-      const std::string_view more = TrimWhitespace(line);
+      const std::string_view more = TrimAsciiSpace(line);
       if (!t->header_fields.empty() && !more.empty()) {
         t->header_fields.back().second += ' ';
         t->header_fields.back().second += more;
       }
       return bytes;
     }
-    line = TrimWhitespace(line);
+    line = TrimAsciiSpace(line);
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) return bytes;  // blank or junk
-    t->header_fields.emplace_back(std::string(TrimWhitespace(line.substr(0, colon))),
-                                  std::string(TrimWhitespace(line.substr(colon + 1))));
+    t->header_fields.emplace_back(std::string(TrimAsciiSpace(line.substr(0, colon))),
+                                  std::string(TrimAsciiSpace(line.substr(colon + 1))));
     return bytes;
   }
 

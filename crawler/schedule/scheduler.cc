@@ -1,4 +1,5 @@
 #include "crawler/schedule/scheduler.h"
+#include "crawler/core/strings.h"
 
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
@@ -19,17 +20,11 @@ namespace earshot {
 
 namespace {
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool IsSecretParam(std::string_view name) {
   static constexpr std::string_view kHints[] = {"token",  "key",       "secret", "password",
                                                 "passwd", "auth",      "sig",    "session",
                                                 "code",   "credential"};
-  const std::string lower = Lower(name);
+  const std::string lower = AsciiLower(name);
   for (std::string_view hint : kHints) {
     if (lower.find(hint) != std::string::npos) return true;
   }
@@ -139,6 +134,19 @@ struct Scheduler::Slot {
   const SourceState& state() const { return source.state; }
   bool stopped() const { return source.state.health == SourceHealth::kStopped; }
 };
+
+// A poll that succeeded (page or 304): healthy again, and a blind window,
+// if one was open, closes now and is written with this step.
+static void RecordSuccess(SourceState& state, SourceWrite& write, TimePoint now) {
+  if (state.blind_since) {
+    write.closed_blind_window = BlindWindow{*state.blind_since, now, state.last_error};
+    state.blind_since.reset();
+  }
+  state.health = SourceHealth::kOk;
+  state.consecutive_failures = 0;
+  state.last_error.clear();
+  state.last_success_at = now;
+}
 
 Scheduler::Scheduler(std::vector<ScheduledSource> sources, const Clock& clock,
                      HttpTransport& transport, Pipeline& pipeline, ScheduleOptions options,
@@ -435,14 +443,7 @@ void Scheduler::HandleSuccess(Slot& slot, const HttpResponse& response, Page pag
   if (!page.next_cursor.empty()) state.cursor.cursor = page.next_cursor;
   state.cursor.etag = HeaderOr(response.headers, "ETag");
   state.cursor.last_modified = HeaderOr(response.headers, "Last-Modified");
-  if (state.blind_since) {
-    write.closed_blind_window = BlindWindow{*state.blind_since, now, state.last_error};
-    state.blind_since.reset();
-  }
-  state.health = SourceHealth::kOk;
-  state.consecutive_failures = 0;
-  state.last_error.clear();
-  state.last_success_at = now;
+  RecordSuccess(state, write, now);
   ++slot.pages_this_poll;
 
   bool more = !page.caught_up;
@@ -492,14 +493,7 @@ void Scheduler::HandleNotModified(Slot& slot, const HttpResponse& response) {
   if (auto lm = response.headers.Get("Last-Modified")) {
     state.cursor.last_modified = std::string(*lm);
   }
-  if (state.blind_since) {
-    write.closed_blind_window = BlindWindow{*state.blind_since, now, state.last_error};
-    state.blind_since.reset();
-  }
-  state.health = SourceHealth::kOk;
-  state.consecutive_failures = 0;
-  state.last_error.clear();
-  state.last_success_at = now;
+  RecordSuccess(state, write, now);
   state.next_poll_at = now + Jittered(slot.source.spec.interval);
   if (auto it = hosts_.find(slot.host);
       it != hosts_.end() && it->second.blocked_until && *it->second.blocked_until > now) {

@@ -1,4 +1,5 @@
 #include "crawler/server/fixture_server.h"
+#include "crawler/core/strings.h"
 
 #include <spdlog/spdlog.h>
 #include <toml++/toml.h>
@@ -40,15 +41,9 @@ std::string ReplaceAll(std::string text, std::string_view from, std::string_view
   return text;
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // If-None-Match uses the weak comparison (RFC 9110 §13.1.2): W/ is ignored.
 std::string_view StripWeak(std::string_view tag) {
-  tag = Trim(tag);
+  tag = TrimAsciiSpace(tag);
   if (tag.size() >= 2 && (tag[0] == 'W' || tag[0] == 'w') && tag[1] == '/') {
     tag.remove_prefix(2);
   }
@@ -56,7 +51,7 @@ std::string_view StripWeak(std::string_view tag) {
 }
 
 bool IfNoneMatchHits(std::string_view if_none_match, std::string_view etag) {
-  if (Trim(if_none_match) == "*") return true;
+  if (TrimAsciiSpace(if_none_match) == "*") return true;
   const std::string_view wanted = StripWeak(etag);
   while (!if_none_match.empty()) {
     const size_t comma = if_none_match.find(',');
