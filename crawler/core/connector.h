@@ -76,6 +76,14 @@ struct RateLimitInfo {
   bool empty() const { return !limit && !remaining && !reset && !retry_at; }
 };
 
+// One post the platform reports as gone. `uid` is what Post::uid would be for
+// it (the store's identity); `reason` is shown to staff, e.g. "deleted by its
+// author", "removed by moderators", "not found on re-fetch".
+struct Deletion {
+  std::string uid;
+  std::string reason;
+};
+
 // What Parse returns for one response body.
 struct Page {
   std::vector<Post> posts;
@@ -89,6 +97,88 @@ struct Page {
   // the item (index or id) and what was wrong with it.
   int skipped_items = 0;
   std::vector<std::string> warnings;
+  // Posts the platform says are gone (deleted by their author, removed by
+  // moderators, 404/410 on re-fetch, X compliance). The pipeline replaces a
+  // stored post's text with a tombstone and marks its thread; nothing else of
+  // an author who deleted is shown again.
+  std::vector<Deletion> deletions;
+};
+
+// ---------------------------------------------------------------------------
+// Optional capabilities. Same style as the core functions: pure request
+// builders and response readers; the engine sends, times, retries and stores.
+
+// A session or access token obtained through AuthCapability. Held by the
+// engine in memory only (never stored, never logged).
+struct AuthSession {
+  std::string access_token;
+  std::string refresh_token;            // empty: cannot refresh; create anew
+  std::optional<TimePoint> expires_at;  // the engine renews a minute before
+  std::string account;                  // the signed-in account's id (Bluesky DID), if any
+};
+
+// For platforms whose API needs a token exchange first (Bluesky sessions from
+// an app password, Reddit OAuth2 client credentials). Platforms with a static
+// token (X bearer, Discourse API key, Mastodon access token) read it from a
+// secret key in next_request instead and need no AuthCapability.
+struct AuthCapability {
+  // The request creating a session from the credentials in `source`, or
+  // renewing `current` when it is non-null and has a refresh token.
+  Result<HttpRequest> (*session_request)(const SourceSpec& source, const AuthSession* current);
+  // Reads the answer to session_request, whatever its status: 2xx gives the
+  // session (expiry from the body, relative to `now`); anything else is an
+  // error built with StatusFromHttp and the platform's own message.
+  Result<AuthSession> (*parse_session)(const SourceSpec& source, const HttpResponse& response,
+                                       TimePoint now);
+  // Adds the session's credentials to a request built by next_request,
+  // conversation.request or reply.request (usually `Authorization`).
+  void (*authorize)(const AuthSession& session, HttpRequest& request);
+};
+
+// Fetching the conversation around a stored post, so replies join threads and
+// deletions are noticed.
+struct ConversationCapability {
+  // The request for the conversation of `post` (a post this connector made),
+  // continuing from `cursor` (empty for the first page).
+  Result<HttpRequest> (*request)(const SourceSpec& source, const Post& post,
+                                 std::string_view cursor);
+  // Reads the answer for 2xx, 404 and 410. 2xx: the posts of the conversation
+  // (each with reply_to/conversation set), deletions of any marked deleted or
+  // removed, and next_cursor/caught_up when there are more pages. 404/410:
+  // an empty page whose `deletions` names `post`.
+  Result<Page> (*parse)(const SourceSpec& source, const Post& post, const HttpResponse& response);
+};
+
+// A reply staff have approved, to be published once.
+struct ReplyDraft {
+  std::string body;             // plain text, exactly as approved
+  std::string idempotency_key;  // the same on every retry of this reply
+};
+
+// Where a published reply lives. `uid` is what Post::uid will be when the
+// reply comes back in a later poll, so it joins its thread as ours.
+struct PublishedReply {
+  std::string id;
+  std::string uid;
+  std::string url;
+};
+
+// Publishing a reply where the platform allows it.
+struct ReplyCapability {
+  // `account` is the organisation's own account on the platform, configured
+  // like a source (url + the connector's credential keys). `session` is
+  // non-null when the connector has an AuthCapability. `target` is the stored
+  // post being answered (its id, conversation and ref).
+  Result<HttpRequest> (*request)(const SourceSpec& account, const AuthSession* session,
+                                 const Post& target, const ReplyDraft& draft);
+  // Reads the answer whatever its status. Only a 2xx whose body names the new
+  // post is success; anything else is an error from StatusFromHttp carrying
+  // the platform's message (expired token -> kUnauthenticated, 403 ->
+  // kPermissionDenied, 429 -> kRateLimited). Never "sent" when it was not.
+  Result<PublishedReply> (*parse)(const SourceSpec& account, const Post& target,
+                                  const HttpResponse& response);
+  // Longest body the platform accepts, in characters (code points); 0: no limit.
+  int max_length = 0;
 };
 
 struct ConnectorDescriptor {
@@ -105,6 +195,11 @@ struct ConnectorDescriptor {
   // The platform's rate-limit headers, for any status (429 included). The
   // generic Retry-After is read by the engine; this may add to it.
   RateLimitInfo (*read_rate_limit)(const HttpResponse& response);
+  // Optional capabilities; null when the platform (or connector) has none.
+  // They point at objects with static storage duration.
+  const AuthCapability* auth = nullptr;
+  const ConversationCapability* conversation = nullptr;
+  const ReplyCapability* reply = nullptr;
 };
 
 // Retry-After (RFC 9110): delta-seconds or an HTTP-date, relative to `now`.

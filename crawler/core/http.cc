@@ -52,4 +52,19 @@ ContentType ParseContentType(std::string_view value) {
   return ct;
 }
 
+Status StatusFromHttp(int status, std::string_view where, std::string_view detail) {
+  std::string message = std::string(where) + ": HTTP " + std::to_string(status);
+  if (!detail.empty()) {
+    message += ": ";
+    message += detail;
+  }
+  if (status == 401) return Status::Unauthenticated(std::move(message));
+  if (status == 403) return Status::PermissionDenied(std::move(message));
+  if (status == 429) return Status::RateLimited(std::move(message));
+  if (status == 404 || status == 410) return Status::NotFound(std::move(message));
+  if (status == 408) return Status::DeadlineExceeded(std::move(message));
+  if (status >= 400 && status < 500) return Status::InvalidArgument(std::move(message));
+  return Status::Unavailable(std::move(message));
+}
+
 }  // namespace earshot

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "crawler/core/status.h"
+
 namespace earshot {
 
 // An ordered list of header fields with case-insensitive lookup. Repeated
@@ -52,5 +54,12 @@ struct ContentType {
   std::string charset;  // empty when not given
 };
 ContentType ParseContentType(std::string_view value);
+
+// The Status for a non-2xx HTTP answer: 401 kUnauthenticated, 403
+// kPermissionDenied, 429 kRateLimited, 404/410 kNotFound, 408
+// kDeadlineExceeded, other 4xx kInvalidArgument, else kUnavailable. The
+// message is "WHERE: HTTP STATUS" plus ": DETAIL" (the platform's own error
+// text) when given; connectors and the engine share this one mapping.
+Status StatusFromHttp(int status, std::string_view where, std::string_view detail = {});
 
 }  // namespace earshot

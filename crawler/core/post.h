@@ -32,7 +32,11 @@ struct Post {
   TimePoint fetched_at{};               // set by the engine, never by parsers
   std::string reply_to;                 // platform id of the post this one answers
   std::string conversation;             // platform id of the conversation root (article)
-  std::string content_hash;             // set by the pipeline: hex SHA-256 of the text
+  // What the connector needs, beyond `id`, to address this post later (reply
+  // refs, re-fetch): opaque to everything else, e.g. Bluesky's CID and its
+  // thread root, Discourse's post number. Stored with the post; may be empty.
+  std::string ref;
+  std::string content_hash;  // set by the pipeline: hex SHA-256 of the text
   // Set by the pipeline's classify stage: redactions, organisations, topics,
   // sentiment, criticality, each with its rule provenance. Spans refer to
   // `text` (already redacted).

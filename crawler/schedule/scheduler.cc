@@ -96,17 +96,6 @@ auto GuardConnector(const std::string& source, std::string_view what, Fn&& fn) -
   }
 }
 
-Status HttpStatusError(int status, const std::string& where) {
-  const std::string message = where + ": HTTP " + std::to_string(status);
-  if (status == 401) return Status::Unauthenticated(message);
-  if (status == 403) return Status::PermissionDenied(message);
-  if (status == 429) return Status::RateLimited(message);
-  if (status == 404 || status == 410) return Status::NotFound(message);
-  if (status == 408) return Status::DeadlineExceeded(message);
-  if (status >= 400 && status < 500) return Status::InvalidArgument(message);
-  return Status::Unavailable(message);
-}
-
 std::string HeaderOr(const Headers& headers, std::string_view name) {
   auto value = headers.Get(name);
   return value ? std::string(*value) : std::string();
@@ -383,15 +372,15 @@ void Scheduler::OnResponse(size_t index, Result<HttpResponse> result) {
         Host& host = hosts_[slot.host];
         host.blocked_until = std::max(host.blocked_until.value_or(*until), *until);
       }
-      HandleFailure(slot, url, status, HttpStatusError(status, where), SourceHealth::kRateLimited,
+      HandleFailure(slot, url, status, StatusFromHttp(status, where), SourceHealth::kRateLimited,
                     until, std::nullopt);
     } else if (status == 401 || status == 403) {
-      HandleFailure(slot, url, status, HttpStatusError(status, where), SourceHealth::kStopped,
+      HandleFailure(slot, url, status, StatusFromHttp(status, where), SourceHealth::kStopped,
                     std::nullopt, std::nullopt);
     } else {
       // 5xx, 408, other 4xx, stray 1xx/3xx: back off. A Retry-After on a
       // 503 is honoured when it asks for longer than the backoff.
-      HandleFailure(slot, url, status, HttpStatusError(status, where), SourceHealth::kBackoff,
+      HandleFailure(slot, url, status, StatusFromHttp(status, where), SourceHealth::kBackoff,
                     retry_after, std::nullopt);
     }
   }
