@@ -153,6 +153,7 @@ struct ConversationCapability {
 struct ReplyDraft {
   std::string body;             // plain text, exactly as approved
   std::string idempotency_key;  // the same on every retry of this reply
+  TimePoint created_at{};       // set by the engine (records that carry a date)
 };
 
 // Where a published reply lives. `uid` is what Post::uid will be when the

@@ -110,6 +110,9 @@ struct StoredPost {
   int64_t row_id = 0;
   std::string source;
   Post post;
+  // Set when the platform reported the post gone; its text is then a tombstone.
+  std::optional<TimePoint> deleted_at;
+  std::string deletion_reason;
 };
 
 struct QuarantinedBody {
@@ -147,6 +150,9 @@ class Store {
   virtual Result<std::vector<std::pair<std::string, RuleCount>>> RuleCounts() = 0;
   // The stored raw body a post was parsed from (decompressed).
   virtual Result<RawPayload> RawFor(int64_t post_row_id) = 0;
+  // The post stored as (platform, uid), with its decisions; nullopt if none.
+  virtual Result<std::optional<StoredPost>> FindPost(const std::string& platform,
+                                                     const std::string& uid) = 0;
 };
 
 }  // namespace earshot

@@ -52,6 +52,10 @@ class RecordingStore final : public Store {
     return inner_->Quarantined(limit);
   }
   Result<RawPayload> RawFor(int64_t id) override { return inner_->RawFor(id); }
+  Result<std::optional<StoredPost>> FindPost(const std::string& platform,
+                                             const std::string& uid) override {
+    return inner_->FindPost(platform, uid);
+  }
   Result<std::vector<Decision>> DecisionsFor(int64_t id) override {
     return inner_->DecisionsFor(id);
   }

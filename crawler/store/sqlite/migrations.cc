@@ -130,8 +130,17 @@ CREATE VIRTUAL TABLE posts_fts USING fts5 (
 );
 )sql";
 
+// v2: what a connector needs to address a post later (Post::ref), and
+// deletions reported by the platform (the text is then a tombstone).
+constexpr char kSchemaV2[] = R"sql(
+ALTER TABLE posts ADD COLUMN ref TEXT NOT NULL DEFAULT '';
+ALTER TABLE posts ADD COLUMN deleted_at INTEGER;
+ALTER TABLE posts ADD COLUMN deletion_reason TEXT NOT NULL DEFAULT '';
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
+    {2, kSchemaV2},
 };
 
 }  // namespace

@@ -28,7 +28,8 @@ namespace {
 #define EARSHOT_POST_COLUMNS                                           \
   "p.id, p.source, p.platform, p.external_id, p.uid, p.url, p.title, " \
   "p.author_handle, p.author_name, p.text, p.language, p.created_at, " \
-  "p.fetched_at, p.reply_to, p.conversation, p.content_hash"
+  "p.fetched_at, p.reply_to, p.conversation, p.content_hash, p.ref, "  \
+  "p.deleted_at, p.deletion_reason"
 
 constexpr std::string_view kSelectSources =
     "SELECT " EARSHOT_SOURCE_COLUMNS " FROM sources ORDER BY name";
@@ -44,6 +45,8 @@ constexpr std::string_view kSearchPosts =
     " ORDER BY bm25(posts_fts), p.id DESC LIMIT ?2";
 // clang-format on
 // Keyset pages: no read snapshot stays open while the caller visits a page.
+constexpr std::string_view kFindPost =
+    "SELECT " EARSHOT_POST_COLUMNS " FROM posts p WHERE p.platform = ?1 AND p.uid = ?2";
 constexpr std::string_view kPostsAfter =
     "SELECT " EARSHOT_POST_COLUMNS " FROM posts p WHERE p.id > ?1 ORDER BY p.id LIMIT ?2";
 
@@ -76,9 +79,9 @@ constexpr std::string_view kInsertRaw =
 constexpr std::string_view kInsertPost =
     "INSERT INTO posts (platform, external_id, uid, source, url, title,"
     " author_handle, author_name, text, language, created_at, fetched_at,"
-    " reply_to, conversation, content_hash, raw_id)"
+    " reply_to, conversation, content_hash, raw_id, ref)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-    " ?15, ?16)"
+    " ?15, ?16, ?17)"
     " ON CONFLICT (platform, uid) DO NOTHING";
 constexpr std::string_view kInsertDecision =
     "INSERT INTO post_decisions (post_id, seq, kind, value, detail, rule,"
@@ -177,6 +180,9 @@ StoredPost ReadPost(const Statement& row) {
   post.reply_to = row.Text(13);
   post.conversation = row.Text(14);
   post.content_hash = row.Text(15);
+  post.ref = row.Text(16);
+  stored.deleted_at = row.Time(17);
+  stored.deletion_reason = row.Text(18);
   return stored;
 }
 
@@ -515,6 +521,7 @@ Result<ApplyStats> SqliteStore::Apply(const std::vector<SourceWrite>& writes) {
       insert_post->BindText(13, post.reply_to);
       insert_post->BindText(14, post.conversation);
       insert_post->BindText(15, post.content_hash);
+      insert_post->BindText(17, post.ref);
       if (raw_id) {
         insert_post->BindInt(16, *raw_id);
       } else {
@@ -617,6 +624,19 @@ Result<std::vector<StoredPost>> SqliteStore::RecentPosts(int limit) {
   if (!posts.ok()) return posts.status();
   EARSHOT_RETURN_IF_ERROR(AttachDecisions(*db_, *posts));
   return posts;
+}
+
+Result<std::optional<StoredPost>> SqliteStore::FindPost(const std::string& platform,
+                                                        const std::string& uid) {
+  Result<Statement> stmt = db_->Prepare(kFindPost, "find post");
+  if (!stmt.ok()) return stmt.status();
+  stmt->BindText(1, platform);
+  stmt->BindText(2, uid);
+  Result<std::vector<StoredPost>> posts = ReadPosts(*stmt);
+  if (!posts.ok()) return posts.status();
+  if (posts->empty()) return std::optional<StoredPost>();
+  EARSHOT_RETURN_IF_ERROR(AttachDecisions(*db_, *posts));
+  return std::optional<StoredPost>(std::move(posts->front()));
 }
 
 Result<std::vector<StoredPost>> SqliteStore::SearchPosts(const std::string& query, int limit) {

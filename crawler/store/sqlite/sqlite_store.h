@@ -63,7 +63,7 @@ struct SqliteOptions {
 class SqliteStore final : public Store {
  public:
   // The schema version this binary writes (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens (creating if needed) the database at `path` and migrates it;
   // ":memory:" gives a private in-memory database (tests). The parent
@@ -84,6 +84,8 @@ class SqliteStore final : public Store {
   Result<std::vector<BlindWindow>> BlindWindows(const std::string& source) override;
   Result<std::vector<QuarantinedBody>> Quarantined(int limit) override;
   Result<RawPayload> RawFor(int64_t post_row_id) override;
+  Result<std::optional<StoredPost>> FindPost(const std::string& platform,
+                                             const std::string& uid) override;
   Result<std::vector<Decision>> DecisionsFor(int64_t post_row_id) override;
   Status ForEachPost(const std::function<bool(const StoredPost&)>& visit) override;
   Result<std::vector<std::pair<std::string, RuleCount>>> RuleCounts() override;
