@@ -16,7 +16,19 @@ endif()
 set(CMAKE_CXX_FLAGS_RELEASE "-O2 -DNDEBUG")
 # -Wno-restrict: GCC 12 reports impossible std::string memcpy overlaps at
 # -O2/-O3 (GCC bug 105329), a false positive in libstdc++ itself.
-add_compile_options(-Wall -Wextra -Wpedantic -Wno-missing-field-initializers -Wno-restrict)
+add_compile_options(-Wall -Wextra -Wpedantic -Wno-missing-field-initializers)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  add_compile_options(-Wno-restrict)
+endif()
+# Fuzzing build (clang only, see tests/fuzz): every library is instrumented
+# for libFuzzer's coverage and checked by ASan and UBSan.
+if(EARSHOT_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "EARSHOT_FUZZ needs clang (CXX=clang++)")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -g)
+  add_link_options(-fsanitize=address,undefined)
+endif()
 if(EARSHOT_WERROR)
   add_compile_options(-Werror)
 endif()
