@@ -175,6 +175,24 @@ ProcessResult ChildProcess::Collect(int wait_status) {
 std::string ChildProcess::StdoutSoFar() const { return ReadAll(capture_dir_ / "stdout"); }
 std::string ChildProcess::StderrSoFar() const { return ReadAll(capture_dir_ / "stderr"); }
 
+std::optional<size_t> ChildProcess::WaitForStderr(std::string_view needle,
+                                                  std::chrono::milliseconds timeout, size_t from) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    // Whether the child has ended is read before its output, so output
+    // written just before it ended is not missed; the child is not reaped.
+    pollfd fd{pidfd_, POLLIN, 0};
+    const bool ended = reaped_ || ::poll(&fd, 1, 0) > 0;
+    const std::string err = StderrSoFar();
+    if (from <= err.size()) {
+      if (size_t at = err.find(needle, from); at != std::string::npos) return at + needle.size();
+    }
+    if (ended || std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    // Output arrives in a file: nothing to wait on but a short interval.
+    ::poll(nullptr, 0, 5);
+  }
+}
+
 ProcessResult RunProcess(const std::vector<std::string>& args, const ProcessOptions& options) {
   std::string error;
   auto child = ChildProcess::Start(args, options, &error);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace earshot::testing {
@@ -64,6 +65,13 @@ class ChildProcess {
   // What the child has written to stdout/stderr so far.
   std::string StdoutSoFar() const;
   std::string StderrSoFar() const;
+  // Waits up to `timeout` until stderr holds `needle` at or after byte
+  // `from` (so a test can wait for the n-th log line of a kind). Returns the
+  // offset just past the match, or nullopt on timeout or when the child ends
+  // without writing it. Polls the capture file every few milliseconds: a wait
+  // for a condition, not a timed sleep.
+  std::optional<size_t> WaitForStderr(std::string_view needle, std::chrono::milliseconds timeout,
+                                      size_t from = 0);
 
  private:
   ChildProcess() = default;
