@@ -195,8 +195,6 @@ TEST_CASE("once: good sources flow while faulty ones are reported and nothing is
   CHECK(second.out.find("6 new post(s)") != std::string::npos);
   CHECK(second.out.find("7 failure(s)") != std::string::npos);
   CHECK(second.out.find("2 body(ies) quarantined") != std::string::npos);
-  // The slow source's 3 s delay must not hold up the crawl much.
-  CHECK(after - before < std::chrono::seconds(3));
 
   auto store = box.OpenStore();
   // Nothing stored before is lost; the good sources' new posts are there.
@@ -234,7 +232,9 @@ TEST_CASE("once: good sources flow while faulty ones are reported and nothing is
 
   const SourceRecord slow = SourceNamed(*store, "f-slow");
   CHECK(slow.state.health == SourceHealth::kBackoff);
-  RequireMentions(slow, {"f-slow", "/feeds/slow.rss"});
+  // Its 3 s answer was cut off by the 500 ms budget, not waited for (a
+  // wall-clock bound would be a timed test on a loaded machine).
+  RequireMentions(slow, {"f-slow", "/feeds/slow.rss", "timed out"});
 
   const SourceRecord truncated = SourceNamed(*store, "f-truncated");
   CHECK(truncated.state.health == SourceHealth::kBackoff);
@@ -353,7 +353,9 @@ interval = "1m"
   const TimePoint after = SystemClock().Now();
   INFO(earshot::testing::Describe(second));
   REQUIRE(second.exit_code == 0);
-  CHECK(after - before < std::chrono::seconds(10));
+  // Not waiting out the 120 s Retry-After: a bound far from it, so load on
+  // the machine cannot flip it.
+  CHECK(after - before < std::chrono::seconds(60));
   CHECK(RequestsTo(box.server(), std::string(kTag) + "a?limit=2&min_id=" + StatusId(4)).empty());
 
   auto store = box.OpenStore();
