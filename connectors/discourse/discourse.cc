@@ -10,7 +10,20 @@
 namespace earshot::connector_discourse {
 
 namespace dom = simdjson::dom;
-using namespace internal;  // NOLINT: this connector's own helpers
+using internal::AddCommonHeaders;
+using internal::AsId;
+using internal::Forum;
+using internal::ForumForResponse;
+using internal::ForumOf;
+using internal::ItemsRead;
+using internal::kConversation;
+using internal::kPlatform;
+using internal::kReply;
+using internal::NewIds;
+using internal::ReadPostArray;
+using internal::TopicContext;
+using internal::Utf8Body;
+using internal::Where;
 
 namespace {
 
