@@ -156,11 +156,11 @@ struct Scheduler::Slot {
   std::string task_host;    // the host of the request in flight
   std::string task_url;     // its URL (not redacted: for matching only)
   int pages_this_poll = 0;
-  bool in_pass = false;               // single pass: its poll was due when the pass began
-  bool pass_done = false;             // single pass: its poll has finished
-  bool pass_counted = false;          // single pass: counted in sources_polled_
-  std::set<std::string> pass_watches; // single pass: watches still to fetch (WatchKey)
-  std::string last_quarantined_hash;  // SHA-256 of the last body kept aside
+  bool in_pass = false;                // single pass: its poll was due when the pass began
+  bool pass_done = false;              // single pass: its poll has finished
+  bool pass_counted = false;           // single pass: counted in sources_polled_
+  std::set<std::string> pass_watches;  // single pass: watches still to fetch (WatchKey)
+  std::string last_quarantined_hash;   // SHA-256 of the last body kept aside
 
   // Auth (connectors with an AuthCapability).
   std::optional<AuthSession> session;
@@ -283,14 +283,13 @@ void Scheduler::PrepareSession(Slot& slot) {
   // Renew with the refresh token when there is one; otherwise sign in anew.
   const AuthSession* current =
       slot.session && !slot.session->refresh_token.empty() ? &*slot.session : nullptr;
-  auto request = GuardConnector(slot.name(), "building the session request", [&] {
-    return auth.session_request(slot.source.spec, current);
-  });
+  auto request = GuardConnector(slot.name(), "building the session request",
+                                [&] { return auth.session_request(slot.source.spec, current); });
   if (!request.ok()) {
     slot.session_request_error = Status(
         request.status().code(),
-        Scrub(slot, request.status().Annotate("source '" + slot.name() + "': cannot sign in")
-                        .message()));
+        Scrub(slot,
+              request.status().Annotate("source '" + slot.name() + "': cannot sign in").message()));
     return;
   }
   auto host = UrlHost(request->url);
@@ -314,8 +313,7 @@ bool Scheduler::NeedsSession(const Slot& slot, TimePoint at) const {
   const auto& expires = slot.session->expires_at;
   // A session that is already near its end when it arrives still serves the
   // request it was made for; renewing at once would loop.
-  return expires && at >= *expires - options_.session_renew_ahead &&
-         at > slot.session_obtained_at;
+  return expires && at >= *expires - options_.session_renew_ahead && at > slot.session_obtained_at;
 }
 
 std::optional<TimePoint> Scheduler::Gate(const std::string& host_name, TimePoint at) const {
@@ -440,9 +438,8 @@ void Scheduler::StartJob(Slot& slot, TimePoint now) {
       continue;
     }
     Post post = std::move((*found)->post);
-    auto request = GuardConnector(slot.name(), "building the conversation request", [&] {
-      return capability.request(slot.source.spec, post, "");
-    });
+    auto request = GuardConnector(slot.name(), "building the conversation request",
+                                  [&] { return capability.request(slot.source.spec, post, ""); });
     Result<std::string> host = request.ok() ? UrlHost(request->url) : request.status();
     if (!host.ok()) {
       FinishWatch(slot, std::move(watch),
@@ -587,7 +584,7 @@ bool Scheduler::Start(Slot& slot, const Step& step, TimePoint now) {
   ++in_flight_;
   ++stats_.requests;
   spdlog::debug("source '{}': {} {}{}", slot.name(), request.method, redacted,
-                step.task == Task::kSession       ? " (session)"
+                step.task == Task::kSession        ? " (session)"
                 : step.task == Task::kConversation ? " (conversation)"
                                                    : "");
   std::weak_ptr<bool> alive = alive_;
@@ -624,9 +621,9 @@ Scheduler::Limits Scheduler::ReadLimits(const Slot& slot, const HttpResponse& re
   Limits limits;
   const ConnectorDescriptor& connector = slot.connector();
   if (connector.read_rate_limit != nullptr) {
-    auto read = GuardConnector(
-        slot.name(), "reading rate limits",
-        [&]() -> Result<RateLimitInfo> { return connector.read_rate_limit(response); });
+    auto read = GuardConnector(slot.name(), "reading rate limits", [&]() -> Result<RateLimitInfo> {
+      return connector.read_rate_limit(response);
+    });
     if (read.ok()) limits.info = *read;
   }
   if (auto header = response.headers.Get("Retry-After")) {
@@ -638,8 +635,8 @@ Scheduler::Limits Scheduler::ReadLimits(const Slot& slot, const HttpResponse& re
   return limits;
 }
 
-std::optional<TimePoint> Scheduler::BlockFor429(const std::string& host_name,
-                                                const Limits& limits, TimePoint now) {
+std::optional<TimePoint> Scheduler::BlockFor429(const std::string& host_name, const Limits& limits,
+                                                TimePoint now) {
   std::optional<TimePoint> until = limits.retry_after;
   for (const auto& t : {limits.info.reset, limits.info.retry_at}) {
     if (t && (!until || *t > *until)) until = t;
@@ -762,9 +759,8 @@ void Scheduler::OnSessionResponse(Slot& slot, Result<HttpResponse> result) {
     slot.session_obtained_at = now;
     ++stats_.sessions;
     spdlog::debug("source '{}': signed in{}", slot.name(),
-                  slot.session->expires_at
-                      ? " until " + FormatRfc3339(*slot.session->expires_at)
-                      : std::string());
+                  slot.session->expires_at ? " until " + FormatRfc3339(*slot.session->expires_at)
+                                           : std::string());
     PrepareSession(slot);
     return;
   }
@@ -799,8 +795,8 @@ void Scheduler::OnConversationResponse(Slot& slot, Result<HttpResponse> result) 
   if (!slot.job) return;
   const std::string url = slot.task_url;
   const TimePoint now = clock_.Now();
-  const std::string where = "source '" + slot.name() + "': conversation of " +
-                            slot.job->post.uid + ": GET " + url;
+  const std::string where =
+      "source '" + slot.name() + "': conversation of " + slot.job->post.uid + ": GET " + url;
   if (!result.ok()) {
     const Status& error = result.status();
     if (error.code() == StatusCode::kCancelled) {
@@ -854,8 +850,8 @@ void Scheduler::OnConversationResponse(Slot& slot, Result<HttpResponse> result) 
     event.source = slot.name();
     event.url = Redacted(slot, url);
     event.http_status = status;
-    event.error = Status(StatusCode::kRateLimited,
-                         Scrub(slot, StatusFromHttp(status, where).message()));
+    event.error =
+        Status(StatusCode::kRateLimited, Scrub(slot, StatusFromHttp(status, where).message()));
     event.health = slot.state().health;
     event.next_poll_at = slot.state().next_poll_at;
     Emit(event);
@@ -1134,8 +1130,8 @@ void Scheduler::HandleConversationPage(Slot& slot, const HttpResponse& response,
       job.redacted_url = Redacted(slot, request->url);
       job.request = std::move(request).value();
     } else {
-      spdlog::warn("source '{}': conversation of {}: no next page: {}", slot.name(),
-                   job.post.uid, Scrub(slot, host.status().ToString()));
+      spdlog::warn("source '{}': conversation of {}: no next page: {}", slot.name(), job.post.uid,
+                   Scrub(slot, host.status().ToString()));
       more = false;
     }
   }
@@ -1170,13 +1166,11 @@ void Scheduler::HandleConversationPage(Slot& slot, const HttpResponse& response,
   Emit(event);
 }
 
-void Scheduler::HandleWatchFailure(Slot& slot, int http_status, const Status& error,
-                                   bool skip_step, bool end,
-                                   std::optional<RawPayload> quarantine) {
+void Scheduler::HandleWatchFailure(Slot& slot, int http_status, const Status& error, bool skip_step,
+                                   bool end, std::optional<RawPayload> quarantine) {
   const TimePoint now = clock_.Now();
   const std::string url = slot.task_url;
-  const std::string message =
-      Scrub(slot, ReplaceAllCopy(error.ToString(), url, RedactUrl(url)));
+  const std::string message = Scrub(slot, ReplaceAllCopy(error.ToString(), url, RedactUrl(url)));
   ConversationWatch watch = slot.job->watch;
   slot.job.reset();
   ++watch.attempts;

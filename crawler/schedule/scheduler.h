@@ -118,9 +118,9 @@ struct ScheduleOptions {
   Duration session_renew_ahead = std::chrono::minutes(1);
   // When the conversation of a watched post is fetched, as offsets from the
   // post's creation, ascending. Empty: no conversation watching.
-  std::vector<Duration> conversation_schedule = {
-      std::chrono::minutes(10), std::chrono::hours(1), std::chrono::hours(6),
-      std::chrono::hours(24), std::chrono::hours(72)};
+  std::vector<Duration> conversation_schedule = {std::chrono::minutes(10), std::chrono::hours(1),
+                                                 std::chrono::hours(6), std::chrono::hours(24),
+                                                 std::chrono::hours(72)};
   // Failed attempts at one step of a watch before the step is skipped.
   int conversation_max_failures = 3;
 };
@@ -160,9 +160,9 @@ struct SchedulerStats {
   int64_t requests = 0;  // requests started
   int64_t pages = 0;     // 2xx pages parsed
   int64_t not_modified = 0;
-  int64_t posts = 0;     // posts parsed (before de-duplication)
-  int64_t failures = 0;  // failed steps of any kind
-  int64_t sessions = 0;  // auth sessions obtained (created or refreshed)
+  int64_t posts = 0;                 // posts parsed (before de-duplication)
+  int64_t failures = 0;              // failed steps of any kind
+  int64_t sessions = 0;              // auth sessions obtained (created or refreshed)
   int64_t conversation_pages = 0;    // conversation pages parsed (not in `pages`)
   int64_t conversation_fetches = 0;  // watched conversations fetched to the end
 };

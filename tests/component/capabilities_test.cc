@@ -146,8 +146,8 @@ Result<AuthSession> ConvoParseSession(const SourceSpec&, const HttpResponse& res
 
 void ConvoAuthorize(const AuthSession& session, HttpRequest& request) {
   request.headers.Set("Authorization", "Bearer " + session.access_token);
-  request.url += (request.url.find('?') == std::string::npos ? "?s=" : "&s=") +
-                 session.access_token;
+  request.url +=
+      (request.url.find('?') == std::string::npos ? "?s=" : "&s=") + session.access_token;
 }
 
 Result<HttpRequest> ConvoNextRequest(const SourceSpec& spec, const SourceCursor& cursor) {
@@ -166,8 +166,8 @@ Result<HttpRequest> ConvoConversationRequest(const SourceSpec& spec, const Post&
                                              std::string_view cursor) {
   if (post.ref != "ref-of-" + post.id) return Status::InvalidArgument("post without its ref");
   HttpRequest request;
-  request.url = spec.url + "/thread/" + post.id + "?cursor=" +
-                (cursor.empty() ? std::string("0") : std::string(cursor));
+  request.url = spec.url + "/thread/" + post.id +
+                "?cursor=" + (cursor.empty() ? std::string("0") : std::string(cursor));
   return request;
 }
 
@@ -188,8 +188,7 @@ Result<Page> ConvoConversationParse(const SourceSpec&, const Post& post,
 }
 
 const AuthCapability kConvoAuth{&ConvoSessionRequest, &ConvoParseSession, &ConvoAuthorize};
-const ConversationCapability kConvoConversation{&ConvoConversationRequest,
-                                                &ConvoConversationParse};
+const ConversationCapability kConvoConversation{&ConvoConversationRequest, &ConvoConversationParse};
 
 const ConnectorDescriptor& ConvoConnector() {
   static const ConnectorDescriptor descriptor{
@@ -656,8 +655,7 @@ TEST_CASE("a session request failing with 5xx or a network error backs off",
   CHECK(windows->size() == 1);
 }
 
-TEST_CASE("session tokens and secrets never reach logs, errors or events",
-          "[capabilities][auth]") {
+TEST_CASE("session tokens and secrets never reach logs, errors or events", "[capabilities][auth]") {
   std::ostringstream log;
   auto previous = spdlog::default_logger();
   auto capture = std::make_shared<spdlog::logger>(
@@ -723,15 +721,15 @@ TEST_CASE("deletions on a page tombstone stored posts; they never come back",
           "[capabilities][deletion]") {
   Harness h;
   FakeConvo a(h.transport, h.clock, kBaseA);
-  a.timeline = {
-      Body("1", false,
-           {"p1 Waited six hours at the Northern General", "p2 Parking chaos at the Northern General",
-            "p3 Thank you to the Northern General nurses"}),
-      Body("2", false,
-           {"deleted p2 deleted by its author", "deleted ghost removed by moderators",
-            "p4 Northern General discharge went well"}),
-      // p2 turns up again (a cache, a re-post of the same id).
-      Body("3", false, {"p2 Parking chaos at the Northern General"})};
+  a.timeline = {Body("1", false,
+                     {"p1 Waited six hours at the Northern General",
+                      "p2 Parking chaos at the Northern General",
+                      "p3 Thank you to the Northern General nurses"}),
+                Body("2", false,
+                     {"deleted p2 deleted by its author", "deleted ghost removed by moderators",
+                      "p4 Northern General discharge went well"}),
+                // p2 turns up again (a cache, a re-post of the same id).
+                Body("3", false, {"p2 Parking chaos at the Northern General"})};
   h.Build({Convo("a", kBaseA)});
   h.AdvanceTo(h.clock.Now() + minutes(1));
   REQUIRE(h.Find("p2").has_value());
@@ -1057,8 +1055,8 @@ TEST_CASE("a post found after some steps have passed is fetched once, then on sc
   h.AdvanceTo(found + hours(100));
   std::vector<TimePoint> times;
   for (const auto& call : a.thread_calls) times.push_back(call.at);
-  CHECK(times == std::vector<TimePoint>{found + seconds(1), created + hours(24),
-                                        created + hours(72)});
+  CHECK(times ==
+        std::vector<TimePoint>{found + seconds(1), created + hours(24), created + hours(72)});
   CHECK_FALSE(h.Watch("old")->next_fetch_at.has_value());
   CHECK(h.Watch("old")->fetches == 3);
 }

@@ -332,8 +332,7 @@ TEST_CASE("Post::ref survives the pipeline and the store", "[pipeline]") {
   CHECK((*found)->post.conversation == "root-1");
 }
 
-TEST_CASE("deletions and watch updates pass the stages and commit with their write",
-          "[pipeline]") {
+TEST_CASE("deletions and watch updates pass the stages and commit with their write", "[pipeline]") {
   FakeClock clock;
   RecordingStore store;
   Pipeline pipeline(store, clock);

@@ -1275,7 +1275,6 @@ TEST_CASE("FindPost returns a stored post with its ref, or nothing", "[store]") 
   CHECK_FALSE(missing->has_value());
 }
 
-
 // ---------------------------------------------------------------------------
 // Deletions (tombstones) and conversation watches (schema v3).
 
@@ -1288,10 +1287,10 @@ Post RoutedPost(std::string uid, std::string text, int64_t fetched_offset = 0) {
   post.ref = "cid:" + post.uid;
   post.reply_to = "id-root";
   post.conversation = "id-root";
-  post.decisions = {MakeDecision(Decision::Kind::kRedaction, "phone", "", "", 4, 17),
-                    MakeDecision(Decision::Kind::kOrg, "RHQ", "Sheffield Teaching Hospitals",
-                                 "org.sth", 20, 37),
-                    MakeDecision(Decision::Kind::kSentiment, "negative", "", "sent.neg")};
+  post.decisions = {
+      MakeDecision(Decision::Kind::kRedaction, "phone", "", "", 4, 17),
+      MakeDecision(Decision::Kind::kOrg, "RHQ", "Sheffield Teaching Hospitals", "org.sth", 20, 37),
+      MakeDecision(Decision::Kind::kSentiment, "negative", "", "sent.neg")};
   return post;
 }
 
@@ -1519,8 +1518,7 @@ TEST_CASE("routed posts newly stored are watched; duplicates and unrouted posts 
   CHECK(watch->last_fetch_at == At(900'000));
 }
 
-TEST_CASE("pending watches: per source, soonest first, finished ones left out",
-          "[store][watch]") {
+TEST_CASE("pending watches: per source, soonest first, finished ones left out", "[store][watch]") {
   auto store = OpenOrDie(":memory:");
   SourceWrite alpha{"alpha", StateWithCursor("a")};
   alpha.watch_routed_after = kTenMinutes;
@@ -1590,8 +1588,7 @@ TEST_CASE("a v2 database is migrated to v3 with its posts", "[store][watch]") {
   {
     // Back to what v2 wrote: no watch table, no raw_id index, version 2.
     RawDb raw(path);
-    raw.Exec(
-        "DROP TABLE conversation_watch; DROP INDEX posts_by_raw_id; PRAGMA user_version = 2;");
+    raw.Exec("DROP TABLE conversation_watch; DROP INDEX posts_by_raw_id; PRAGMA user_version = 2;");
   }
   auto store = OpenOrDie(path);
   RawDb raw(path);
@@ -1670,8 +1667,7 @@ TEST_CASE("fail the n-th step of an Apply with deletions and watches: all or not
        {"apply: find deleted post", "apply: unindex deleted post", "apply: tombstone post",
         "apply: clear spans of deleted post", "apply: drop raw payload of deleted post",
         "apply: index tombstone", "apply: finish watch of deleted post",
-        "apply: watch conversation",
-        "apply: update watch"}) {
+        "apply: watch conversation", "apply: update watch"}) {
     INFO(operation);
     CHECK(failed_operations.count(operation) == 1);
   }

@@ -119,7 +119,7 @@ constexpr std::string_view kUpdateWatch =
 constexpr std::string_view kFinishWatch =
     "UPDATE conversation_watch SET next_fetch_at = NULL"
     " WHERE platform = ?1 AND uid = ?2";
-#define EARSHOT_WATCH_COLUMNS                                             \
+#define EARSHOT_WATCH_COLUMNS                                           \
   "platform, uid, source, anchor_at, next_fetch_at, fetches, attempts," \
   " failures, last_fetch_at, last_error"
 constexpr std::string_view kPendingWatches =
@@ -778,7 +778,8 @@ Status SqliteStore::ApplyDeletion(const PostDeletion& deletion, int64_t max_id_b
   EARSHOT_RETURN_IF_ERROR(spans->Run());
 
   if (raw_id) {
-    Result<Statement> drop = db_->Prepare(kDropOrphanRaw, "apply: drop raw payload of deleted post");
+    Result<Statement> drop =
+        db_->Prepare(kDropOrphanRaw, "apply: drop raw payload of deleted post");
     if (!drop.ok()) return drop.status();
     drop->BindInt(1, *raw_id);
     EARSHOT_RETURN_IF_ERROR(drop->Run());

@@ -26,7 +26,8 @@
 //   - emptied: title, text, author_handle, author_name, url, content_hash
 //     (tombstones are told apart by deleted_at, not by a marker in the text:
 //     the inbox shows "deleted" from deleted_at and deletion_reason);
-//   - its full-text index entry is removed, so no search finds it;
+//   - its full-text index entry is replaced by an empty one, so no search
+//     finds it;
 //   - its decisions keep kind, value, rule and provenance (its thread stays
 //     routed and marked) but lose their spans (-1), which pointed into the
 //     text that is gone;
