@@ -40,7 +40,7 @@ Status ClassifyStage::Process(SourceWrite& write) {
     for (const Decision& d : c.ToDecisions()) {
       if (!d.rule.empty()) ++fired[{std::string(StageOf(d.kind)), d.rule}];
     }
-    if (!c.relevant) {
+    if (!c.relevant && !write.conversation_replies) {
       ++dropped;
       continue;
     }

@@ -10,7 +10,9 @@
 //   guessable);
 // - attaches the decisions (spans refer to that full text);
 // - drops the post when it is not relevant (no organisation, no health
-//   context), counting it;
+//   context), counting it — except in a write of conversation replies
+//   (SourceWrite::conversation_replies): a reply in a thread we hold is
+//   kept, redacted and classified like any post, whatever it talks about;
 // - adds a RuleCount per rule that fired, and one per source for the drops.
 // It takes the classifier from a ClassifierHolder for each write, so a
 // reload applies from the next write on.

@@ -104,6 +104,9 @@ Status Pipeline::FlushNow() {
   ++stats_.flushes;
   stats_.stored += applied->inserted;
   stats_.duplicates += applied->duplicates;
+  stats_.deleted += applied->deleted;
+  stats_.deletions_ignored += applied->deletions_unknown + applied->deletions_repeated;
+  stats_.watches_added += applied->watches_added;
   stats_.state_writes += static_cast<int64_t>(queue_.size());
   for (const SourceWrite& w : queue_) {
     if (w.raw) ++stats_.pages;

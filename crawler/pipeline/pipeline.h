@@ -53,6 +53,11 @@ struct PipelineStats {
   int64_t state_writes = 0;  // committed SourceWrites of any kind
   int64_t flushes = 0;       // successful Apply calls
   int64_t failures = 0;      // failed Apply calls
+  int64_t deleted = 0;       // stored posts turned into tombstones
+  // Deletions that changed nothing: the post was never stored, or was a
+  // tombstone already.
+  int64_t deletions_ignored = 0;
+  int64_t watches_added = 0;  // conversations newly watched
 };
 
 // What one flush attempt did, for listeners (the CLI's progress line).
@@ -69,8 +74,9 @@ struct FlushReport {
 void NormalisePost(Post& post);
 
 // A stage after normalisation (redaction, classification, relevance, later
-// issues). It may edit or drop posts of the write, never reorder writes. A
-// non-OK Status rejects the write (Submit returns it; nothing is queued).
+// issues). It may edit or drop posts of the write, never reorder writes, and
+// leaves deletions and watch updates alone. A non-OK Status rejects the
+// write (Submit returns it; nothing is queued).
 class PipelineStage {
  public:
   virtual ~PipelineStage() = default;
@@ -105,6 +111,10 @@ class Pipeline {
 
   // True while more than max_queued_rows posts wait (see BatchOptions).
   bool Saturated() const;
+
+  // The store the pipeline writes to. The scheduler reads its conversation
+  // watch list from it (between flushes, on the same thread).
+  Store& store() const { return store_; }
 
   size_t queued_writes() const { return queue_.size(); }
   int64_t queued_posts() const { return queued_posts_; }

@@ -76,6 +76,8 @@ RunSummary Engine::Impl::Run(bool single_pass) {
   summary.failures = s.failures - scheduler_before.failures;
   summary.posts_stored = p.stored - pipeline_before.stored;
   summary.duplicates = p.duplicates - pipeline_before.duplicates;
+  summary.posts_deleted = p.deleted - pipeline_before.deleted;
+  summary.conversations = s.conversation_fetches - scheduler_before.conversation_fetches;
   summary.quarantined = p.quarantined - pipeline_before.quarantined;
   summary.flush_failures = p.failures - pipeline_before.failures;
   summary.status = final_status;

@@ -27,13 +27,61 @@
 // them. Failure messages name the source and URL and never contain userinfo,
 // secret query values or the values of the connector's secret keys.
 //
+// - Page::deletions go into the same SourceWrite as the page, matched
+//   against posts of the connector's platform (Post::platform defaults to
+//   the connector's name); the store turns those it holds into tombstones.
+//
+// Auth sessions (connectors with an AuthCapability): before a source's first
+// request the scheduler creates a session (session_request/parse_session),
+// then authorizes every request of that source with it. A session is
+// renewed before its expires_at (session_renew_ahead, by the injected
+// clock) — with the refresh token when it has one, else by creating a new
+// one — and a refresh the platform rejects (401/403/400) is followed by a
+// fresh creation. A 401 on any other request of the source drops the
+// session and retries that request once with a new one; a second 401 in a
+// row stops the source. A session request answered 401/403 stops the
+// source with the platform's message; 429 waits like any rate limit; 5xx,
+// other answers and network errors back off as polls do. Session requests
+// obey the same per-host politeness and rate limits as every request;
+// sessions live in this object's memory only, their bodies are never stored
+// (not even quarantined), and their tokens are masked in every message like
+// the connector's secret keys.
+//
+// Conversation watching (connectors with a ConversationCapability, and a
+// non-empty conversation_schedule): every post a poll newly stores with an
+// organisation decision is put on the store's watch list in the same
+// transaction (SourceWrite::watch_routed_after). Its conversation is fetched
+// at anchor + each offset of conversation_schedule (anchor: the post's
+// created_at, else its fetched_at), steps already past at a fetch are
+// skipped, and after the last one the watch is finished. A fetch goes
+// through the source's session, politeness and rate limits, follows the
+// capability's cursor for up to max_pages_per_poll pages, and submits each
+// page as a write with conversation_replies set: its posts are redacted and
+// classified but not dropped as irrelevant, and its deletions (404/410 on
+// the watched post itself, which the capability's parse reports) tombstone
+// stored posts; a watched post that is deleted is watched no more. The
+// watch's progress commits with the fetch's last page, so a restart resumes
+// the schedule from the store. Failures of a fetch touch the watch, not the
+// source's health: 429 blocks the host and leaves the watch due; 403 ends
+// the watch; a body the capability cannot parse is quarantined and the step
+// is skipped; other failures retry the step after the usual backoff, up to
+// conversation_max_failures times, then skip it. A 401 follows the session
+// rule above (without a session capability it stops the source, as for
+// polls). Watches wait while their source is backing off or rate-limited,
+// and a source's watches and polls take turns (one request in flight per
+// source). The watch list is read from the Pipeline's store (a window of
+// the soonest per source), again whenever this scheduler's writes have all
+// been committed since it last looked.
+//
 // Politeness: per host (UrlHost of the request URL) at most
 // per_host_concurrency requests in flight and at least per_host_min_delay
 // between request starts.
 //
-// Threading: single-threaded. Poll() and the transport callbacks run on the
-// engine's io_context thread. Clock, transport and pipeline must outlive the
-// Scheduler; callbacks arriving after it is destroyed are ignored.
+// Threading: single-threaded. Poll(), NextWakeup() and the transport
+// callbacks run on the engine's io_context thread; the scheduler reads the
+// Pipeline's store on that thread. Clock, transport and pipeline must
+// outlive the Scheduler; callbacks arriving after it is destroyed are
+// ignored.
 #pragma once
 
 #include <cstdint>
@@ -66,6 +114,15 @@ struct ScheduleOptions {
   // Longest wait a Retry-After or rate-limit reset may impose; a server
   // naming next year gets this instead.
   Duration rate_limit_max_wait = std::chrono::hours(24);
+  // An auth session is renewed this long before its expires_at.
+  Duration session_renew_ahead = std::chrono::minutes(1);
+  // When the conversation of a watched post is fetched, as offsets from the
+  // post's creation, ascending. Empty: no conversation watching.
+  std::vector<Duration> conversation_schedule = {std::chrono::minutes(10), std::chrono::hours(1),
+                                                 std::chrono::hours(6), std::chrono::hours(24),
+                                                 std::chrono::hours(72)};
+  // Failed attempts at one step of a watch before the step is skipped.
+  int conversation_max_failures = 3;
 };
 
 // One configured source, resolved against the connector registry by the
@@ -92,6 +149,10 @@ struct SourceEvent {
   Status error;                             // OK unless kFailure
   SourceHealth health = SourceHealth::kOk;  // after this step
   std::optional<TimePoint> next_poll_at;    // absent: due again at once
+  // A step of a watched conversation's fetch rather than of a poll (kPage:
+  // a conversation page; kFailure: the fetch failed, the source's health is
+  // unchanged unless it stopped).
+  bool conversation = false;
 };
 
 struct SchedulerStats {
@@ -99,8 +160,11 @@ struct SchedulerStats {
   int64_t requests = 0;  // requests started
   int64_t pages = 0;     // 2xx pages parsed
   int64_t not_modified = 0;
-  int64_t posts = 0;     // posts parsed (before de-duplication)
-  int64_t failures = 0;  // failed steps of any kind
+  int64_t posts = 0;                 // posts parsed (before de-duplication)
+  int64_t failures = 0;              // failed steps of any kind
+  int64_t sessions = 0;              // auth sessions obtained (created or refreshed)
+  int64_t conversation_pages = 0;    // conversation pages parsed (not in `pages`)
+  int64_t conversation_fetches = 0;  // watched conversations fetched to the end
 };
 
 class Scheduler {
@@ -121,17 +185,21 @@ class Scheduler {
   // min-delay gate or rate-limit reset), at or before now when something can
   // start at once; nullopt when nothing is waiting on time (all stopped,
   // only requests in flight, draining, pipeline saturated, or the single
-  // pass is complete).
-  std::optional<TimePoint> NextWakeup() const;
+  // pass is complete). Not const: it may first re-read the watch list.
+  std::optional<TimePoint> NextWakeup();
 
   // Single pass (`earshot once`): from now on only the sources due at this
   // moment are polled, each once (following its pages until caught up or
-  // max_pages_per_poll), failures included; then SinglePassDone().
+  // max_pages_per_poll), failures included, and the watched conversations
+  // due at this moment are fetched, each once (at most a window of them per
+  // source); then SinglePassDone(). A source's first failure ends its part
+  // in the pass.
   void BeginSinglePass();
   bool SinglePassDone() const;
   // Back to polling every due source.
   void EndSinglePass() { single_pass_ = false; }
-  // Number of sources that took part in the single pass so far.
+  // Number of sources that took part (a poll or a conversation fetch begun)
+  // in the single pass so far.
   int sources_polled() const { return sources_polled_; }
 
   // Starts nothing more; requests in flight still complete and submit.
@@ -152,6 +220,7 @@ class Scheduler {
 
  private:
   struct Slot;
+  struct Job;
   // Politeness state of one host.
   struct Host {
     int in_flight = 0;
@@ -159,28 +228,77 @@ class Scheduler {
     // Rate limit exhausted or 429: nothing to this host before then.
     std::optional<TimePoint> blocked_until;
   };
+  // What a source sends next.
+  enum class Task { kPoll, kSession, kConversation };
+  struct Step {
+    Task task = Task::kPoll;
+    TimePoint at{};  // earliest start, politeness included
+  };
+  // Rate-limit facts of one response.
+  struct Limits {
+    RateLimitInfo info;
+    std::optional<TimePoint> retry_after;  // Retry-After, capped
+  };
 
-  // Builds the slot's next request from its cursor (or records why not).
+  // Builds the slot's next poll request from its cursor (or records why not).
   void Prepare(Slot& slot);
-  // Not stopped, not in flight, not excluded by Drain or the single pass.
-  bool Eligible(const Slot& slot) const;
-  // When `slot` could start, politeness permitting; nullopt: not waiting on
-  // time (ineligible, or its host is at the concurrency limit).
-  std::optional<TimePoint> EarliestStart(const Slot& slot) const;
-  bool Start(Slot& slot, TimePoint now);
+  // Builds the request that creates or renews the slot's session.
+  void PrepareSession(Slot& slot);
+  // The slot's next step and when it could start; nullopt: not waiting on
+  // time (stopped, in flight, nothing wanted, or its host is at the
+  // concurrency limit).
+  std::optional<Step> NextStep(const Slot& slot) const;
+  // `at`, or later if `host` needs it; nullopt at the concurrency limit.
+  std::optional<TimePoint> Gate(const std::string& host, TimePoint at) const;
+  bool PollWanted(const Slot& slot) const;
+  bool NeedsSession(const Slot& slot, TimePoint at) const;
+  // The first watch of the slot this run may fetch (single pass: in the
+  // pass), and when, the source's health permitting.
+  const ConversationWatch* HeadWatch(const Slot& slot) const;
+  TimePoint WatchDue(const Slot& slot, const ConversationWatch& watch) const;
+  // Re-reads the slot's watch window when stale and everything submitted is
+  // committed; then turns a due head watch into the slot's job.
+  void PrepareWatches(Slot& slot, TimePoint now);
+  void RefreshWatches(Slot& slot);
+  void StartJob(Slot& slot, TimePoint now);
+  bool Start(Slot& slot, const Step& step, TimePoint now);
   void OnResponse(size_t index, Result<HttpResponse> result);
+  void OnPollResponse(Slot& slot, Result<HttpResponse> result);
+  void OnSessionResponse(Slot& slot, Result<HttpResponse> result);
+  void OnConversationResponse(Slot& slot, Result<HttpResponse> result);
+  Limits ReadLimits(const Slot& slot, const HttpResponse& response, TimePoint now);
+  // The time a 429 asks to wait (blocking `host` until then), if any.
+  std::optional<TimePoint> BlockFor429(const std::string& host, const Limits& limits,
+                                       TimePoint now);
   void HandleSuccess(Slot& slot, const HttpResponse& response, Page page);
   void HandleNotModified(Slot& slot, const HttpResponse& response);
   void HandleFailure(Slot& slot, const std::string& url, int http_status, Status error,
                      SourceHealth health, std::optional<TimePoint> retry_at,
                      std::optional<RawPayload> quarantine);
+  void HandleConversationPage(Slot& slot, const HttpResponse& response, Page page);
+  // A fetch of the slot's job failed: the watch records it and is retried
+  // after a backoff, or moves to its next step (`skip_step`), or ends
+  // (`end`).
+  void HandleWatchFailure(Slot& slot, int http_status, const Status& error, bool skip_step,
+                          bool end, std::optional<RawPayload> quarantine);
+  // Records `watch` as finished without a fetch (its post is gone, or no
+  // request can be built for it).
+  void FinishWatch(Slot& slot, ConversationWatch watch, const std::string& why);
+  // Keeps `watch` in the slot's window while it has a next fetch.
+  void RequeueWatch(Slot& slot, const ConversationWatch& watch);
+  // The first conversation_schedule step after `now`; nullopt: none left.
+  std::optional<TimePoint> NextWatchFetch(TimePoint anchor, TimePoint now) const;
+  // A 401 with a session to renew: drop it and send the request again.
+  void RetryWithNewSession(Slot& slot, const std::string& what);
+  void DropSession(Slot& slot);
   void FinishPoll(Slot& slot);
-  void ApplyRateLimit(Slot& slot, const RateLimitInfo& info, TimePoint now);
+  void ApplyRateLimit(const std::string& host, const RateLimitInfo& info, TimePoint now);
   Duration Jittered(Duration d);
   Duration BackoffDelay(int failures);
   std::string Scrub(const Slot& slot, std::string text) const;
+  std::string Redacted(const Slot& slot, const std::string& url) const;
   void Emit(const SourceEvent& event);
-  void SubmitWrite(SourceWrite write);
+  void SubmitWrite(Slot& slot, SourceWrite write);
 
   const Clock& clock_;
   HttpTransport& transport_;

@@ -6,7 +6,11 @@
 //   page's posts and its source's new state are durable together or not at
 //   all, so a crash at any moment neither loses nor duplicates a post.
 // - A post is unique by (platform, uid); storing it again is a counted
-//   duplicate, not an error, and never changes the stored row.
+//   duplicate, not an error, and never changes the stored row. So a post
+//   that arrives again after its deletion stays a tombstone.
+// - A deletion (SourceWrite::deletions) turns the stored post into a
+//   tombstone in the same transaction as the rest of its write; a deletion
+//   of a post never stored is counted and ignored.
 // - Every statement is prepared and parameterised.
 // - Failures come back as Status (kIoError naming the database and step);
 //   after a failed Apply nothing of that batch is visible.
@@ -87,6 +91,33 @@ struct RuleCount {
   int64_t dropped = 0;  // posts dropped as irrelevant
 };
 
+// A post the platform reports gone (connector Page::deletions), as a write
+// carries it to the store.
+struct PostDeletion {
+  std::string platform;
+  std::string uid;     // Post::uid of the post that is gone
+  std::string reason;  // shown to staff: "deleted by its author", ...
+  TimePoint at{};      // when earshot learned it
+};
+
+// A stored post whose conversation the engine fetches again on a schedule
+// (crawler/schedule/scheduler.h), so replies join its thread and deletions
+// are noticed. One per (platform, uid), kept after the last fetch.
+struct ConversationWatch {
+  std::string platform;
+  std::string uid;
+  std::string source;  // the source that stored the post; its connector fetches
+  // Schedule offsets count from here: the post's created_at, or its
+  // fetched_at when created_at is absent or later.
+  TimePoint anchor_at{};
+  std::optional<TimePoint> next_fetch_at;  // absent: finished, never fetched again
+  int fetches = 0;                         // conversation fetches completed
+  int attempts = 0;                        // fetches begun, failed ones included
+  int failures = 0;                        // consecutive failed attempts at the current step
+  std::optional<TimePoint> last_fetch_at;  // the last attempt
+  std::string last_error;                  // of the last attempt; empty when it succeeded
+};
+
 // One unit of Apply(): the new state of a source plus what came with it.
 struct SourceWrite {
   std::string source;
@@ -98,11 +129,30 @@ struct SourceWrite {
   std::optional<RawPayload> quarantine;
   std::string quarantine_error;
   std::vector<RuleCount> rule_counts;
+  // Posts the platform reports gone, applied after this write's posts (so a
+  // page that carries a post and its deletion leaves a tombstone). See
+  // SqliteStore for what a tombstone keeps.
+  std::vector<PostDeletion> deletions;
+  // The posts are the conversation of a watched post: replies in a thread we
+  // hold. The relevance stage keeps them even without an organisation.
+  bool conversation_replies = false;
+  // When set, every post this write newly stores with an organisation
+  // decision (Decision::Kind::kOrg) is put on the conversation watch list,
+  // its first fetch due at its anchor + this.
+  std::optional<Duration> watch_routed_after;
+  // Progress of watched conversations, replacing the stored watch of the
+  // same (platform, uid); an update for a watch that is not stored is
+  // ignored (the post was never watched).
+  std::vector<ConversationWatch> watch_updates;
 };
 
 struct ApplyStats {
   int64_t inserted = 0;
   int64_t duplicates = 0;
+  int64_t deleted = 0;             // stored posts replaced by a tombstone
+  int64_t deletions_unknown = 0;   // deletions of posts never stored: ignored
+  int64_t deletions_repeated = 0;  // deletions of posts already tombstoned
+  int64_t watches_added = 0;       // conversations newly watched
 };
 
 // A post as read back, with its row id and source.
@@ -110,7 +160,8 @@ struct StoredPost {
   int64_t row_id = 0;
   std::string source;
   Post post;
-  // Set when the platform reported the post gone; its text is then a tombstone.
+  // Set when the platform reported the post gone; it is then a tombstone
+  // (text, title and author emptied; see SqliteStore for what is kept).
   std::optional<TimePoint> deleted_at;
   std::string deletion_reason;
 };
@@ -153,6 +204,14 @@ class Store {
   // The post stored as (platform, uid), with its decisions; nullopt if none.
   virtual Result<std::optional<StoredPost>> FindPost(const std::string& platform,
                                                      const std::string& uid) = 0;
+
+  // The watches of `source` still to fetch (next_fetch_at set), soonest
+  // first (ties by platform, uid); `limit` at most.
+  virtual Result<std::vector<ConversationWatch>> PendingWatches(const std::string& source,
+                                                                int limit) = 0;
+  // The watch of (platform, uid), finished or not; nullopt when never watched.
+  virtual Result<std::optional<ConversationWatch>> FindWatch(const std::string& platform,
+                                                             const std::string& uid) = 0;
 };
 
 }  // namespace earshot

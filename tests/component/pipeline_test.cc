@@ -65,6 +65,14 @@ class RecordingStore final : public Store {
   Result<std::vector<std::pair<std::string, RuleCount>>> RuleCounts() override {
     return inner_->RuleCounts();
   }
+  Result<std::vector<ConversationWatch>> PendingWatches(const std::string& source,
+                                                        int limit) override {
+    return inner_->PendingWatches(source, limit);
+  }
+  Result<std::optional<ConversationWatch>> FindWatch(const std::string& platform,
+                                                     const std::string& uid) override {
+    return inner_->FindWatch(platform, uid);
+  }
 
   int64_t Posts() {
     auto n = inner_->CountPosts();
@@ -264,17 +272,18 @@ TEST_CASE("duplicates are counted, not stored twice", "[pipeline]") {
   CHECK(store.Posts() == 3);
 }
 
+class DropSpam final : public PipelineStage {
+ public:
+  Status Process(SourceWrite& write) override {
+    std::erase_if(write.posts, [](const Post& p) {
+      // Sees normalised posts: the uid is already filled in.
+      return p.uid.empty() || p.text.find("spam") != std::string::npos;
+    });
+    return Status::Ok();
+  }
+};
+
 TEST_CASE("stages run after normalisation and may drop posts", "[pipeline]") {
-  class DropSpam final : public PipelineStage {
-   public:
-    Status Process(SourceWrite& write) override {
-      std::erase_if(write.posts, [](const Post& p) {
-        // Sees normalised posts: the uid is already filled in.
-        return p.uid.empty() || p.text.find("spam") != std::string::npos;
-      });
-      return Status::Ok();
-    }
-  };
   FakeClock clock;
   RecordingStore store;
   Pipeline pipeline(store, clock);
@@ -301,6 +310,54 @@ TEST_CASE("the pipeline reports saturation above max_queued_rows", "[pipeline]")
   store.fail = false;
   REQUIRE(pipeline.Flush().ok());
   CHECK_FALSE(pipeline.Saturated());
+}
+
+TEST_CASE("Post::ref survives the pipeline and the store", "[pipeline]") {
+  FakeClock clock;
+  RecordingStore store;
+  Pipeline pipeline(store, clock);
+  pipeline.AddStage(std::make_unique<DropSpam>());
+  SourceWrite write;
+  write.source = "s";
+  Post post = MakePost("1", "a real story");
+  post.ref = "cid:bafyrei\u00e9 root:at://did:plc:x/app.bsky.feed.post/3k";
+  post.conversation = "root-1";
+  write.posts = {post};
+  REQUIRE(pipeline.Submit(write).ok());
+  REQUIRE(pipeline.Flush().ok());
+  auto found = store.FindPost("test", "1");
+  REQUIRE(found.ok());
+  REQUIRE(found->has_value());
+  CHECK((*found)->post.ref == post.ref);
+  CHECK((*found)->post.conversation == "root-1");
+}
+
+TEST_CASE("deletions and watch updates pass the stages and commit with their write", "[pipeline]") {
+  FakeClock clock;
+  RecordingStore store;
+  Pipeline pipeline(store, clock);
+  pipeline.AddStage(std::make_unique<DropSpam>());
+  REQUIRE(pipeline.Submit(Write("s", "1", 2)).ok());
+  REQUIRE(pipeline.Flush().ok());
+
+  SourceWrite write = Write("s", "2", 0);
+  write.posts = {MakePost("spam", "buy spam now")};  // dropped by the stage
+  write.deletions = {PostDeletion{"test", "s-1-0", "deleted by its author", clock.Now()},
+                     PostDeletion{"test", "spam", "never stored", clock.Now()}};
+  REQUIRE(pipeline.Submit(write).ok());
+  store.fail = true;
+  CHECK_FALSE(pipeline.Flush().ok());
+  CHECK(pipeline.stats().deleted == 0);
+  store.fail = false;
+  REQUIRE(pipeline.Flush().ok());
+  CHECK(pipeline.stats().deleted == 1);
+  CHECK(pipeline.stats().deletions_ignored == 1);
+  auto gone = store.FindPost("test", "s-1-0");
+  REQUIRE(gone.ok());
+  REQUIRE(gone->has_value());
+  CHECK((*gone)->deleted_at == clock.Now());
+  CHECK((*gone)->post.text.empty());
+  CHECK(store.GetSource("s")->state.cursor.cursor == "2");
 }
 
 }  // namespace

@@ -245,5 +245,40 @@ TEST_CASE("classify stage: redacts title and text, drops the irrelevant, counts 
   CHECK(counted_rule);
 }
 
+TEST_CASE("classify stage keeps irrelevant replies of a held conversation", "[classifier]") {
+  RulesDir dir;
+  ClassifierHolder holder(Load(dir));
+  ClassifyStage stage(holder);
+  SourceWrite write;
+  write.source = "s";
+  write.conversation_replies = true;
+  Post reply;
+  reply.platform = "feed";
+  reply.id = "r1";
+  reply.text = "Lovely walk, call me on 07700 900123";
+  reply.reply_to = "1";
+  write.posts = {reply};
+  REQUIRE(stage.Process(write).ok());
+  REQUIRE(write.posts.size() == 1);
+  // Redacted and classified like any post, but not dropped.
+  CHECK(write.posts[0].text == "Lovely walk, call me on [phone]");
+  CHECK(write.posts[0].content_hash == Sha256Hex(write.posts[0].text));
+  bool redacted = false, sentiment = false;
+  for (const Decision& d : write.posts[0].decisions) {
+    redacted |= d.kind == Decision::Kind::kRedaction;
+    sentiment |= d.kind == Decision::Kind::kSentiment && d.value == "positive";
+  }
+  CHECK(redacted);
+  CHECK(sentiment);
+  for (const RuleCount& rc : write.rule_counts) CHECK(rc.dropped == 0);
+
+  // The same post in an ordinary write is dropped.
+  write.conversation_replies = false;
+  write.posts = {reply};
+  write.rule_counts.clear();
+  REQUIRE(stage.Process(write).ok());
+  CHECK(write.posts.empty());
+}
+
 }  // namespace
 }  // namespace earshot

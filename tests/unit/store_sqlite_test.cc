@@ -1275,5 +1275,403 @@ TEST_CASE("FindPost returns a stored post with its ref, or nothing", "[store]") 
   CHECK_FALSE(missing->has_value());
 }
 
+// ---------------------------------------------------------------------------
+// Deletions (tombstones) and conversation watches (schema v3).
+
+constexpr Duration kTenMinutes = std::chrono::minutes(10);
+
+// A routed post: an org decision with a span, a redaction, a sentiment.
+Post RoutedPost(std::string uid, std::string text, int64_t fetched_offset = 0) {
+  Post post = MakePost(std::move(uid), std::move(text), fetched_offset);
+  post.title = "About the ward";
+  post.ref = "cid:" + post.uid;
+  post.reply_to = "id-root";
+  post.conversation = "id-root";
+  post.decisions = {
+      MakeDecision(Decision::Kind::kRedaction, "phone", "", "", 4, 17),
+      MakeDecision(Decision::Kind::kOrg, "RHQ", "Sheffield Teaching Hospitals", "org.sth", 20, 37),
+      MakeDecision(Decision::Kind::kSentiment, "negative", "", "sent.neg")};
+  return post;
+}
+
+PostDeletion Deleted(std::string uid, std::string reason = "deleted by its author",
+                     int64_t at_offset = 600'000) {
+  return PostDeletion{"mastodon", std::move(uid), std::move(reason), At(at_offset)};
+}
+
+StoredPost FindOrDie(SqliteStore& store, const std::string& uid) {
+  auto found = store.FindPost("mastodon", uid);
+  INFO(found.status().ToString());
+  REQUIRE(found.ok());
+  REQUIRE(found->has_value());
+  return **found;
+}
+
+std::optional<ConversationWatch> WatchOf(SqliteStore& store, const std::string& uid) {
+  auto found = store.FindWatch("mastodon", uid);
+  INFO(found.status().ToString());
+  REQUIRE(found.ok());
+  return *found;
+}
+
+TEST_CASE("a deletion turns the stored post into a tombstone with its write", "[store][deletion]") {
+  TempDir dir;
+  const std::string path = dir.File("deletion.db");
+  auto store = OpenOrDie(path);
+  REQUIRE(store->UpsertSource(Spec("alpha")).ok());
+  SourceWrite page{"alpha", StateWithCursor("c1")};
+  page.posts = {RoutedPost("u1", "Call [phone] about Northern General: waited hours"),
+                RoutedPost("u2", "Northern General was fine")};
+  page.raw = RawPayload{"https://example.social/api", 200, "application/json", "[{...}]", At(0)};
+  REQUIRE(store->Apply({page}).ok());
+  const int64_t row = FindOrDie(*store, "u1").row_id;
+  REQUIRE(store->RawFor(row).ok());
+  REQUIRE(store->SearchPosts("waited", 10)->size() == 1);
+
+  SourceWrite deleting{"alpha", StateWithCursor("c2")};
+  deleting.deletions = {Deleted("u1")};
+  auto stats = store->Apply({deleting});
+  REQUIRE(stats.ok());
+  CHECK(stats->deleted == 1);
+  CHECK(stats->deletions_unknown == 0);
+  CHECK(store->GetSource("alpha")->state.cursor.cursor == "c2");
+
+  const StoredPost gone = FindOrDie(*store, "u1");
+  CHECK(gone.row_id == row);
+  CHECK(gone.deleted_at == At(600'000));
+  CHECK(gone.deletion_reason == "deleted by its author");
+  // Emptied.
+  CHECK(gone.post.text.empty());
+  CHECK(gone.post.title.empty());
+  CHECK(gone.post.author_name.empty());
+  CHECK(gone.post.author_handle.empty());
+  CHECK(gone.post.url.empty());
+  CHECK(gone.post.content_hash.empty());
+  // Kept: identity and the skeleton of the thread.
+  CHECK(gone.post.id == "id-u1");
+  CHECK(gone.post.ref == "cid:u1");
+  CHECK(gone.post.reply_to == "id-root");
+  CHECK(gone.post.conversation == "id-root");
+  CHECK(gone.post.created_at == At(-60'000));
+  CHECK(gone.source == "alpha");
+  // Routing stays, spans go.
+  CHECK(Render(gone.post.decisions) ==
+        "redaction|phone||||-1|-1\n"
+        "org|RHQ|Sheffield Teaching Hospitals|org.sth|2026-11-01|-1|-1\n"
+        "sentiment|negative||sent.neg|2026-11-01|-1|-1\n");
+  // Not searchable, no raw body for it; the other post of the page keeps its own.
+  CHECK(store->SearchPosts("waited", 10)->empty());
+  CHECK(Uids(*store->SearchPosts("Northern", 10)) == std::vector<std::string>{"u2"});
+  auto raw_body = store->RawFor(row);
+  REQUIRE_FALSE(raw_body.ok());
+  CHECK(raw_body.status().code() == StatusCode::kNotFound);
+  CHECK(store->RawFor(FindOrDie(*store, "u2").row_id).ok());
+  CHECK(FindOrDie(*store, "u2").post.text == "Northern General was fine");
+  INFO(store->CheckIntegrity().ToString());
+  CHECK(store->CheckIntegrity().ok());
+
+  // The last post citing the body goes: so does the body.
+  SourceWrite second{"alpha", StateWithCursor("c3")};
+  second.deletions = {Deleted("u2", "removed by moderators")};
+  REQUIRE(store->Apply({second})->deleted == 1);
+  RawDb raw(path);
+  CHECK(raw.Int("SELECT count(*) FROM raw_payloads") == 0);
+  CHECK(raw.Int("SELECT count(*) FROM posts") == 2);
+  CHECK(FindOrDie(*store, "u2").deletion_reason == "removed by moderators");
+  CHECK(store->CheckIntegrity().ok());
+}
+
+TEST_CASE("deletions of posts never stored, or already deleted, are counted and ignored",
+          "[store][deletion]") {
+  auto store = OpenOrDie(":memory:");
+  SourceWrite page{"alpha", StateWithCursor("c1")};
+  page.posts = {RoutedPost("u1", "text one")};
+  REQUIRE(store->Apply({page}).ok());
+  SourceWrite deleting{"alpha", StateWithCursor("c2")};
+  deleting.deletions = {Deleted("never-seen"), Deleted("u1"), Deleted("u1", "again", 700'000)};
+  auto stats = store->Apply({deleting});
+  REQUIRE(stats.ok());
+  CHECK(stats->deleted == 1);
+  CHECK(stats->deletions_unknown == 1);
+  CHECK(stats->deletions_repeated == 1);
+  CHECK(*store->CountPosts() == 1);
+  auto never = store->FindPost("mastodon", "never-seen");
+  REQUIRE(never.ok());
+  CHECK_FALSE(never->has_value());
+  // The first deletion's time and reason stand.
+  CHECK(FindOrDie(*store, "u1").deleted_at == At(600'000));
+  CHECK(FindOrDie(*store, "u1").deletion_reason == "deleted by its author");
+  // A deletion of another platform's post with the same uid is not this one.
+  SourceWrite other{"alpha", StateWithCursor("c3")};
+  other.deletions = {PostDeletion{"bluesky", "u1", "gone", At(0)}};
+  CHECK(store->Apply({other})->deletions_unknown == 1);
+  // Unnamed deletions are refused.
+  SourceWrite bad{"alpha", StateWithCursor("c4")};
+  bad.deletions = {PostDeletion{"mastodon", "", "gone", At(0)}};
+  auto refused = store->Apply({bad});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("a deleted post that arrives again stays a tombstone", "[store][deletion]") {
+  auto store = OpenOrDie(":memory:");
+  const Post post = RoutedPost("u1", "Waited six hours in A&E");
+  SourceWrite page{"alpha", StateWithCursor("c1")};
+  page.posts = {post};
+  REQUIRE(store->Apply({page}).ok());
+  SourceWrite deleting{"alpha", StateWithCursor("c2")};
+  deleting.deletions = {Deleted("u1")};
+  REQUIRE(store->Apply({deleting}).ok());
+
+  SourceWrite again{"alpha", StateWithCursor("c3")};
+  again.posts = {post};
+  again.raw = RawPayload{"https://example.social/api", 200, "application/json", "again", At(0)};
+  auto stats = store->Apply({again});
+  REQUIRE(stats.ok());
+  CHECK(stats->inserted == 0);
+  CHECK(stats->duplicates == 1);
+  const StoredPost stored = FindOrDie(*store, "u1");
+  CHECK(stored.post.text.empty());
+  CHECK(stored.deleted_at.has_value());
+  CHECK(store->SearchPosts("waited", 10)->empty());
+  CHECK_FALSE(store->RawFor(stored.row_id).ok());
+  CHECK(store->CheckIntegrity().ok());
+}
+
+TEST_CASE("a post deleted in the batch that stores it leaves a consistent index",
+          "[store][deletion]") {
+  auto store = OpenOrDie(":memory:");
+  SourceWrite first{"alpha", StateWithCursor("c1")};
+  first.posts = {RoutedPost("old", "an older post about parking")};
+  REQUIRE(store->Apply({first}).ok());
+
+  SourceWrite page{"alpha", StateWithCursor("c2")};
+  page.posts = {RoutedPost("u1", "parking was impossible"), RoutedPost("u2", "parking fine")};
+  page.deletions = {Deleted("u1")};  // the page names one of its own posts as deleted
+  SourceWrite later{"alpha", StateWithCursor("c3")};
+  later.deletions = {Deleted("u2"), Deleted("old")};
+  auto stats = store->Apply({page, later});
+  REQUIRE(stats.ok());
+  CHECK(stats->inserted == 2);
+  CHECK(stats->deleted == 3);
+  CHECK(store->SearchPosts("parking", 10)->empty());
+  CHECK(store->CheckIntegrity().ok());
+  for (const char* uid : {"u1", "u2", "old"}) CHECK(FindOrDie(*store, uid).post.text.empty());
+}
+
+TEST_CASE("routed posts newly stored are watched; duplicates and unrouted posts are not",
+          "[store][watch]") {
+  auto store = OpenOrDie(":memory:");
+  SourceWrite page{"alpha", StateWithCursor("c1")};
+  page.watch_routed_after = kTenMinutes;
+  Post unrouted = MakePost("plain", "nothing to route");
+  Post undated = RoutedPost("undated", "no created_at", 5'000);
+  undated.created_at.reset();
+  Post future = RoutedPost("future", "created in the future", 5'000);
+  future.created_at = At(3'600'000);
+  page.posts = {RoutedPost("u1", "routed one"), unrouted, undated, future};
+  auto stats = store->Apply({page});
+  REQUIRE(stats.ok());
+  CHECK(stats->watches_added == 3);
+
+  auto watch = WatchOf(*store, "u1");
+  REQUIRE(watch.has_value());
+  CHECK(watch->source == "alpha");
+  CHECK(watch->anchor_at == At(-60'000));  // created_at
+  CHECK(watch->next_fetch_at == At(-60'000) + kTenMinutes);
+  CHECK(watch->fetches == 0);
+  CHECK(watch->attempts == 0);
+  CHECK_FALSE(watch->last_fetch_at.has_value());
+  CHECK_FALSE(WatchOf(*store, "plain").has_value());
+  CHECK(WatchOf(*store, "undated")->anchor_at == At(5'000));  // fetched_at
+  CHECK(WatchOf(*store, "future")->anchor_at == At(5'000));
+
+  // Without watch_routed_after (a conversation page, a connector without
+  // the capability), nothing is watched.
+  SourceWrite unwatched{"alpha", StateWithCursor("c2")};
+  unwatched.posts = {RoutedPost("u9", "routed but not watched")};
+  REQUIRE(store->Apply({unwatched})->watches_added == 0);
+  CHECK_FALSE(WatchOf(*store, "u9").has_value());
+
+  // A duplicate does not add or reset a watch.
+  SourceWrite progress{"alpha", StateWithCursor("c3")};
+  ConversationWatch done = *watch;
+  done.fetches = 1;
+  done.attempts = 2;
+  done.failures = 0;
+  done.last_fetch_at = At(900'000);
+  done.last_error = "";
+  done.next_fetch_at = At(3'600'000);
+  progress.watch_updates = {done};
+  REQUIRE(store->Apply({progress}).ok());
+  SourceWrite again{"alpha", StateWithCursor("c4")};
+  again.watch_routed_after = kTenMinutes;
+  again.posts = {RoutedPost("u1", "routed one")};
+  stats = store->Apply({again});
+  REQUIRE(stats.ok());
+  CHECK(stats->duplicates == 1);
+  CHECK(stats->watches_added == 0);
+  watch = WatchOf(*store, "u1");
+  CHECK(watch->fetches == 1);
+  CHECK(watch->attempts == 2);
+  CHECK(watch->next_fetch_at == At(3'600'000));
+  CHECK(watch->last_fetch_at == At(900'000));
+}
+
+TEST_CASE("pending watches: per source, soonest first, finished ones left out", "[store][watch]") {
+  auto store = OpenOrDie(":memory:");
+  SourceWrite alpha{"alpha", StateWithCursor("a")};
+  alpha.watch_routed_after = kTenMinutes;
+  alpha.posts = {RoutedPost("a-late", "x", 0), RoutedPost("a-soon", "x", 0),
+                 RoutedPost("a-done", "x", 0)};
+  alpha.posts[0].created_at = At(50'000);
+  alpha.posts[1].created_at = At(-500'000);
+  SourceWrite beta{"beta", StateWithCursor("b")};
+  beta.watch_routed_after = kTenMinutes;
+  beta.posts = {RoutedPost("b-1", "x", 0)};
+  REQUIRE(store->Apply({alpha, beta}).ok());
+  ConversationWatch finished = *WatchOf(*store, "a-done");
+  finished.next_fetch_at.reset();
+  finished.last_error = "the watched post was deleted";
+  SourceWrite finish{"alpha", StateWithCursor("a2")};
+  finish.watch_updates = {finished};
+  // An update of a watch that does not exist changes nothing.
+  ConversationWatch stray = finished;
+  stray.uid = "never-watched";
+  finish.watch_updates.push_back(stray);
+  REQUIRE(store->Apply({finish}).ok());
+  CHECK_FALSE(WatchOf(*store, "never-watched").has_value());
+
+  auto pending = store->PendingWatches("alpha", 10);
+  REQUIRE(pending.ok());
+  std::vector<std::string> uids;
+  for (const auto& w : *pending) uids.push_back(w.uid);
+  CHECK(uids == std::vector<std::string>{"a-soon", "a-late"});
+  auto one = store->PendingWatches("alpha", 1);
+  REQUIRE(one.ok());
+  REQUIRE(one->size() == 1);
+  CHECK(one->front().uid == "a-soon");
+  CHECK(store->PendingWatches("beta", 10)->size() == 1);
+  CHECK(store->PendingWatches("nobody", 10)->empty());
+  CHECK(store->PendingWatches("alpha", 0)->empty());
+  auto done = WatchOf(*store, "a-done");
+  REQUIRE(done.has_value());
+  CHECK_FALSE(done->next_fetch_at.has_value());
+  CHECK(done->last_error == "the watched post was deleted");
+}
+
+TEST_CASE("a deletion finishes the watch of its post", "[store][watch][deletion]") {
+  auto store = OpenOrDie(":memory:");
+  SourceWrite page{"alpha", StateWithCursor("c1")};
+  page.watch_routed_after = kTenMinutes;
+  page.posts = {RoutedPost("u1", "routed")};
+  REQUIRE(store->Apply({page}).ok());
+  REQUIRE(store->PendingWatches("alpha", 10)->size() == 1);
+  SourceWrite deleting{"alpha", StateWithCursor("c2")};
+  deleting.deletions = {Deleted("u1")};
+  REQUIRE(store->Apply({deleting}).ok());
+  CHECK(store->PendingWatches("alpha", 10)->empty());
+  auto watch = WatchOf(*store, "u1");
+  REQUIRE(watch.has_value());
+  CHECK_FALSE(watch->next_fetch_at.has_value());
+}
+
+TEST_CASE("a v2 database is migrated to v3 with its posts", "[store][watch]") {
+  TempDir dir;
+  const std::string path = dir.File("v2.db");
+  {
+    auto store = OpenOrDie(path);
+    SourceWrite page{"alpha", StateWithCursor("c1")};
+    page.posts = {RoutedPost("u1", "kept across the migration")};
+    REQUIRE(store->Apply({page}).ok());
+  }
+  {
+    // Back to what v2 wrote: no watch table, no raw_id index, version 2.
+    RawDb raw(path);
+    raw.Exec("DROP TABLE conversation_watch; DROP INDEX posts_by_raw_id; PRAGMA user_version = 2;");
+  }
+  auto store = OpenOrDie(path);
+  RawDb raw(path);
+  CHECK(raw.Int("PRAGMA user_version") == 3);
+  CHECK(FindOrDie(*store, "u1").post.text == "kept across the migration");
+  CHECK_FALSE(WatchOf(*store, "u1").has_value());
+  CHECK(store->CheckIntegrity().ok());
+}
+
+TEST_CASE("fail the n-th step of an Apply with deletions and watches: all or nothing",
+          "[store][deletion][watch]") {
+  TempDir dir;
+  std::set<std::string> failed_operations;
+  for (int n = 1;; ++n) {
+    const std::string path = dir.File("fault-" + std::to_string(n) + ".db");
+    int steps = 0;
+    int fail_at = 0;
+    std::string last_operation;
+    SqliteOptions options;
+    options.fail_step = [&](std::string_view operation) {
+      last_operation = operation;
+      return fail_at > 0 && ++steps == fail_at;
+    };
+    auto store = OpenOrDie(path, options);
+    SourceWrite seed{"alpha", StateWithCursor("c1")};
+    seed.watch_routed_after = kTenMinutes;
+    seed.posts = {RoutedPost("u1", "first routed post"), RoutedPost("u2", "second routed post")};
+    seed.raw = RawPayload{"https://example.social/api", 200, "application/json", "seed", At(0)};
+    REQUIRE(store->Apply({seed}).ok());
+    RawDb raw(path);
+    const std::string before = raw.Dump();
+
+    SourceWrite batch{"alpha", StateWithCursor("c2")};
+    batch.watch_routed_after = kTenMinutes;
+    batch.posts = {RoutedPost("u3", "third routed post")};
+    batch.raw = RawPayload{"https://example.social/api", 200, "application/json", "b", At(0)};
+    batch.deletions = {Deleted("u1"), Deleted("missing")};
+    ConversationWatch progress = *WatchOf(*store, "u2");
+    progress.fetches = 1;
+    progress.attempts = 1;
+    progress.next_fetch_at = At(3'600'000);
+    batch.watch_updates = {progress};
+    SourceWrite conversation{"alpha", StateWithCursor("c2")};
+    conversation.conversation_replies = true;
+    conversation.posts = {RoutedPost("r1", "a reply")};
+    conversation.deletions = {Deleted("u2", "not found on re-fetch")};
+
+    fail_at = n;
+    auto result = store->Apply({batch, conversation});
+    fail_at = 0;
+    if (!result.ok()) {
+      INFO("failed step " << n << " (" << last_operation << ")");
+      failed_operations.insert(last_operation);
+      CHECK(result.status().code() == StatusCode::kIoError);
+      CHECK(raw.Dump() == before);
+      result = store->Apply({batch, conversation});
+    }
+    REQUIRE(result.ok());
+    CHECK(result->inserted == 2);
+    CHECK(result->deleted == 2);
+    CHECK(result->deletions_unknown == 1);
+    CHECK(result->watches_added == 1);
+    CHECK(FindOrDie(*store, "u1").post.text.empty());
+    CHECK(FindOrDie(*store, "u2").post.text.empty());
+    CHECK(FindOrDie(*store, "u3").post.text == "third routed post");
+    CHECK_FALSE(WatchOf(*store, "u1")->next_fetch_at.has_value());
+    CHECK_FALSE(WatchOf(*store, "u2")->next_fetch_at.has_value());
+    CHECK(WatchOf(*store, "u2")->fetches == 1);
+    CHECK(WatchOf(*store, "u3").has_value());
+    CHECK_FALSE(WatchOf(*store, "r1").has_value());
+    CHECK(store->SearchPosts("routed", 10)->size() == 1);
+    CHECK(store->CheckIntegrity().ok());
+    if (steps < n) break;  // n was past the last step: every step has failed once
+  }
+  for (const char* operation :
+       {"apply: find deleted post", "apply: unindex deleted post", "apply: tombstone post",
+        "apply: clear spans of deleted post", "apply: drop raw payload of deleted post",
+        "apply: index tombstone", "apply: finish watch of deleted post",
+        "apply: watch conversation", "apply: update watch"}) {
+    INFO(operation);
+    CHECK(failed_operations.count(operation) == 1);
+  }
+}
+
 }  // namespace
 }  // namespace earshot

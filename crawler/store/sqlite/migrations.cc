@@ -16,8 +16,7 @@ struct Migration {
 //
 // posts_fts is an external-content FTS5 index over posts(title, text): it
 // stores only the index, and Apply() feeds it in bulk after each batch's
-// inserts. posts is append-only; a future migration that deletes or edits
-// posts must also issue the FTS5 'delete' command for the old values.
+// inserts. posts was append-only until v3 (see there).
 constexpr char kSchemaV1[] = R"sql(
 CREATE TABLE sources (
   name TEXT PRIMARY KEY NOT NULL,
@@ -138,9 +137,36 @@ ALTER TABLE posts ADD COLUMN deleted_at INTEGER;
 ALTER TABLE posts ADD COLUMN deletion_reason TEXT NOT NULL DEFAULT '';
 )sql";
 
+// v3: conversations the engine fetches again (ConversationWatch), and what
+// deletions need. From v3 on, posts are no longer append-only: Apply() turns
+// a deleted post into a tombstone, issuing the FTS5 'delete' command for its
+// old title and text first; and deletes a raw payload no post cites any more
+// (hence the index on raw_id). A watch stays after its last fetch with
+// next_fetch_at NULL, so a post stored again is not watched again.
+constexpr char kSchemaV3[] = R"sql(
+CREATE TABLE conversation_watch (
+  platform TEXT NOT NULL,
+  uid TEXT NOT NULL,
+  source TEXT NOT NULL REFERENCES sources (name),
+  anchor_at INTEGER NOT NULL,
+  next_fetch_at INTEGER,
+  fetches INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  failures INTEGER NOT NULL DEFAULT 0,
+  last_fetch_at INTEGER,
+  last_error TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (platform, uid),
+  FOREIGN KEY (platform, uid) REFERENCES posts (platform, uid)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX conversation_watch_due ON conversation_watch (source, next_fetch_at)
+  WHERE next_fetch_at IS NOT NULL;
+CREATE INDEX posts_by_raw_id ON posts (raw_id) WHERE raw_id IS NOT NULL;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
     {2, kSchemaV2},
+    {3, kSchemaV3},
 };
 
 }  // namespace

@@ -106,6 +106,51 @@ constexpr std::string_view kFeedFts =
     "INSERT INTO posts_fts (rowid, title, text)"
     " SELECT id, title, text FROM posts WHERE id > ?1 ORDER BY id";
 
+// A watch for a post this write has just inserted; a (platform, uid) already
+// watched, finished or not, keeps its row.
+constexpr std::string_view kInsertWatch =
+    "INSERT INTO conversation_watch (platform, uid, source, anchor_at,"
+    " next_fetch_at) VALUES (?1, ?2, ?3, ?4, ?5)"
+    " ON CONFLICT (platform, uid) DO NOTHING";
+constexpr std::string_view kUpdateWatch =
+    "UPDATE conversation_watch SET next_fetch_at = ?3, fetches = ?4,"
+    " attempts = ?5, failures = ?6, last_fetch_at = ?7, last_error = ?8"
+    " WHERE platform = ?1 AND uid = ?2";
+constexpr std::string_view kFinishWatch =
+    "UPDATE conversation_watch SET next_fetch_at = NULL"
+    " WHERE platform = ?1 AND uid = ?2";
+#define EARSHOT_WATCH_COLUMNS                                           \
+  "platform, uid, source, anchor_at, next_fetch_at, fetches, attempts," \
+  " failures, last_fetch_at, last_error"
+constexpr std::string_view kPendingWatches =
+    "SELECT " EARSHOT_WATCH_COLUMNS
+    " FROM conversation_watch WHERE source = ?1 AND next_fetch_at IS NOT NULL"
+    " ORDER BY next_fetch_at, platform, uid LIMIT ?2";
+constexpr std::string_view kFindWatch =
+    "SELECT " EARSHOT_WATCH_COLUMNS " FROM conversation_watch WHERE platform = ?1 AND uid = ?2";
+#undef EARSHOT_WATCH_COLUMNS
+// Deletions: the stored row, its tombstone, and what goes with its text.
+constexpr std::string_view kPostForDeletion =
+    "SELECT id, title, text, deleted_at, raw_id FROM posts"
+    " WHERE platform = ?1 AND uid = ?2";
+constexpr std::string_view kUnindexPost =
+    "INSERT INTO posts_fts (posts_fts, rowid, title, text)"
+    " VALUES ('delete', ?1, ?2, ?3)";
+// The index keeps a (now empty) entry for every row of posts, tombstones too:
+// FTS5 checks an external-content index row for row against its table.
+constexpr std::string_view kIndexTombstone =
+    "INSERT INTO posts_fts (rowid, title, text) VALUES (?1, '', '')";
+constexpr std::string_view kTombstonePost =
+    "UPDATE posts SET title = '', text = '', author_handle = '',"
+    " author_name = '', url = '', content_hash = '', raw_id = NULL,"
+    " deleted_at = ?2, deletion_reason = ?3 WHERE id = ?1";
+constexpr std::string_view kClearSpans =
+    "UPDATE post_decisions SET span_start = -1, span_end = -1"
+    " WHERE post_id = ?1 AND (span_start <> -1 OR span_end <> -1)";
+constexpr std::string_view kDropOrphanRaw =
+    "DELETE FROM raw_payloads WHERE id = ?1"
+    " AND NOT EXISTS (SELECT 1 FROM posts WHERE raw_id = ?1)";
+
 constexpr std::string_view kSelectBlindWindows =
     "SELECT start_at, end_at, reason FROM blind_windows WHERE source = ?1"
     " ORDER BY start_at, id";
@@ -195,6 +240,35 @@ Result<std::vector<StoredPost>> ReadPosts(Statement& stmt) {
     posts.push_back(ReadPost(stmt));
   }
   return posts;
+}
+
+ConversationWatch ReadWatch(const Statement& row) {
+  ConversationWatch watch;
+  watch.platform = row.Text(0);
+  watch.uid = row.Text(1);
+  watch.source = row.Text(2);
+  watch.anchor_at = FromUnixMillis(row.Int(3));
+  watch.next_fetch_at = row.Time(4);
+  watch.fetches = static_cast<int>(row.Int(5));
+  watch.attempts = static_cast<int>(row.Int(6));
+  watch.failures = static_cast<int>(row.Int(7));
+  watch.last_fetch_at = row.Time(8);
+  watch.last_error = row.Text(9);
+  return watch;
+}
+
+bool HasOrgDecision(const Post& post) {
+  for (const Decision& decision : post.decisions) {
+    if (decision.kind == Decision::Kind::kOrg) return true;
+  }
+  return false;
+}
+
+// Offsets of the conversation schedule count from the post's creation, but
+// never from a time after it was fetched (a clock ahead, a future date).
+TimePoint WatchAnchor(const Post& post) {
+  if (post.created_at && *post.created_at <= post.fetched_at) return *post.created_at;
+  return post.fetched_at;
 }
 
 // Columns kind, value, detail, rule, rule_version, span_start, span_end from
@@ -293,6 +367,18 @@ Status Validate(const std::vector<SourceWrite>& writes) {
                                          std::to_string(static_cast<int>(post.decisions[d].kind)) +
                                          ")");
         }
+      }
+    }
+    for (size_t d = 0; d < write.deletions.size(); ++d) {
+      if (write.deletions[d].platform.empty() || write.deletions[d].uid.empty()) {
+        return Status::InvalidArgument(in_source + "deletion " + std::to_string(d) +
+                                       " names no platform or no uid");
+      }
+    }
+    for (size_t u = 0; u < write.watch_updates.size(); ++u) {
+      if (write.watch_updates[u].platform.empty() || write.watch_updates[u].uid.empty()) {
+        return Status::InvalidArgument(in_source + "watch update " + std::to_string(u) +
+                                       " names no platform or no uid");
       }
     }
     for (size_t c = 0; c < write.rule_counts.size(); ++c) {
@@ -467,6 +553,10 @@ Result<ApplyStats> SqliteStore::Apply(const std::vector<SourceWrite>& writes) {
   if (!insert_window.ok()) return insert_window.status();
   Result<Statement> insert_quarantine = db_->Prepare(kInsertQuarantine, "apply: quarantine body");
   if (!insert_quarantine.ok()) return insert_quarantine.status();
+  Result<Statement> insert_watch = db_->Prepare(kInsertWatch, "apply: watch conversation");
+  if (!insert_watch.ok()) return insert_watch.status();
+  Result<Statement> update_watch = db_->Prepare(kUpdateWatch, "apply: update watch");
+  if (!update_watch.ok()) return update_watch.status();
 
   for (size_t w = 0; w < writes.size(); ++w) {
     const SourceWrite& write = writes[w];
@@ -537,6 +627,17 @@ Result<ApplyStats> SqliteStore::Apply(const std::vector<SourceWrite>& writes) {
       }
       ++inserted;
       const int64_t post_id = sqlite3_last_insert_rowid(db_->handle());
+      if (write.watch_routed_after && HasOrgDecision(post)) {
+        const TimePoint anchor = WatchAnchor(post);
+        insert_watch->BindText(1, post.platform);
+        insert_watch->BindText(2, UidOf(post));
+        insert_watch->BindText(3, write.source);
+        insert_watch->BindTime(4, anchor);
+        insert_watch->BindTime(5, anchor + *write.watch_routed_after);
+        status = insert_watch->Run();
+        if (!status.ok()) return in_source(status);
+        stats.watches_added += insert_watch->Changes();
+      }
       for (size_t d = 0; d < post.decisions.size(); ++d) {
         const Decision& decision = post.decisions[d];
         insert_decision->BindInt(1, post_id);
@@ -568,6 +669,24 @@ Result<ApplyStats> SqliteStore::Apply(const std::vector<SourceWrite>& writes) {
       add_rule_count->BindInt(4, count.fired);
       add_rule_count->BindInt(5, count.dropped);
       status = add_rule_count->Run();
+      if (!status.ok()) return in_source(status);
+    }
+
+    for (const PostDeletion& deletion : write.deletions) {
+      status = ApplyDeletion(deletion, max_id_before, stats);
+      if (!status.ok()) return in_source(status);
+    }
+
+    for (const ConversationWatch& watch : write.watch_updates) {
+      update_watch->BindText(1, watch.platform);
+      update_watch->BindText(2, watch.uid);
+      update_watch->BindTime(3, watch.next_fetch_at);
+      update_watch->BindInt(4, watch.fetches);
+      update_watch->BindInt(5, watch.attempts);
+      update_watch->BindInt(6, watch.failures);
+      update_watch->BindTime(7, watch.last_fetch_at);
+      update_watch->BindText(8, watch.last_error);
+      status = update_watch->Run();
       if (!status.ok()) return in_source(status);
     }
 
@@ -605,6 +724,103 @@ Result<ApplyStats> SqliteStore::Apply(const std::vector<SourceWrite>& writes) {
 
   EARSHOT_RETURN_IF_ERROR(txn.Commit());
   return stats;
+}
+
+Status SqliteStore::ApplyDeletion(const PostDeletion& deletion, int64_t max_id_before,
+                                  ApplyStats& stats) {
+  int64_t post_id = 0;
+  std::optional<int64_t> raw_id;
+  {
+    Result<Statement> find = db_->Prepare(kPostForDeletion, "apply: find deleted post");
+    if (!find.ok()) return find.status();
+    find->BindText(1, deletion.platform);
+    find->BindText(2, deletion.uid);
+    Result<bool> row = find->Next();
+    if (!row.ok()) return row.status();
+    if (!*row) {
+      ++stats.deletions_unknown;
+      return Status::Ok();
+    }
+    if (!find->IsNull(3)) {
+      ++stats.deletions_repeated;
+      return Status::Ok();
+    }
+    post_id = find->Int(0);
+    if (!find->IsNull(4)) raw_id = find->Int(4);
+    // A row this batch inserted is not indexed yet: the batch's bulk feed
+    // will index its tombstone. An older row's index entry must go now,
+    // with the values it was indexed under, and an empty one replace it.
+    if (post_id <= max_id_before) {
+      Result<Statement> unindex = db_->Prepare(kUnindexPost, "apply: unindex deleted post");
+      if (!unindex.ok()) return unindex.status();
+      unindex->BindInt(1, post_id);
+      unindex->BindText(2, find->Text(1));
+      unindex->BindText(3, find->Text(2));
+      EARSHOT_RETURN_IF_ERROR(unindex->Run());
+    }
+  }
+  Result<Statement> tombstone = db_->Prepare(kTombstonePost, "apply: tombstone post");
+  if (!tombstone.ok()) return tombstone.status();
+  tombstone->BindInt(1, post_id);
+  tombstone->BindTime(2, deletion.at);
+  tombstone->BindText(3, deletion.reason);
+  EARSHOT_RETURN_IF_ERROR(tombstone->Run());
+  if (post_id <= max_id_before) {
+    Result<Statement> index = db_->Prepare(kIndexTombstone, "apply: index tombstone");
+    if (!index.ok()) return index.status();
+    index->BindInt(1, post_id);
+    EARSHOT_RETURN_IF_ERROR(index->Run());
+  }
+
+  Result<Statement> spans = db_->Prepare(kClearSpans, "apply: clear spans of deleted post");
+  if (!spans.ok()) return spans.status();
+  spans->BindInt(1, post_id);
+  EARSHOT_RETURN_IF_ERROR(spans->Run());
+
+  if (raw_id) {
+    Result<Statement> drop =
+        db_->Prepare(kDropOrphanRaw, "apply: drop raw payload of deleted post");
+    if (!drop.ok()) return drop.status();
+    drop->BindInt(1, *raw_id);
+    EARSHOT_RETURN_IF_ERROR(drop->Run());
+  }
+
+  Result<Statement> finish = db_->Prepare(kFinishWatch, "apply: finish watch of deleted post");
+  if (!finish.ok()) return finish.status();
+  finish->BindText(1, deletion.platform);
+  finish->BindText(2, deletion.uid);
+  EARSHOT_RETURN_IF_ERROR(finish->Run());
+  ++stats.deleted;
+  return Status::Ok();
+}
+
+Result<std::vector<ConversationWatch>> SqliteStore::PendingWatches(const std::string& source,
+                                                                   int limit) {
+  if (limit <= 0) return std::vector<ConversationWatch>{};
+  Result<Statement> stmt = db_->Prepare(kPendingWatches, "pending watches");
+  if (!stmt.ok()) return stmt.status();
+  stmt->BindText(1, source);
+  stmt->BindInt(2, limit);
+  std::vector<ConversationWatch> watches;
+  while (true) {
+    Result<bool> row = stmt->Next();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    watches.push_back(ReadWatch(*stmt));
+  }
+  return watches;
+}
+
+Result<std::optional<ConversationWatch>> SqliteStore::FindWatch(const std::string& platform,
+                                                                const std::string& uid) {
+  Result<Statement> stmt = db_->Prepare(kFindWatch, "find watch");
+  if (!stmt.ok()) return stmt.status();
+  stmt->BindText(1, platform);
+  stmt->BindText(2, uid);
+  Result<bool> row = stmt->Next();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<ConversationWatch>();
+  return std::optional<ConversationWatch>(ReadWatch(*stmt));
 }
 
 Result<int64_t> SqliteStore::CountPosts() {

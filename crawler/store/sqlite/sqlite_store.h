@@ -21,6 +21,30 @@
 //   name, or a rule count without a stage, is kInvalidArgument.
 // - DecisionsFor() of a row id that is not stored is kNotFound; RecentPosts(),
 //   SearchPosts() and ForEachPost() return posts with their decisions.
+// - Deletions (SourceWrite::deletions), applied after the write's posts. The
+//   post stored as (platform, uid) becomes a tombstone:
+//   - emptied: title, text, author_handle, author_name, url, content_hash
+//     (tombstones are told apart by deleted_at, not by a marker in the text:
+//     the inbox shows "deleted" from deleted_at and deletion_reason);
+//   - its full-text index entry is replaced by an empty one, so no search
+//     finds it;
+//   - its decisions keep kind, value, rule and provenance (its thread stays
+//     routed and marked) but lose their spans (-1), which pointed into the
+//     text that is gone;
+//   - RawFor() no longer finds a body for it (kNotFound). The body itself
+//     is deleted when no other post cites it; a body other posts of the same
+//     page still cite stays, as their audit record;
+//   - its conversation watch, if any, is finished.
+//   Kept: the row and its identity (platform, id, uid), source, language,
+//   created_at, fetched_at, reply_to, conversation and ref (the skeleton of
+//   the thread), deleted_at and deletion_reason. A deletion of a post never
+//   stored, or of one already a tombstone, changes nothing and is counted
+//   (ApplyStats). Since a stored post is never changed by storing it again,
+//   a deleted post that arrives again stays a tombstone.
+// - Conversation watches: a write with watch_routed_after adds a watch for
+//   each post it newly inserts that has an org decision (never for a
+//   duplicate, nor for a post watched before); watch_updates replace the
+//   stored progress of existing watches.
 // - ForEachPost() reads posts in pages and calls `visit` with no statement
 //   open, so `visit` may use this store; posts stored while it runs may or
 //   may not be visited. Memory is bounded by a page, not by the store.
@@ -31,8 +55,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -63,7 +89,7 @@ struct SqliteOptions {
 class SqliteStore final : public Store {
  public:
   // The schema version this binary writes (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Opens (creating if needed) the database at `path` and migrates it;
   // ":memory:" gives a private in-memory database (tests). The parent
@@ -89,6 +115,10 @@ class SqliteStore final : public Store {
   Result<std::vector<Decision>> DecisionsFor(int64_t post_row_id) override;
   Status ForEachPost(const std::function<bool(const StoredPost&)>& visit) override;
   Result<std::vector<std::pair<std::string, RuleCount>>> RuleCounts() override;
+  Result<std::vector<ConversationWatch>> PendingWatches(const std::string& source,
+                                                        int limit) override;
+  Result<std::optional<ConversationWatch>> FindWatch(const std::string& platform,
+                                                     const std::string& uid) override;
 
   const std::string& path() const;
   // "wal" for a file database; "memory" for ":memory:".
@@ -99,6 +129,9 @@ class SqliteStore final : public Store {
 
  private:
   explicit SqliteStore(std::unique_ptr<sqlite_internal::Database> db);
+  // One deletion inside Apply's transaction; `max_id_before` is the largest
+  // post id before the batch (rows above it are not indexed yet).
+  Status ApplyDeletion(const PostDeletion& deletion, int64_t max_id_before, ApplyStats& stats);
 
   std::unique_ptr<sqlite_internal::Database> db_;
 };
