@@ -464,6 +464,14 @@ std::optional<TimePoint> Scheduler::NextWakeup() {
   for (const auto& slot : slots_) {
     PrepareWatches(*slot, now);
     auto step = NextStep(*slot);
+    if (single_pass_ && step && step->task != Task::kPoll && !slot->pass_watches.empty() &&
+        !(slot->in_pass && !slot->pass_done) && step->at > now + options_.per_host_min_delay) {
+      // A single pass does what is due now: conversations held back by a
+      // rate limit or a backoff wait for the next run instead of keeping
+      // this one alive until the limit resets.
+      slot->pass_watches.clear();
+      step = NextStep(*slot);
+    }
     if (step && (!earliest || step->at < *earliest)) earliest = step->at;
   }
   if (earliest && *earliest < now) earliest = now;
