@@ -556,8 +556,8 @@ ItemOutcome ReadItem(const Mapping& m, dom::element item, std::string_view base_
       }
     }
   }
-  for (auto [field, target] : {std::pair{&m.reply_to, &post.reply_to},
-                               std::pair{&m.conversation, &post.conversation}}) {
+  for (auto [field, target] :
+       {std::pair{&m.reply_to, &post.reply_to}, std::pair{&m.conversation, &post.conversation}}) {
     if (!field->set()) continue;
     Scalar value = ReadScalar(item, field->pointer);
     if (value.wrong()) {
@@ -650,15 +650,16 @@ Status ReadBody(const Mapping& m, std::string_view items_pointer, const HttpResp
   }
   dom::element items;
   if (root->at_pointer(items_pointer).get(items) != simdjson::SUCCESS) {
-    return BodyError(response, "no value at " + Named("items", items_pointer) + DescribeObject(*root));
+    return BodyError(response,
+                     "no value at " + Named("items", items_pointer) + DescribeObject(*root));
   }
   dom::array array;
   if (items.get_array().get(array) != simdjson::SUCCESS) {
-    return BodyError(response, (items_pointer.empty() ? std::string("the body")
-                                                      : Named("items", items_pointer)) +
-                                   " is " + std::string(TypeName(items.type())) +
-                                   ", expected an array of items" +
-                                   (items_pointer.empty() ? DescribeObject(*root) : std::string()));
+    return BodyError(
+        response,
+        (items_pointer.empty() ? std::string("the body") : Named("items", items_pointer)) + " is " +
+            std::string(TypeName(items.type())) + ", expected an array of items" +
+            (items_pointer.empty() ? DescribeObject(*root) : std::string()));
   }
 
   Warnings warnings(&page);
@@ -672,7 +673,8 @@ Status ReadBody(const Mapping& m, std::string_view items_pointer, const HttpResp
     switch (outcome.kind) {
       case ItemOutcome::Kind::kPost:
         // One item twice in a page is one post.
-        if (seen_posts.insert(outcome.post.uid).second) page.posts.push_back(std::move(outcome.post));
+        if (seen_posts.insert(outcome.post.uid).second)
+          page.posts.push_back(std::move(outcome.post));
         break;
       case ItemOutcome::Kind::kDeletion:
         if (seen_deletions.insert(outcome.deletion.uid).second) {
@@ -760,8 +762,7 @@ void ApplyCursor(const Mapping& m, const SourceCursor& cursor, const HttpRespons
       return;
     }
     case CursorFrom::kMaxCreatedAt: {
-      const std::optional<TimePoint> current =
-          ParseCursorTime(cursor.cursor, m.cursor_time_format);
+      const std::optional<TimePoint> current = ParseCursorTime(cursor.cursor, m.cursor_time_format);
       std::optional<TimePoint> newest = current;
       for (const ItemKey& key : keys) {
         if (key.created_at && (!newest || *key.created_at > *newest)) newest = key.created_at;
@@ -776,8 +777,8 @@ void ApplyCursor(const Mapping& m, const SourceCursor& cursor, const HttpRespons
     case CursorFrom::kLink:
       break;
   }
-  const std::string next =
-      m.cursor_from == CursorFrom::kBody ? BodyCursor(m, root, page) : LinkCursor(m, response, page);
+  const std::string next = m.cursor_from == CursorFrom::kBody ? BodyCursor(m, root, page)
+                                                              : LinkCursor(m, response, page);
   if (m.page_order == PageOrder::kOldestFirst) {
     // A stream read forwards: follow it while it gives pages of items; at its
     // end keep the last cursor and ask it again next poll.
@@ -995,9 +996,9 @@ Result<HttpRequest> ConversationRequest(const SourceSpec& source, const Post& po
   if (!mapping.ok()) return ConfigError(source, mapping.status());
   const Mapping& m = *mapping;
   if (m.conversation_url.empty()) {
-    return ConfigError(source, Status::InvalidArgument(
-                                   "`conversation_url` is not set: this source fetches no "
-                                   "conversations"));
+    return ConfigError(
+        source, Status::InvalidArgument("`conversation_url` is not set: this source fetches no "
+                                        "conversations"));
   }
   if (post.id.empty()) {
     return Status::InvalidArgument("source \"" + source.name + "\" (json): the post has no id");
@@ -1030,18 +1031,18 @@ Result<Page> ParseConversation(const SourceSpec& source, const Post& post,
     return page;
   }
   if (response.status < 200 || response.status > 299) {
-    return StatusFromHttp(response.status,
-                          "json conversation of post " + Clip(post.id, 40) + ": GET " +
-                              ResponseUrl(response),
-                          ErrorDetail(response.body));
+    return StatusFromHttp(
+        response.status,
+        "json conversation of post " + Clip(post.id, 40) + ": GET " + ResponseUrl(response),
+        ErrorDetail(response.body));
   }
   dom::parser parser;
   std::string repaired;
   dom::element root;
   std::vector<ItemKey> keys;
   size_t item_count = 0;
-  EARSHOT_RETURN_IF_ERROR(ReadBody(m, m.conversation_items, response, parser, repaired, &root,
-                                   page, keys, &item_count));
+  EARSHOT_RETURN_IF_ERROR(ReadBody(m, m.conversation_items, response, parser, repaired, &root, page,
+                                   keys, &item_count));
   std::string next;
   if (m.cursor_from == CursorFrom::kBody) next = BodyCursor(m, root, page);
   if (m.cursor_from == CursorFrom::kLink) next = LinkCursor(m, response, page);
@@ -1079,8 +1080,7 @@ const ConnectorDescriptor& Descriptor() {
                .type = Type::kBoolean,
                .default_value = "false",
                .doc = "The text is HTML: tags stripped, entities decoded, paragraphs kept."},
-              {.name = "title",
-               .doc = "Pointer to, or template of, an item's title (plain text)."},
+              {.name = "title", .doc = "Pointer to, or template of, an item's title (plain text)."},
               {.name = "uid",
                .doc = "Pointer to, or template of, a globally unique identity (e.g. an "
                       "ActivityPub id); default: `uid_prefix` + id."},

@@ -90,9 +90,9 @@ Status ReadFlexibleField(const SourceSpec& source, std::string_view key, bool al
   if (HasControl(value)) return KeyError(key, "contains a control character");
   auto parts = ParseTemplate(value, {"id"}, /*allow_pointers=*/true);
   if (!parts.ok()) return KeyError(key, parts.status().message());
-  const bool has_placeholder =
-      std::any_of(parts->begin(), parts->end(),
-                  [](const TemplatePart& p) { return p.kind != TemplatePart::Kind::kLiteral; });
+  const bool has_placeholder = std::any_of(parts->begin(), parts->end(), [](const TemplatePart& p) {
+    return p.kind != TemplatePart::Kind::kLiteral;
+  });
   if (!has_placeholder && !allow_constant) {
     return KeyError(key, Quoted(value) +
                              " is neither a JSON pointer (starting with '/') nor a template "
@@ -205,7 +205,8 @@ Result<std::vector<TemplatePart>> ParseTemplate(std::string_view text,
       parts.push_back({TemplatePart::Kind::kPlaceholder, std::string(name)});
     } else {
       std::string known;
-      for (std::string_view p : placeholders) known += (known.empty() ? "{" : ", {") + std::string(p) + "}";
+      for (std::string_view p : placeholders)
+        known += (known.empty() ? "{" : ", {") + std::string(p) + "}";
       if (allow_pointers) known += (known.empty() ? "" : ", ") + std::string("{/json/pointer}");
       return Status::InvalidArgument("unknown placeholder {" + std::string(name.substr(0, 40)) +
                                      "} (known: " + (known.empty() ? "none" : known) + ")");
@@ -233,10 +234,8 @@ std::string ExpandUrlTemplate(const std::vector<TemplatePart>& parts,
   const size_t question = out.find('?');
   if (question != std::string::npos) {
     const size_t hash = out.find('#', question);
-    const std::string_view query =
-        std::string_view(out).substr(question + 1, hash == std::string::npos
-                                                       ? std::string_view::npos
-                                                       : hash - question - 1);
+    const std::string_view query = std::string_view(out).substr(
+        question + 1, hash == std::string::npos ? std::string_view::npos : hash - question - 1);
     std::string kept;
     std::string_view rest = query;
     while (true) {
@@ -271,7 +270,8 @@ Result<Mapping> CompileMapping(const SourceSpec& source) {
   EARSHOT_RETURN_IF_ERROR(host.status());
   m.url_host = std::move(host).value();
   m.initial_cursor = source.GetString("initial_cursor");
-  if (HasControl(m.initial_cursor)) return KeyError("initial_cursor", "contains a control character");
+  if (HasControl(m.initial_cursor))
+    return KeyError("initial_cursor", "contains a control character");
 
   for (const std::string& line : source.GetStrings("headers")) {
     const size_t colon = line.find(':');
@@ -320,8 +320,10 @@ Result<Mapping> CompileMapping(const SourceSpec& source) {
   EARSHOT_RETURN_IF_ERROR(ReadPointerKey(source, "removed", &m.removed));
   m.text_is_html = source.GetBool("text_is_html", false);
   static const std::vector<std::pair<std::string_view, TimeFormat>> kTimeFormats = {
-      {"auto", TimeFormat::kAuto}, {"iso8601", TimeFormat::kIso8601},
-      {"rfc822", TimeFormat::kRfc822}, {"unix", TimeFormat::kUnix},
+      {"auto", TimeFormat::kAuto},
+      {"iso8601", TimeFormat::kIso8601},
+      {"rfc822", TimeFormat::kRfc822},
+      {"unix", TimeFormat::kUnix},
       {"unix_ms", TimeFormat::kUnixMs}};
   EARSHOT_RETURN_IF_ERROR(
       ReadEnum(source, "created_at_format", kTimeFormats, &m.created_at_format));
@@ -341,19 +343,20 @@ Result<Mapping> CompileMapping(const SourceSpec& source) {
                                        {"max_created_at", CursorFrom::kMaxCreatedAt}},
                                    &m.cursor_from));
   EARSHOT_RETURN_IF_ERROR(ReadPointerKey(source, "next_cursor", &m.next_cursor));
-  EARSHOT_RETURN_IF_ERROR(ReadEnum(source, "page_order",
-                                   std::vector<std::pair<std::string_view, PageOrder>>{
-                                       {"oldest_first", PageOrder::kOldestFirst},
-                                       {"newest_first", PageOrder::kNewestFirst}},
-                                   &m.page_order));
-  EARSHOT_RETURN_IF_ERROR(ReadEnum(source, "cursor_time_format",
-                                   std::vector<std::pair<std::string_view, TimeFormat>>{
-                                       {"unix", TimeFormat::kUnix},
-                                       {"unix_ms", TimeFormat::kUnixMs},
-                                       {"iso8601", TimeFormat::kIso8601}},
-                                   &m.cursor_time_format));
+  EARSHOT_RETURN_IF_ERROR(ReadEnum(
+      source, "page_order",
+      std::vector<std::pair<std::string_view, PageOrder>>{
+          {"oldest_first", PageOrder::kOldestFirst}, {"newest_first", PageOrder::kNewestFirst}},
+      &m.page_order));
+  EARSHOT_RETURN_IF_ERROR(ReadEnum(
+      source, "cursor_time_format",
+      std::vector<std::pair<std::string_view, TimeFormat>>{{"unix", TimeFormat::kUnix},
+                                                           {"unix_ms", TimeFormat::kUnixMs},
+                                                           {"iso8601", TimeFormat::kIso8601}},
+      &m.cursor_time_format));
   m.link_rel = source.GetString("link_rel", "next");
-  if (!IsToken(m.link_rel)) return KeyError("link_rel", Quoted(m.link_rel) + " is not a relation type");
+  if (!IsToken(m.link_rel))
+    return KeyError("link_rel", Quoted(m.link_rel) + " is not a relation type");
   m.cursor_overlap_seconds = source.GetInt("cursor_overlap", 0);
   if (m.cursor_overlap_seconds < 0 || m.cursor_overlap_seconds > 7 * 24 * 3600) {
     return KeyError("cursor_overlap", "must be between 0 and 604800 seconds");

@@ -19,9 +19,9 @@ namespace earshot::connector_json {
 // One piece of a template such as "https://news.ycombinator.com/item?id={id}".
 struct TemplatePart {
   enum class Kind {
-    kLiteral,       // `text` verbatim
-    kPointer,       // {/a/b}: the item's value at pointer `text`
-    kPlaceholder,   // {id}, {cursor}, {conversation}: named value `text`
+    kLiteral,      // `text` verbatim
+    kPointer,      // {/a/b}: the item's value at pointer `text`
+    kPlaceholder,  // {id}, {cursor}, {conversation}: named value `text`
   };
   Kind kind = Kind::kLiteral;
   std::string text;

@@ -200,7 +200,8 @@ TEST_CASE("json: Hacker News stories with the example's mapping", "[json]") {
   // The next poll asks from two minutes (cursor_overlap) before the cursor.
   CHECK(RequestUrl(source, std::to_string(kT + 300)) ==
         "https://hn.algolia.com/api/v1/search_by_date?query=NHS&tags=story&hitsPerPage=100"
-        "&numericFilters=created_at_i%3E" + std::to_string(kT + 180));
+        "&numericFilters=created_at_i%3E" +
+            std::to_string(kT + 180));
   const Page second = ParseOk(source, Fixture("hn_stories_page2.json"), std::to_string(kT + 300));
   CHECK(second.posts.size() == 3);  // one repeat, stored once by the store
   CHECK(second.next_cursor == std::to_string(kT + 900));
@@ -278,21 +279,19 @@ TEST_CASE("json: Lemmy walks back from the newest page to the posts already seen
   CHECK(RequestUrl(source, third.next_cursor) == top);
 }
 
-TEST_CASE("json: a top-level array, pointer escapes, templates, times in milliseconds",
-          "[json]") {
-  const SourceSpec source =
-      MakeSource("https://forum.example/api/latest.json",
-                 {{"id", std::string("/id")},
-                  {"text", std::string("/body")},
-                  {"text_is_html", true},
-                  {"title", std::string("/a~1b/c~0d")},
-                  {"author", std::string("@{/author/handle}")},
-                  {"author_name", std::string("/author/name")},
-                  {"created_at", std::string("/ts")},
-                  {"post_url", std::string("/path")},
-                  {"reply_to", std::string("/thread/parent")},
-                  {"conversation", std::string("/thread/root")},
-                  {"language", std::string("/lang")}});
+TEST_CASE("json: a top-level array, pointer escapes, templates, times in milliseconds", "[json]") {
+  const SourceSpec source = MakeSource("https://forum.example/api/latest.json",
+                                       {{"id", std::string("/id")},
+                                        {"text", std::string("/body")},
+                                        {"text_is_html", true},
+                                        {"title", std::string("/a~1b/c~0d")},
+                                        {"author", std::string("@{/author/handle}")},
+                                        {"author_name", std::string("/author/name")},
+                                        {"created_at", std::string("/ts")},
+                                        {"post_url", std::string("/path")},
+                                        {"reply_to", std::string("/thread/parent")},
+                                        {"conversation", std::string("/thread/root")},
+                                        {"language", std::string("/lang")}});
   const Page page =
       ParseOk(source, Fixture("generic_array.json", "https://forum.example/api/latest.json"));
   CHECK(page.skipped_items == 0);
@@ -328,8 +327,9 @@ TEST_CASE("json: values of the wrong type are converted, or skipped and named", 
   CHECK(ids == std::vector<std::string>{"46200002", "46200005", "46200006", "46200008", "46200009",
                                         "46200010", "46200011"});
   CHECK(page.skipped_items == 8);
-  CHECK(AnyWarningContains(page, "item 0: `id` \"/objectID\" is an object, expected a string or "
-                                 "number; skipped"));
+  CHECK(AnyWarningContains(page,
+                           "item 0: `id` \"/objectID\" is an object, expected a string or "
+                           "number; skipped"));
   CHECK(AnyWarningContains(page, "item 2 (id 46200003): `text` \"/comment_text\" is an object"));
   CHECK(AnyWarningContains(page, "item 3 (id 46200004): `text` \"/comment_text\" is an array"));
   CHECK(AnyWarningContains(page, "item 6: `id` \"/objectID\" is a boolean"));
@@ -350,7 +350,8 @@ TEST_CASE("json: values of the wrong type are converted, or skipped and named", 
   CHECK(odd->author_handle.empty());
   CHECK_FALSE(odd->created_at.has_value());
   CHECK(odd->reply_to.empty());
-  CHECK(AnyWarningContains(page, "`author` \"/author\" is an array, expected a string; left empty"));
+  CHECK(
+      AnyWarningContains(page, "`author` \"/author\" is an array, expected a string; left empty"));
   CHECK(AnyWarningContains(page, "`created_at` \"/created_at_i\" \"yesterday\""));
   CHECK(AnyWarningContains(page, "`reply_to` \"/parent_id\" is a boolean"));
   // An integral double id; a fractional Unix time keeps its milliseconds.
@@ -495,7 +496,8 @@ TEST_CASE("json: validation names the key and what is wrong with it", "[json]") 
     source.url = "https://api.example/search";
     CHECK(Contains(ValidationError(source), "`url`: has no {cursor} placeholder"));
     source.url = "https://api.example/search?q={query}";
-    CHECK(Contains(ValidationError(source), "`url`: unknown placeholder {query} (known: {cursor})"));
+    CHECK(
+        Contains(ValidationError(source), "`url`: unknown placeholder {query} (known: {cursor})"));
     source.url = "ftp://api.example/{cursor}";
     CHECK(Contains(ValidationError(source), "`url`: must start with http:// or https://"));
     source.url = "";
@@ -511,8 +513,9 @@ TEST_CASE("json: validation names the key and what is wrong with it", "[json]") 
   const std::string bad_header =
       ValidationError(with("headers", std::vector<std::string>{"Bad Name: s3cr3t-value"}));
   CHECK_FALSE(Contains(bad_header, "s3cr3t-value"));  // never a credential in a message
-  CHECK(Contains(ValidationError(with("conversation_url", std::string("https://x.example/{cursr}"))),
-                 "`conversation_url`: unknown placeholder {cursr}"));
+  CHECK(
+      Contains(ValidationError(with("conversation_url", std::string("https://x.example/{cursr}"))),
+               "`conversation_url`: unknown placeholder {cursr}"));
   CHECK(Contains(ValidationError(with("token_header", std::string("X Key"))),
                  "`token_header`: \"X Key\" is not a header name"));
   // Next_request and parse refuse the same mistakes, naming the source.
@@ -547,8 +550,9 @@ TEST_CASE("json: config check reports a bad mapping at the key's line with the s
       "url = \"https://hn.algolia.com/api/v1/search_by_date\"\nid = \"/objectID\"\n",
       "earshot.toml", FindConnector, NoEnv);
   REQUIRE_FALSE(missing.ok());
-  CHECK(Contains(missing.status().message(), "earshot.toml:1:1: source \"hn\" (connector json): "
-                                             "`text`: is required"));
+  CHECK(Contains(missing.status().message(),
+                 "earshot.toml:1:1: source \"hn\" (connector json): "
+                 "`text`: is required"));
 }
 
 TEST_CASE("json: URL templates leave out an empty whole-value cursor and encode the rest",
@@ -573,8 +577,7 @@ TEST_CASE("json: cursor from the body, read forwards", "[json]") {
   SourceSpec source = HitsSource();
   source.options["cursor_from"] = std::string("body");
   source.options["next_cursor"] = std::string("/next");
-  const std::string with_next =
-      R"({"hits":[{"objectID":"1","comment_text":"one"}],"next":"c2"})";
+  const std::string with_next = R"({"hits":[{"objectID":"1","comment_text":"one"}],"next":"c2"})";
   Page page = ParseOk(source, Response(with_next), "c1");
   CHECK(page.next_cursor == "c2");
   CHECK_FALSE(page.caught_up);
@@ -584,8 +587,8 @@ TEST_CASE("json: cursor from the body, read forwards", "[json]") {
   page = ParseOk(source, Response(with_next), "c2");
   CHECK(page.next_cursor.empty());
   CHECK(page.caught_up);
-  page = ParseOk(source, Response(R"({"hits":[{"objectID":"1","comment_text":"one"}],"next":null})"),
-                 "c2");
+  page = ParseOk(source,
+                 Response(R"({"hits":[{"objectID":"1","comment_text":"one"}],"next":null})"), "c2");
   CHECK(page.next_cursor.empty());
   CHECK(page.caught_up);
   page = ParseOk(source, Response(R"({"hits":[],"next":"c3"})"), "c2");
@@ -604,7 +607,8 @@ TEST_CASE("json: cursor from the Link header stays on the source's host", "[json
   source.options["cursor_from"] = std::string("link");
   const std::string body = R"({"hits":[{"objectID":"5","comment_text":"five"}]})";
   HttpResponse response = Response(body, "https://api.example/items?per_page=50");
-  response.headers.Add("Link", "</items?per_page=50&page=2>; rel=\"next\", </items>; rel=\"first\"");
+  response.headers.Add("Link",
+                       "</items?per_page=50&page=2>; rel=\"next\", </items>; rel=\"first\"");
   Page page = ParseOk(source, response);
   CHECK(page.next_cursor == "https://api.example/items?per_page=50&page=2");
   CHECK_FALSE(page.caught_up);
@@ -616,7 +620,8 @@ TEST_CASE("json: cursor from the Link header stays on the source's host", "[json
   CHECK(page.next_cursor.empty());
   CHECK(AnyWarningContains(page, "points away from api.example"));
   // A stored cursor on another host is never requested.
-  CHECK(RequestUrl(source, "https://evil.example/steal") == "https://api.example/items?per_page=50");
+  CHECK(RequestUrl(source, "https://evil.example/steal") ==
+        "https://api.example/items?per_page=50");
 
   source.options["link_rel"] = std::string("prev");
   HttpResponse prev = Response(body, "https://api.example/items");
