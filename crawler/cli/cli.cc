@@ -60,7 +60,7 @@ int RunCli(int argc, char** argv) {
                  "ETag and backoff state are kept)");
   once->callback([&] { code = CmdCrawl(global, true, std::cout, std::cerr, once_force); });
 
-  std::string parse_connector, parse_url, parse_content_type;
+  std::string parse_connector, parse_url, parse_content_type, parse_source;
   std::vector<std::string> parse_files;
   auto* parse = app.add_subcommand(
       "parse", "Run a connector's parser on saved response bodies; print one JSON object per post");
@@ -70,10 +70,18 @@ int RunCli(int argc, char** argv) {
                     "The URL the body was fetched from (base for relative links)");
   parse->add_option("--content-type", parse_content_type,
                     "The response's Content-Type, e.g. \"text/xml; charset=ISO-8859-1\"");
+  parse
+      ->add_option("--source", parse_source,
+                   "Read with this [[source]]'s options from --config (e.g. a json mapping) "
+                   "instead of the connector's defaults")
+      ->type_name("NAME");
   parse->add_option("files", parse_files, "Response body files")->required();
   parse->callback([&] {
-    code =
-        CmdParse(parse_connector, parse_url, parse_content_type, parse_files, std::cout, std::cerr);
+    code = parse_source.empty()
+               ? CmdParse(parse_connector, parse_url, parse_content_type, parse_files, std::cout,
+                          std::cerr)
+               : CmdParseSource(global, parse_source, parse_connector, parse_url,
+                                parse_content_type, parse_files, std::cout, std::cerr);
   });
 
   std::string import_source = "import";

@@ -32,6 +32,12 @@ Result<Config> LoadEffectiveConfig(const GlobalOptions& global);
 // Subcommands. Output goes to `out`; diagnostics to `err`.
 int CmdParse(const std::string& connector, const std::string& url, const std::string& content_type,
              const std::vector<std::string>& files, std::ostream& out, std::ostream& err);
+// `parse --source NAME`: the parser reads with that [[source]]'s options from
+// the configuration (a json connector's mapping) instead of the defaults.
+int CmdParseSource(const GlobalOptions& global, const std::string& source,
+                   const std::string& connector, const std::string& url,
+                   const std::string& content_type, const std::vector<std::string>& files,
+                   std::ostream& out, std::ostream& err);
 int CmdConfigCheck(const GlobalOptions& global, std::ostream& out, std::ostream& err);
 int CmdConnectors(std::ostream& out);
 struct SourcesOptions {

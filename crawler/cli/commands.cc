@@ -89,15 +89,12 @@ Result<std::unique_ptr<SqliteStore>> OpenStore(const Config& config) {
   return SqliteStore::Open(config.store_path, SqliteOptions{});
 }
 
-int CmdParse(const std::string& connector_name, const std::string& url,
-             const std::string& content_type, const std::vector<std::string>& files,
-             std::ostream& out, std::ostream& err) {
-  const ConnectorDescriptor* connector = FindConnector(connector_name);
-  if (!connector) {
-    err << "earshot parse: unknown connector \"" << connector_name
-        << "\" (see `earshot connectors`)\n";
-    return 2;
-  }
+namespace {
+
+// Runs `connector`'s parser over each file with `spec` as its source.
+int ParseFiles(const ConnectorDescriptor& connector, const SourceSpec& spec, const std::string& url,
+               const std::string& content_type, const std::vector<std::string>& files,
+               std::ostream& out, std::ostream& err) {
   int code = 0;
   for (const std::string& file : files) {
     auto body = ReadWholeFile(file);
@@ -113,8 +110,7 @@ int CmdParse(const std::string& connector_name, const std::string& url,
     response.url = url;
     if (!content_type.empty()) response.headers.Add("Content-Type", content_type);
     response.body = std::move(body).value();
-    SourceSpec spec = DefaultSourceSpec(*connector, "parse", response.url);
-    auto page = connector->parse(spec, SourceCursor{}, response);
+    auto page = connector.parse(spec, SourceCursor{}, response);
     if (!page.ok()) {
       err << "earshot parse: " << file << ": " << page.status().message() << "\n";
       code = 2;
@@ -127,6 +123,46 @@ int CmdParse(const std::string& connector_name, const std::string& url,
   }
   out.flush();
   return code;
+}
+
+}  // namespace
+
+int CmdParse(const std::string& connector_name, const std::string& url,
+             const std::string& content_type, const std::vector<std::string>& files,
+             std::ostream& out, std::ostream& err) {
+  const ConnectorDescriptor* connector = FindConnector(connector_name);
+  if (!connector) {
+    err << "earshot parse: unknown connector \"" << connector_name
+        << "\" (see `earshot connectors`)\n";
+    return 2;
+  }
+  return ParseFiles(*connector, DefaultSourceSpec(*connector, "parse", url), url, content_type,
+                    files, out, err);
+}
+
+int CmdParseSource(const GlobalOptions& global, const std::string& source_name,
+                   const std::string& connector_name, const std::string& url,
+                   const std::string& content_type, const std::vector<std::string>& files,
+                   std::ostream& out, std::ostream& err) {
+  auto config = LoadEffectiveConfig(global);
+  if (!config.ok()) {
+    err << "earshot parse: " << config.status().message() << "\n";
+    return 2;
+  }
+  for (const SourceSpec& spec : config->sources) {
+    if (spec.name != source_name) continue;
+    if (spec.connector != connector_name) {
+      err << "earshot parse: source \"" << source_name << "\" uses connector \"" << spec.connector
+          << "\", not \"" << connector_name << "\"\n";
+      return 2;
+    }
+    const ConnectorDescriptor* connector = FindConnector(connector_name);
+    if (!connector) return 2;  // the loader has already checked it
+    return ParseFiles(*connector, spec, url, content_type, files, out, err);
+  }
+  err << "earshot parse: no [[source]] named \"" << source_name << "\" in "
+      << (config->file.empty() ? std::string("the configuration") : config->file) << "\n";
+  return 2;
 }
 
 int CmdConfigCheck(const GlobalOptions& global, std::ostream& out, std::ostream& err) {

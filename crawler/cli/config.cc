@@ -296,6 +296,23 @@ Result<SourceSpec> ReadSource(std::string_view file, const toml::table& table, s
   }
   sr.RejectUnknown(KnownKeys(*connector));
   EARSHOT_RETURN_IF_ERROR(sr.status());
+  if (connector->validate != nullptr) {
+    Status valid = connector->validate(spec);
+    if (!valid.ok()) {
+      // Point at the key the message names ("`items`: ..."), else the table.
+      std::string where = sr.AtTable();
+      const std::string& message = valid.message();
+      if (message.size() > 2 && message.front() == '`') {
+        const size_t close = message.find('`', 1);
+        if (close != std::string::npos) {
+          const toml::node* n = table.get(std::string_view(message).substr(1, close - 1));
+          if (n != nullptr) where = sr.At(*n);
+        }
+      }
+      return Status::InvalidArgument(where + sr.context() + " (connector " + spec.connector +
+                                     "): " + message);
+    }
+  }
   return spec;
 }
 

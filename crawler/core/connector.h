@@ -201,6 +201,14 @@ struct ConnectorDescriptor {
   const AuthCapability* auth = nullptr;
   const ConversationCapability* conversation = nullptr;
   const ReplyCapability* reply = nullptr;
+  // Optional: checks a loaded source beyond what the key types say (values,
+  // combinations, templates), so `earshot config check` and start-up reject
+  // it with the source's name and file position instead of a first poll
+  // failing. Null: only next_request finds such mistakes. Returns
+  // kInvalidArgument; a message that begins with a key in backticks
+  // ("`items`: ...") makes the loader point at that key's line. Never echoes
+  // a secret value.
+  Status (*validate)(const SourceSpec& source) = nullptr;
 };
 
 // Retry-After (RFC 9110): delta-seconds or an HTTP-date, relative to `now`.
