@@ -56,23 +56,23 @@ Result<std::string> TokenUrl(const SourceSpec& source) {
   return url;
 }
 
+// `expires_in`: seconds as an integer, a float or a numeric string.
 std::optional<double> Seconds(dom::element value) {
   double seconds = 0;
   int64_t integer = 0;
   std::string_view text;
+  bool read = false;
   if (value.get_double().get(seconds) == simdjson::SUCCESS) {
+    read = true;
   } else if (value.get_int64().get(integer) == simdjson::SUCCESS) {
     seconds = static_cast<double>(integer);
+    read = true;
   } else if (value.get_string().get(text) == simdjson::SUCCESS) {
     text = TrimAsciiSpace(text);
     auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-    if (error != std::errc() || end != text.data() + text.size() || text.empty()) {
-      return std::nullopt;
-    }
-  } else {
-    return std::nullopt;
+    read = error == std::errc() && end == text.data() + text.size() && !text.empty();
   }
-  if (!std::isfinite(seconds) || seconds <= 0) return std::nullopt;
+  if (!read || !std::isfinite(seconds) || seconds <= 0) return std::nullopt;
   return std::min(seconds, kMaxExpiresSeconds);
 }
 

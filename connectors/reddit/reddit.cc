@@ -315,7 +315,9 @@ Result<Page> Parse(const SourceSpec& source, const SourceCursor& cursor,
   for (size_t i = 0; i < things.size(); ++i) {
     Thing& thing = things[i];
     const bool readable_id = !thing.fullname.empty();
-    const bool is_new = first_poll || (readable_id && CompareIds(thing.fullname, stop) > 0);
+    // An item without a readable id cannot be placed: it is warned about
+    // (as new) but moves nothing.
+    const bool is_new = first_poll || !readable_id || CompareIds(thing.fullname, stop) > 0;
     if (thing.top_level) {
       ++top_level_items;
       if (readable_id && !is_new) reached_known = true;

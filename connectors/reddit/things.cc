@@ -618,10 +618,9 @@ void ReadThings(dom::array children, const ReadOptions& options, std::vector<Thi
   struct Frame {
     dom::array::iterator next;
     dom::array::iterator end;
-    bool top_level;
   };
   std::vector<Frame> stack;
-  stack.push_back({children.begin(), children.end(), true});
+  stack.push_back({children.begin(), children.end()});
   while (!stack.empty()) {
     if (stack.back().next == stack.back().end) {
       stack.pop_back();
@@ -629,10 +628,10 @@ void ReadThings(dom::array children, const ReadOptions& options, std::vector<Thi
     }
     dom::element element = *stack.back().next;
     ++stack.back().next;
-    const bool top_level = stack.back().top_level && stack.size() == 1;
+    const bool top_level = stack.size() == 1;
     std::optional<dom::array> replies;
     out->push_back(ReadThing(element, options, top_level, &replies));
-    if (replies) stack.push_back({replies->begin(), replies->end(), false});
+    if (replies) stack.push_back({replies->begin(), replies->end()});
   }
 }
 

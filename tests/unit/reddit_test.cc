@@ -518,6 +518,15 @@ TEST_CASE("reddit cursor: walk after pages down to the newest seen before", "[re
     CHECK(page.next_cursor == PostId(13));
     CHECK(page.caught_up);
   }
+  SECTION("an item without a readable id is counted on later polls too") {
+    const std::string body = R"({"kind": "Listing", "data": {"after": null, "children": [)" +
+                             PostJson(12) + R"(, "junk", )" + PostJson(9) + "]}}";
+    Page page = ParseOk(Response(body), PostId(10));
+    CHECK(Ids(page) == std::vector<std::string>{PostId(12)});
+    CHECK(page.skipped_items == 1);
+    CHECK(AnyWarningContains(page, "item 1: is string"));
+    CHECK(page.next_cursor == PostId(12));
+  }
   SECTION("a deletion of an already stored post is reported even though it is old") {
     const std::string body =
         R"({"kind": "Listing", "data": {"after": null, "children": [)" + PostJson(12) + ", " +
