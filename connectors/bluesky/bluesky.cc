@@ -125,9 +125,8 @@ Result<std::optional<TimePoint>> SinceFor(const SourceSpec& source, const Search
 
 bool IsUsablePageCursor(std::string_view page) {
   return !page.empty() && page.size() <= kMaxPageCursor &&
-         std::none_of(page.begin(), page.end(), [](char c) {
-           return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
-         });
+         std::none_of(page.begin(), page.end(),
+                      [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
 }
 
 std::optional<int64_t> ParseCount(std::optional<std::string_view> value) {
@@ -171,7 +170,8 @@ Result<HttpRequest> NextRequest(const SourceSpec& source, const SourceCursor& cu
   if (!lang.empty()) request.url += "&lang=" + UrlEncode(lang);
   if (*since) request.url += "&since=" + UrlEncode(FormatRfc3339(**since));
   if (*until) request.url += "&until=" + UrlEncode(FormatRfc3339(**until));
-  if (state->mode == SearchCursor::Mode::kPaging) request.url += "&cursor=" + UrlEncode(state->page);
+  if (state->mode == SearchCursor::Mode::kPaging)
+    request.url += "&cursor=" + UrlEncode(state->page);
   request.headers.Add("Accept", "application/json");
   return request;
 }
@@ -231,9 +231,9 @@ Result<Page> Parse(const SourceSpec& source, const SourceCursor& cursor,
   }
   dom::array items;
   if (probe.get_array().get(items) != simdjson::SUCCESS) {
-    return internal::BodyError(response, "'posts' is " +
-                                             std::string(internal::TypeName(probe.type())) +
-                                             ", expected array");
+    return internal::BodyError(
+        response,
+        "'posts' is " + std::string(internal::TypeName(probe.type())) + ", expected array");
   }
 
   std::optional<TimePoint> newest;
@@ -254,7 +254,8 @@ Result<Page> Parse(const SourceSpec& source, const SourceCursor& cursor,
       continue;
     }
     for (const std::string& note : item.notes) {
-      page.warnings.push_back("post " + std::to_string(index) + " (" + item.post.uid + "): " + note);
+      page.warnings.push_back("post " + std::to_string(index) + " (" + item.post.uid +
+                              "): " + note);
     }
     sort_times.push_back(*item.sort_at);
     if (!newest || *item.sort_at > *newest) newest = item.sort_at;
@@ -288,9 +289,9 @@ Result<Page> Parse(const SourceSpec& source, const SourceCursor& cursor,
 
   // More pages only while they bring posts at or after `since`: a server
   // that ignores `since`, or repeats a cursor, must not be paged forever.
-  const bool any_recent = sort_times.empty() ||
-                          std::any_of(sort_times.begin(), sort_times.end(),
-                                      [&](TimePoint t) { return t >= **since; });
+  const bool any_recent =
+      sort_times.empty() ||
+      std::any_of(sort_times.begin(), sort_times.end(), [&](TimePoint t) { return t >= **since; });
   const bool repeated = state->mode == SearchCursor::Mode::kPaging && next_page == state->page;
   if (repeated) page.warnings.push_back("the server returned the cursor it was sent; stopped");
   if (!next_page.empty() && count > 0 && any_recent && !repeated) {

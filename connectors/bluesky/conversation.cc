@@ -55,8 +55,9 @@ Result<Page> ParseConversation(const SourceSpec& source, const Post& post,
   const std::string uri(PostUri(post).empty() ? std::string_view(post.uid) : PostUri(post));
   // A post that is gone: 404/410 from some servers, 400 "NotFound" from the
   // Bluesky AppView ("Post not found: at://...").
-  const bool gone = response.status == 404 || response.status == 410 ||
-                    (response.status == 400 && internal::XrpcErrorName(response.body) == "NotFound");
+  const bool gone =
+      response.status == 404 || response.status == 410 ||
+      (response.status == 400 && internal::XrpcErrorName(response.body) == "NotFound");
   if (gone) {
     if (!uri.empty()) page.deletions.push_back({uri, "not found on re-fetch"});
     return page;

@@ -65,10 +65,12 @@ std::optional<std::string> ExpandedLink(std::string_view display, std::string_vi
   auto is_prefix_of = [&](std::string_view full) {
     return !shown.empty() && StartsWithNoCase(full, shown);
   };
-  if (truncated && (is_prefix_of(uri) || is_prefix_of(without_scheme) || is_prefix_of(without_www))) {
+  if (truncated &&
+      (is_prefix_of(uri) || is_prefix_of(without_scheme) || is_prefix_of(without_www))) {
     return std::string(uri);
   }
-  if (!truncated && (EqualsIgnoreCase(shown, without_scheme) || EqualsIgnoreCase(shown, without_www))) {
+  if (!truncated &&
+      (EqualsIgnoreCase(shown, without_scheme) || EqualsIgnoreCase(shown, without_www))) {
     return std::nullopt;  // the whole address without its scheme: nothing lost
   }
   // Anchor text ("our A&E survey"): keep it, and say where it points.
@@ -95,8 +97,8 @@ std::string CleanText(std::string_view text) {
 bool IsPlausibleLanguage(std::string_view tag) {
   if (tag.empty() || tag.size() > kMaxLanguageLength) return false;
   for (char c : tag) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
     if (!ok) return false;
   }
   return true;

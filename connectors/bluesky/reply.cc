@@ -67,9 +67,8 @@ std::vector<LinkFacet> DetectLinks(std::string_view text) {
         break;
       }
     }
-    const bool word_start =
-        start == 0 || IsAsciiSpace(text[start - 1]) || text[start - 1] == '(' ||
-        text[start - 1] == '"' || text[start - 1] == '\'';
+    const bool word_start = start == 0 || IsAsciiSpace(text[start - 1]) || text[start - 1] == '(' ||
+                            text[start - 1] == '"' || text[start - 1] == '\'';
     std::string uri(text.substr(start, end - start));
     auto host = UrlHost(uri);
     if (word_start && host.ok() && host->find('.') != std::string::npos &&
@@ -141,8 +140,9 @@ Result<HttpRequest> ReplyRequest(const SourceSpec& account, const AuthSession* s
                    std::to_string(kMaxReplyLength) + " (and 3000 bytes)");
   }
   if (draft.idempotency_key.empty()) {
-    return invalid("the draft has no idempotency key (it names the record, so a retry cannot post "
-                   "twice)");
+    return invalid(
+        "the draft has no idempotency key (it names the record, so a retry cannot post "
+        "twice)");
   }
   if (ToUnixMillis(draft.created_at) <= 0) return invalid("the draft has no creation time");
 

@@ -45,10 +45,9 @@ std::optional<std::string> DecodeBase64Url(std::string_view text) {
   const size_t padding = (4 - standard.size() % 4) % 4;
   standard.append(padding, '=');
   std::string out(standard.size() / 4 * 3, '\0');
-  const int written =
-      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(standard.data()),
-                      static_cast<int>(standard.size()));
+  const int written = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                      reinterpret_cast<const unsigned char*>(standard.data()),
+                                      static_cast<int>(standard.size()));
   if (written < 0 || static_cast<size_t>(written) < padding) return std::nullopt;
   // EVP_DecodeBlock counts the zero bytes that padding stands for.
   out.resize(static_cast<size_t>(written) - padding);

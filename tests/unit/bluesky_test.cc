@@ -90,9 +90,10 @@ std::string Uri(int n, const std::string& rkey) {
 
 // A minimal postView for generated bodies.
 std::string PostViewJson(int i, const std::string& created = "2026-11-21T10:00:00.000Z") {
-  json::object record{{"$type", "app.bsky.feed.post"},
-                      {"text", "Generated post " + std::to_string(i) + " about the district nurses"},
-                      {"createdAt", created}};
+  json::object record{
+      {"$type", "app.bsky.feed.post"},
+      {"text", "Generated post " + std::to_string(i) + " about the district nurses"},
+      {"createdAt", created}};
   json::object view{{"uri", Uri(1, "3mgen" + std::to_string(1000000 + i))},
                     {"cid", "bafyreigen" + std::to_string(1000000 + i)},
                     {"author", json::object{{"did", Did(1)}, {"handle", "gen.bsky.social"}}},
@@ -172,8 +173,9 @@ TEST_CASE("bluesky shared search page", "[bluesky]") {
     // A truncated link's display text becomes the full address.
     const Post& second = page.posts[1];
     CHECK(second.language == "en");
-    CHECK(Contains(second.text, "share it!\n\nhttps://open.substack.com/pub/christackett/p/"
-                                "the-pawn-or-the-collaborator?r=92vnq&utm_medium=ios"));
+    CHECK(Contains(second.text,
+                   "share it!\n\nhttps://open.substack.com/pub/christackett/p/"
+                   "the-pawn-or-the-collaborator?r=92vnq&utm_medium=ios"));
     CHECK_FALSE(Contains(second.text, "christac..."));
 
     const Post& reply = page.posts[2];
@@ -322,8 +324,8 @@ TEST_CASE("bluesky search page", "[bluesky]") {
   CHECK(invalid.url == "https://bsky.app/profile/" + Did(4) + "/post/3mabcdefgh2a2");
   // No createdAt: indexedAt stands in, with a warning.
   CHECK(invalid.created_at == FromUnixMillis(1795255320000));
-  CHECK(AnyContains(page.warnings, "post 3 (" + Uri(4, "3mabcdefgh2a2") +
-                                       "): 'record.createdAt' is missing"));
+  CHECK(AnyContains(page.warnings,
+                    "post 3 (" + Uri(4, "3mabcdefgh2a2") + "): 'record.createdAt' is missing"));
 
   // A createdAt in 2099 is not believed.
   const Post& future = page.posts[4];
@@ -387,8 +389,8 @@ TEST_CASE("bluesky search cursor across a poll", "[bluesky]") {
   SECTION("an unusable page cursor is not followed") {
     for (const char* cursor : {"\"with space\"", "\"\"", "42"}) {
       INFO(cursor);
-      Page page = ParseOk(Response("{\"posts\":[" + PostViewJson(1) + "],\"cursor\":" + cursor + "}"),
-                          watermark);
+      Page page = ParseOk(
+          Response("{\"posts\":[" + PostViewJson(1) + "],\"cursor\":" + cursor + "}"), watermark);
       CHECK(page.caught_up);
       CHECK(AnyContains(page.warnings, "not followed"));
     }
@@ -418,10 +420,10 @@ TEST_CASE("bluesky thread: parents, replies, deletions", "[bluesky]") {
 }
 
 TEST_CASE("bluesky thread nodes without $type are read by shape", "[bluesky]") {
-  const std::string body = "{\"thread\":{\"post\":" + PostViewJson(1) + ",\"replies\":[{\"post\":" +
-                           PostViewJson(2) + "},{\"uri\":\"" + Uri(7, "3mgone") +
-                           "\",\"notFound\":true},{\"uri\":\"" + Uri(8, "3mblok") +
-                           "\",\"blocked\":true},{\"uri\":\"" + Uri(9, "3mwhat") + "\"}]}}";
+  const std::string body =
+      "{\"thread\":{\"post\":" + PostViewJson(1) + ",\"replies\":[{\"post\":" + PostViewJson(2) +
+      "},{\"uri\":\"" + Uri(7, "3mgone") + "\",\"notFound\":true},{\"uri\":\"" + Uri(8, "3mblok") +
+      "\",\"blocked\":true},{\"uri\":\"" + Uri(9, "3mwhat") + "\"}]}}";
   Page page = ParseOk(Response(body));
   CHECK(page.posts.size() == 2);
   CHECK(page.deletions.size() == 2);
@@ -541,8 +543,7 @@ TEST_CASE("bluesky link facets use UTF-8 byte offsets", "[bluesky]") {
           "our survey (https://s.example/x) here");
   }
   SECTION("non-web links are left alone") {
-    CHECK(ApplyLinkFacets("write to us", {{0, 5, "mailto:a@b.example"}}, &notes) ==
-          "write to us");
+    CHECK(ApplyLinkFacets("write to us", {{0, 5, "mailto:a@b.example"}}, &notes) == "write to us");
   }
   SECTION("out of order facets are applied in order") {
     CHECK(ApplyLinkFacets("a b", {{2, 3, "https://b.example"}, {0, 1, "https://a.example"}},
@@ -652,9 +653,7 @@ TEST_CASE("bluesky rejects bodies it cannot read", "[bluesky]") {
     CHECK(status.code() == StatusCode::kParseError);
     CHECK(Contains(status.message(), kSearchUrl));
   }
-  SECTION("an empty body") {
-    CHECK(ParseFails(Response("")).code() == StatusCode::kParseError);
-  }
+  SECTION("an empty body") { CHECK(ParseFails(Response("")).code() == StatusCode::kParseError); }
   SECTION("JSON that is not an object") {
     for (const char* body : {"[]", "\"posts\"", "42", "null"}) {
       INFO(body);
@@ -663,8 +662,8 @@ TEST_CASE("bluesky rejects bodies it cannot read", "[bluesky]") {
     }
   }
   SECTION("an object of another shape") {
-    CHECK(Contains(ParseFails(Response("{\"feed\":[]}")).message(),
-                   "neither 'posts' nor 'thread'"));
+    CHECK(
+        Contains(ParseFails(Response("{\"feed\":[]}")).message(), "neither 'posts' nor 'thread'"));
     CHECK(Contains(ParseFails(Response("{\"posts\":{}}")).message(),
                    "'posts' is object, expected array"));
   }
@@ -762,8 +761,7 @@ TEST_CASE("bluesky search requests", "[bluesky]") {
   SECTION("a service under a path") {
     auto request = NextRequest(Source("http://127.0.0.1:8080/bsky"), SourceCursor{});
     REQUIRE(request.ok());
-    CHECK(request->url.rfind("http://127.0.0.1:8080/bsky/xrpc/app.bsky.feed.searchPosts?", 0) ==
-          0);
+    CHECK(request->url.rfind("http://127.0.0.1:8080/bsky/xrpc/app.bsky.feed.searchPosts?", 0) == 0);
   }
 }
 
@@ -876,15 +874,16 @@ TEST_CASE("bluesky JWT expiry", "[bluesky]") {
   CHECK(JwtExpiry("h.eyJleHAiOjE3OTUyNTcyMDB9.s") == FromUnixSeconds(1795257200));
   CHECK(JwtExpiry("h.eyJleHAiOjE3OTUyNTcyMDAsInN1YiI6ImEifQ.s") == FromUnixSeconds(1795257200));
   CHECK(JwtExpiry("h.eyJleHAiOjE3OTUyNTcyMDAsInN1YiI6ImFiIn0.s") == FromUnixSeconds(1795257200));
-  CHECK(JwtExpiry("h.eyJleHAiOjE3OTUyNTcyMDAuOX0.s") == FromUnixSeconds(1795257200));  // 1795257200.9
+  CHECK(JwtExpiry("h.eyJleHAiOjE3OTUyNTcyMDAuOX0.s") ==
+        FromUnixSeconds(1795257200));  // 1795257200.9
   CHECK_FALSE(JwtExpiry("no-dots").has_value());
   CHECK_FALSE(JwtExpiry("h.!!!!.s").has_value());
   CHECK_FALSE(JwtExpiry("h.eyJleHAiOjE3OTUyNTcyMDB9=.s").has_value());  // padding is not base64url
   CHECK_FALSE(JwtExpiry("h.e.s").has_value());
   CHECK_FALSE(JwtExpiry("h.eyJzdWIiOiJhIn0.s").has_value());              // {"sub":"a"}
   CHECK_FALSE(JwtExpiry("h.eyJleHAiOiIxNzk1MjU3MjAwIn0.s").has_value());  // "exp" a string
-  CHECK_FALSE(JwtExpiry("h.eyJleHAiOjFlMzAwfQ.s").has_value());  // 1e300
-  CHECK_FALSE(JwtExpiry("h.W10.s").has_value());                 // []
+  CHECK_FALSE(JwtExpiry("h.eyJleHAiOjFlMzAwfQ.s").has_value());           // 1e300
+  CHECK_FALSE(JwtExpiry("h.W10.s").has_value());                          // []
   CHECK_FALSE(JwtExpiry("..").has_value());
 }
 
@@ -967,8 +966,8 @@ TEST_CASE("bluesky session answers", "[bluesky]") {
     CHECK(session->expires_at == now + std::chrono::minutes(15));
   }
   SECTION("an expiry already past: the default, not an immediate renewal loop") {
-    auto session = ParseSession(source, Own("session_create.json", 200, url),
-                                FromUnixSeconds(1795300000));
+    auto session =
+        ParseSession(source, Own("session_create.json", 200, url), FromUnixSeconds(1795300000));
     REQUIRE(session.ok());
     CHECK(session->expires_at == FromUnixSeconds(1795300000) + std::chrono::minutes(15));
   }
@@ -1048,7 +1047,8 @@ ReplyDraft Draft(std::string body = "Thank you for telling us. Please contact ou
 
 TEST_CASE("bluesky reply record keys", "[bluesky]") {
   const std::string key = ReplyRecordKey("reply-42", FromUnixMillis(1795260000123));
-  CHECK(std::regex_match(key, std::regex("^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")));
+  CHECK(std::regex_match(key,
+                         std::regex("^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")));
   CHECK(key == ReplyRecordKey("reply-42", FromUnixMillis(1795260000123)));
   CHECK(key != ReplyRecordKey("reply-43", FromUnixMillis(1795260000123)));
   CHECK(key != ReplyRecordKey("reply-42", FromUnixMillis(1795260000124)));
@@ -1071,7 +1071,8 @@ TEST_CASE("bluesky reply requests", "[bluesky]") {
   const AuthSession session = Session();
   SECTION("createRecord with reply refs, link facets and a stable record key") {
     ReplyDraft draft = Draft(
-        "Sorry to hear this \u2014 caf\u00e9 hours are at https://www.example.nhs.uk/caf\u00e9-hours. "
+        "Sorry to hear this \u2014 caf\u00e9 hours are at "
+        "https://www.example.nhs.uk/caf\u00e9-hours. "
         "(see https://example.nhs.uk/a_(b)) and https://x.example/path).");
     auto request = ReplyRequest(account, &session, target, draft);
     INFO(request.status().ToString());
@@ -1221,8 +1222,8 @@ TEST_CASE("bluesky reply answers", "[bluesky]") {
           "'uri' is missing; the reply may have been published");
     fails(Response("", url, 200), StatusCode::kParseError, "not JSON");
     fails(Response("[]", url, 201), StatusCode::kParseError, "not a JSON object");
-    fails(Response("{\"uri\":\"at://did:plc:x/app.bsky.feed.like/3m\",\"cid\":\"bafyreiabc\"}",
-                   url, 200),
+    fails(Response("{\"uri\":\"at://did:plc:x/app.bsky.feed.like/3m\",\"cid\":\"bafyreiabc\"}", url,
+                   200),
           StatusCode::kParseError, "not a post at-uri");
   }
   SECTION("long and hostile error text is cut to one line") {
