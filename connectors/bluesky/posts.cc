@@ -69,9 +69,18 @@ std::optional<std::string> ExpandedLink(std::string_view display, std::string_vi
       (is_prefix_of(uri) || is_prefix_of(without_scheme) || is_prefix_of(without_www))) {
     return std::string(uri);
   }
-  if (!truncated &&
-      (EqualsIgnoreCase(shown, without_scheme) || EqualsIgnoreCase(shown, without_www))) {
-    return std::nullopt;  // the whole address without its scheme: nothing lost
+  if (!truncated) {
+    auto same = [&](std::string_view a, std::string_view b) {
+      while (a.ends_with('/')) a.remove_suffix(1);
+      while (b.ends_with('/')) b.remove_suffix(1);
+      return EqualsIgnoreCase(a, b);
+    };
+    // The whole address, perhaps without its scheme or final '/', or some
+    // other address written out: nothing is hidden behind the text.
+    if (same(shown, uri) || same(shown, without_scheme) || same(shown, without_www) ||
+        StartsWithNoCase(shown, "https://") || StartsWithNoCase(shown, "http://")) {
+      return std::nullopt;
+    }
   }
   // Anchor text ("our A&E survey"): keep it, and say where it points.
   return std::string(display) + " (" + std::string(uri) + ")";

@@ -538,6 +538,12 @@ TEST_CASE("bluesky link facets use UTF-8 byte offsets", "[bluesky]") {
     CHECK(ApplyLinkFacets("at nhs.uk today", {{3, 9, "https://nhs.uk"}}, &notes) ==
           "at nhs.uk today");
   }
+  SECTION("an address written out differently is kept") {
+    CHECK(ApplyLinkFacets("at nhs.uk/ today", {{3, 10, "https://nhs.uk"}}, &notes) ==
+          "at nhs.uk/ today");
+    CHECK(ApplyLinkFacets("at https://a.example/x now", {{3, 22, "https://a.example/x/"}},
+                          &notes) == "at https://a.example/x now");
+  }
   SECTION("anchor text gains its address") {
     CHECK(ApplyLinkFacets("our survey here", {{0, 10, "https://s.example/x"}}, &notes) ==
           "our survey (https://s.example/x) here");
