@@ -133,6 +133,10 @@ struct AuthCapability {
   // Adds the session's credentials to a request built by next_request,
   // conversation.request or reply.request (usually `Authorization`).
   void (*authorize)(const AuthSession& session, HttpRequest& request);
+  // Whether `source` asks for a session at all; null means always. Where
+  // credentials are optional (Bluesky reads public search anonymously), a
+  // source for which this is false is polled without a session.
+  bool (*configured)(const SourceSpec& source) = nullptr;
 };
 
 // Fetching the conversation around a stored post, so replies join threads and
