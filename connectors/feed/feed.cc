@@ -1313,9 +1313,9 @@ Result<Page> ParseConversation(const SourceSpec& source, const Post& post,
                                const HttpResponse& response) {
   Page page;
   if (response.status == 404 || response.status == 410) {
-    page.deletions.push_back({.uid = post.uid.empty() ? post.id : post.uid,
-                              .reason = "comment feed gone on re-fetch (HTTP " +
-                                        std::to_string(response.status) + ")"});
+    page.deletions.push_back(
+        {.uid = post.uid.empty() ? post.id : post.uid,
+         .reason = "comment feed gone on re-fetch (HTTP " + std::to_string(response.status) + ")"});
     return page;
   }
   if (response.status < 200 || response.status > 299) {
@@ -1334,7 +1334,8 @@ Result<Page> ParseConversation(const SourceSpec& source, const Post& post,
   comments.reserve(page.posts.size());
   for (Post& comment : page.posts) {
     if (comment.id == post.id) continue;  // some feeds repeat the article
-    const bool names_article = comment.reply_to.empty() || comment.reply_to == comment.conversation ||
+    const bool names_article = comment.reply_to.empty() ||
+                               comment.reply_to == comment.conversation ||
                                comment.reply_to == post.url || comment.reply_to == post.id;
     if (names_article) comment.reply_to = post.id;
     comment.conversation = article_conversation;

@@ -276,7 +276,6 @@ Status BodyError(const HttpResponse& response, std::string_view what) {
                             ": " + std::string(what));
 }
 
-
 // Parses a response body, repairing invalid UTF-8 once (with a warning)
 // rather than losing the page. `storage` keeps the repaired copy alive for
 // as long as the returned element is used.
@@ -624,9 +623,9 @@ Result<HttpRequest> ConversationRequest(const SourceSpec& source, const Post& po
 
 Result<Page> ParseConversation(const SourceSpec& source, const Post& post,
                                const HttpResponse& response) {
-  const std::string where =
-      "mastodon context of status " + post.id.substr(0, kMaxIdLength) + " from " +
-      (response.url.empty() ? std::string("<unknown URL>") : response.url);
+  const std::string where = "mastodon context of status " + post.id.substr(0, kMaxIdLength) +
+                            " from " +
+                            (response.url.empty() ? std::string("<unknown URL>") : response.url);
   Page page;
   page.rate_limit = ReadRateLimit(response);
   if (response.status == 404 || response.status == 410) {
@@ -666,8 +665,9 @@ Result<Page> ParseConversation(const SourceSpec& source, const Post& post,
   if (auto h = UrlHost(instance); h.ok()) host = *h;
   std::set<std::string> seen = {post.id};
   // Ancestors come root first: a first ancestor that answers nothing is the
-  // root. Mastodon stops at 40 ancestors, so a deeper thread's root may be
-  // out of reach; its posts then keep their provisional conversation.
+  // root. Without a token Mastodon stops at 40 ancestors, so a deeper
+  // thread's root may be out of reach; its posts then keep their
+  // provisional conversation.
   std::string root;
   bool first_ancestor = true;
   auto take = [&](dom::element element, std::string_view list, size_t index) {
@@ -737,13 +737,12 @@ Result<HttpRequest> ReplyRequest(const SourceSpec& account, const AuthSession* /
                    base + "; crawl it from a [[source]] on " + base);
   }
   if (read_on != base) {
-    return invalid("status " + target.id + " was read from " + read_on + " but the account is on " +
-                   base +
-                   ": Mastodon status ids are local to an instance, and finding the status on " +
-                   base +
-                   " first (GET /api/v2/search?resolve=true) is a second request the reply "
-                   "capability does not make; answer from an account on " +
-                   read_on + ", or read the source through " + base);
+    return invalid(
+        "status " + target.id + " was read from " + read_on + " but the account is on " + base +
+        ": Mastodon status ids are local to an instance, and finding the status on " + base +
+        " first (GET /api/v2/search?resolve=true) is a second request the reply "
+        "capability does not make; answer from an account on " +
+        read_on + ", or read the source through " + base);
   }
   std::string_view body = draft.body;
   if (TrimAsciiSpace(body).empty()) return invalid("the reply is empty");
@@ -766,8 +765,8 @@ Result<HttpRequest> ReplyRequest(const SourceSpec& account, const AuthSession* /
   if (!draft.idempotency_key.empty()) {
     request.headers.Add("Idempotency-Key", draft.idempotency_key);
   }
-  request.body = "status=" + UrlEncode(body) + "&in_reply_to_id=" + target.id +
-                 "&visibility=public";
+  request.body =
+      "status=" + UrlEncode(body) + "&in_reply_to_id=" + target.id + "&visibility=public";
   return request;
 }
 
@@ -832,8 +831,8 @@ Result<HttpRequest> ResolveStatusRequest(const SourceSpec& account, const Post& 
     return invalid("status " + target.id.substr(0, kMaxIdLength) + " has no URI to resolve");
   }
   HttpRequest request;
-  request.url = base + "/api/v2/search?q=" + UrlEncode(address) +
-                "&resolve=true&type=statuses&limit=1";
+  request.url =
+      base + "/api/v2/search?q=" + UrlEncode(address) + "&resolve=true&type=statuses&limit=1";
   request.headers.Add("Accept", "application/json");
   request.headers.Add("Authorization", "Bearer " + token);
   return request;
@@ -841,8 +840,8 @@ Result<HttpRequest> ResolveStatusRequest(const SourceSpec& account, const Post& 
 
 Result<std::string> ParseResolvedStatusId(const SourceSpec& account, const Post& target,
                                           const HttpResponse& response) {
-  const std::string where = "mastodon search for " + OneLine(target.uid) + " on " +
-                            InstanceBase(account.url);
+  const std::string where =
+      "mastodon search for " + OneLine(target.uid) + " on " + InstanceBase(account.url);
   if (response.status < 200 || response.status > 299) return HttpError(response, where);
   dom::parser parser;
   std::string repaired;

@@ -144,8 +144,8 @@ int CmdConfigCheck(const GlobalOptions& global, std::ostream& out, std::ostream&
   }
   // Secret keys (access tokens) are masked by DescribeSource.
   for (const AccountSpec& a : config->accounts) {
-    out << "  account for " << a.org << ": " << DescribeSource(a.spec, FindConnector(a.spec.connector))
-        << "\n";
+    out << "  account for " << a.org << ": "
+        << DescribeSource(a.spec, FindConnector(a.spec.connector)) << "\n";
   }
   return 0;
 }
@@ -270,8 +270,8 @@ int CmdPosts(const GlobalOptions& global, const std::string& search, int limit, 
   for (const StoredPost& p : *posts) {
     // PLATFORM:UID last: what `earshot publish --post` takes.
     out << When(p.post.created_at) << "  " << p.post.platform << "  "
-        << (p.post.author_handle.empty() ? "-" : p.post.author_handle) << "  [" << p.source
-        << "]  " << p.post.platform << ":" << p.post.uid << "\n    "
+        << (p.post.author_handle.empty() ? "-" : p.post.author_handle) << "  [" << p.source << "]  "
+        << p.post.platform << ":" << p.post.uid << "\n    "
         << Shorten(p.post.title.empty() ? p.post.text : p.post.title + " — " + p.post.text, 200)
         << "\n";
     std::string summary = DecisionSummary(p.post.decisions);

@@ -220,10 +220,9 @@ Result<OptionValue> DefaultValue(const ConfigKeySpec& key) {
 
 // Reads one [[source]] (kind kSource) or [[account]] (kAccount, whose
 // `org` goes to *org) table.
-Result<SourceSpec> ReadConnectorTable(std::string_view file, const toml::table& table,
-                                      size_t index, TableKind kind,
-                                      const ConnectorLookup& connectors, const EnvLookup& env,
-                                      std::string* org) {
+Result<SourceSpec> ReadConnectorTable(std::string_view file, const toml::table& table, size_t index,
+                                      TableKind kind, const ConnectorLookup& connectors,
+                                      const EnvLookup& env, std::string* org) {
   const std::string kind_name = kind == TableKind::kSource ? "source" : "account";
   SourceSpec spec;
   TableReader r(file, table, "[[" + kind_name + "]] #" + std::to_string(index + 1));
@@ -509,8 +508,8 @@ Result<Config> ParseConfig(std::string_view text, std::string_view file_name,
     for (size_t i = 0; i < accounts->size(); ++i) {
       const toml::table& t = *(*accounts)[i].as_table();
       AccountSpec account;
-      auto spec = ReadConnectorTable(file_name, t, i, TableKind::kAccount, connectors, env,
-                                     &account.org);
+      auto spec =
+          ReadConnectorTable(file_name, t, i, TableKind::kAccount, connectors, env, &account.org);
       EARSHOT_RETURN_IF_ERROR(spec.status());
       if (!names.insert(spec->name).second) {
         return Status::InvalidArgument(Where(file_name, t.source()) + "account name \"" +

@@ -46,8 +46,8 @@ std::string KnownAccounts(const Config& config) {
 
 }  // namespace
 
-int CmdPublish(const GlobalOptions& global, const PublishCommandOptions& options,
-               std::ostream& out, std::ostream& err) {
+int CmdPublish(const GlobalOptions& global, const PublishCommandOptions& options, std::ostream& out,
+               std::ostream& err) {
   auto config = LoadEffectiveConfig(global);
   if (!config.ok()) {
     err << kName << ": " << config.status().message() << "\n";
@@ -67,8 +67,9 @@ int CmdPublish(const GlobalOptions& global, const PublishCommandOptions& options
   }
   const size_t colon = options.post.find(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == options.post.size()) {
-    err << kName << ": --post must be PLATFORM:UID, e.g. mastodon:https://social.example/users/"
-                    "alice/statuses/1 (`earshot posts` prints it on each post)\n";
+    err << kName
+        << ": --post must be PLATFORM:UID, e.g. mastodon:https://social.example/users/"
+           "alice/statuses/1 (`earshot posts` prints it on each post)\n";
     return 2;
   }
   const std::string platform = options.post.substr(0, colon);
@@ -143,7 +144,10 @@ int CmdPublish(const GlobalOptions& global, const PublishCommandOptions& options
                   ? " (the platform then answers with the reply it already made)\n"
                   : " (this platform ignores it: a repeat may post twice)\n");
     }
-    return 1;
+    // Refused before anything was sent: the account, post or body is wrong.
+    const bool bad_input = outcome.attempts == 0 && !outcome.outcome_unknown &&
+                           outcome.reply.status().code() == StatusCode::kInvalidArgument;
+    return bad_input ? 2 : 1;
   }
   if (!global.quiet) {
     err << kName << ": published reply " << outcome.reply->id << " from account \""

@@ -13,7 +13,7 @@ namespace earshot {
 
 struct ReplyPublisherState {
   ReplyPublisherState(boost::asio::io_context& io, HttpTransport& transport, const Clock& clock,
-       PublishOptions options)
+                      PublishOptions options)
       : io(io), transport(transport), clock(clock), options(options) {}
 
   boost::asio::io_context& io;
@@ -85,15 +85,15 @@ bool MayResend(const Operation& op, const ReplyPublisherState& impl) {
 void OnSession(const OperationPtr& op, const AuthSession* renewing, Result<HttpResponse> response) {
   auto impl = op->owner.lock();
   if (!impl) {
-    Finish(op, Status::Cancelled(AccountContext(*op) + ": publisher gone before the reply was sent"),
+    Finish(op,
+           Status::Cancelled(AccountContext(*op) + ": publisher gone before the reply was sent"),
            false);
     return;
   }
   const std::string context = AccountContext(*op) + ": signing in";
-  Result<AuthSession> session = response.ok()
-                                    ? op->connector->auth->parse_session(op->account, *response,
-                                                                         impl->clock.Now())
-                                    : Result<AuthSession>(response.status());
+  Result<AuthSession> session =
+      response.ok() ? op->connector->auth->parse_session(op->account, *response, impl->clock.Now())
+                    : Result<AuthSession>(response.status());
   if (!session.ok()) {
     if (renewing != nullptr && !op->tried_fresh_session) {
       // A refresh token can expire too; the credentials may still work.
@@ -113,7 +113,8 @@ void OnSession(const OperationPtr& op, const AuthSession* renewing, Result<HttpR
 void StartSession(const OperationPtr& op, bool fresh) {
   auto impl = op->owner.lock();
   if (!impl) {
-    Finish(op, Status::Cancelled(AccountContext(*op) + ": publisher gone before the reply was sent"),
+    Finish(op,
+           Status::Cancelled(AccountContext(*op) + ": publisher gone before the reply was sent"),
            false);
     return;
   }
@@ -145,10 +146,9 @@ void StartSession(const OperationPtr& op, bool fresh) {
     Finish(op, request.status().Annotate(AccountContext(*op) + ": signing in"), false);
     return;
   }
-  impl->transport.Start(std::move(request).value(),
-                        [op, renewing](Result<HttpResponse> response) {
-                          OnSession(op, renewing.get(), std::move(response));
-                        });
+  impl->transport.Start(std::move(request).value(), [op, renewing](Result<HttpResponse> response) {
+    OnSession(op, renewing.get(), std::move(response));
+  });
 }
 
 void OnReply(const OperationPtr& op, Result<HttpResponse> response) {
@@ -194,7 +194,8 @@ void OnReply(const OperationPtr& op, Result<HttpResponse> response) {
 void SendReply(const OperationPtr& op) {
   auto impl = op->owner.lock();
   if (!impl) {
-    Finish(op, Status::Cancelled(AccountContext(*op) + ": publisher gone before the reply was sent"),
+    Finish(op,
+           Status::Cancelled(AccountContext(*op) + ": publisher gone before the reply was sent"),
            op->attempts > 0);
     return;
   }
@@ -209,9 +210,8 @@ void SendReply(const OperationPtr& op) {
     op->connector->auth->authorize(*session, *request);
   }
   ++op->attempts;
-  impl->transport.Start(std::move(request).value(), [op](Result<HttpResponse> response) {
-    OnReply(op, std::move(response));
-  });
+  impl->transport.Start(std::move(request).value(),
+                        [op](Result<HttpResponse> response) { OnReply(op, std::move(response)); });
 }
 
 // What can be known to be wrong before anything is sent.

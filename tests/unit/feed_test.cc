@@ -1028,7 +1028,8 @@ TEST_CASE("feed: Blogger Atom via FeedBurner", "[feed]") {
 // ---------------------------------------------------------------------------
 // Conversations: an article's own comment feed
 
-constexpr char kArticleComments[] = "https://waitingroom.example.org/2026/03/eight-hours-in-ae/feed/";
+constexpr char kArticleComments[] =
+    "https://waitingroom.example.org/2026/03/eight-hours-in-ae/feed/";
 
 Post Article(std::string id = "https://waitingroom.example.org/?p=101",
              std::string url = "https://waitingroom.example.org/2026/03/eight-hours-in-ae/",
@@ -1068,8 +1069,8 @@ TEST_CASE("feed can fetch conversations but takes no replies", "[feed]") {
 }
 
 TEST_CASE("feed posts keep their comment feed in ref", "[feed]") {
-  auto page = Parse(FeedSource(), SourceCursor{}, FeedResponse(200, Own("rss20_cdata_escaped.xml"),
-                                                               kBlogFeed));
+  auto page = Parse(FeedSource(), SourceCursor{},
+                    FeedResponse(200, Own("rss20_cdata_escaped.xml"), kBlogFeed));
   REQUIRE(page.ok());
   REQUIRE(page->posts.size() == 7);
   CHECK(page->posts[0].ref == kArticleComments);
@@ -1118,8 +1119,7 @@ TEST_CASE("feed conversation: a comment feed that says nothing of threads", "[fe
                          "https://waitingroom.example.org/2026/03/booking-a-blood-test/feed/");
   article.conversation = "thread-root-of-99";
   auto page = ParseConversation(
-      FeedSource(), article,
-      FeedResponse(200, Own("article_comments_plain_rss.xml"), article.ref));
+      FeedSource(), article, FeedResponse(200, Own("article_comments_plain_rss.xml"), article.ref));
   REQUIRE(page.ok());
   REQUIRE(page->posts.size() == 2);  // the repeated article is left out
   for (const Post& comment : page->posts) {
@@ -1147,7 +1147,8 @@ TEST_CASE("feed conversation: gone, failing and unreadable comment feeds", "[fee
   CHECK(denied.status().code() == StatusCode::kPermissionDenied);
   auto html = ParseConversation(FeedSource(), article, FeedResponse(200, Own("html_page.html")));
   CHECK(html.status().code() == StatusCode::kParseError);
-  auto bomb = ParseConversation(FeedSource(), article, FeedResponse(200, Own("billion_laughs.xml")));
+  auto bomb =
+      ParseConversation(FeedSource(), article, FeedResponse(200, Own("billion_laughs.xml")));
   CHECK_FALSE(bomb.ok());
 }
 
@@ -1158,8 +1159,7 @@ TEST_CASE("feed conversation: the shared WordPress per-post comment feed", "[fee
                          "https://riskprofiler.example/2021/05/14/hello-world/feed/");
   auto page = ParseConversation(
       FeedSource(), article,
-      FeedResponse(200,
-                   testing::ReadFile(*dir / "wordpress_post_comments_rss2_simplystatic.xml"),
+      FeedResponse(200, testing::ReadFile(*dir / "wordpress_post_comments_rss2_simplystatic.xml"),
                    article.ref));
   INFO(page.status().ToString());
   REQUIRE(page.ok());

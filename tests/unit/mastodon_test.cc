@@ -23,11 +23,11 @@ using connector_mastodon::Parse;
 using connector_mastodon::ParseConversation;
 using connector_mastodon::ParseReply;
 using connector_mastodon::ParseResolvedStatusId;
-using connector_mastodon::ReplyRequest;
-using connector_mastodon::ResolveStatusRequest;
 using connector_mastodon::PrevLinkCursor;
 using connector_mastodon::QualifiedHandle;
 using connector_mastodon::ReadRateLimit;
+using connector_mastodon::ReplyRequest;
+using connector_mastodon::ResolveStatusRequest;
 
 SourceSpec TagSource(std::string url = "https://social.example", std::string tag = "NHS") {
   SourceSpec source;
@@ -777,7 +777,8 @@ TEST_CASE("mastodon instance base of source and API URLs", "[mastodon]") {
 
 TEST_CASE("mastodon posts remember the instance their ids belong to", "[mastodon]") {
   SECTION("the source's instance") {
-    Page page = ParseOk(TagSource("https://Social.Example/"), OwnResponse("tag_timeline_page.json"));
+    Page page =
+        ParseOk(TagSource("https://Social.Example/"), OwnResponse("tag_timeline_page.json"));
     REQUIRE_FALSE(page.posts.empty());
     for (const Post& post : page.posts) CHECK(post.ref == "https://social.example");
   }
@@ -926,9 +927,9 @@ TEST_CASE("mastodon conversation whose root is out of reach", "[mastodon]") {
   Post target = StoredStatus("113500000000000350", "https://social.example", "113500000000000300");
   auto page = ParseConversation(
       TagSource(), target,
-      StatusResponse(
-          200, testing::ReadFile(testing::OwnFixture("mastodon/context_cut_ancestors.json")),
-          "https://social.example/api/v1/statuses/113500000000000350/context"));
+      StatusResponse(200,
+                     testing::ReadFile(testing::OwnFixture("mastodon/context_cut_ancestors.json")),
+                     "https://social.example/api/v1/statuses/113500000000000350/context"));
   REQUIRE(page.ok());
   REQUIRE(page->posts.size() == 1);
   // Provisional, as in a timeline: the parent; the threader follows reply_to.
@@ -938,9 +939,9 @@ TEST_CASE("mastodon conversation whose root is out of reach", "[mastodon]") {
 TEST_CASE("mastodon conversation skips bad items and counts them", "[mastodon]") {
   auto page = ParseConversation(
       TagSource(), StoredStatus("113500000000000402", "https://social.example", "x"),
-      StatusResponse(
-          200, testing::ReadFile(testing::OwnFixture("mastodon/context_hostile_items.json")),
-          "https://social.example/api/v1/statuses/113500000000000402/context"));
+      StatusResponse(200,
+                     testing::ReadFile(testing::OwnFixture("mastodon/context_hostile_items.json")),
+                     "https://social.example/api/v1/statuses/113500000000000402/context"));
   REQUIRE(page.ok());
   CHECK(page->posts.size() == 2);
   CHECK(page->skipped_items == 4);
@@ -970,7 +971,8 @@ TEST_CASE("mastodon conversation failures", "[mastodon]") {
   const std::string url = "https://social.example/api/v1/statuses/113500000000000402/context";
   Post target = StoredStatus("113500000000000402");
   auto fail = [&](int status, std::string body) {
-    auto page = ParseConversation(TagSource(), target, StatusResponse(status, std::move(body), url));
+    auto page =
+        ParseConversation(TagSource(), target, StatusResponse(status, std::move(body), url));
     REQUIRE_FALSE(page.ok());
     return page.status();
   };
@@ -984,17 +986,18 @@ TEST_CASE("mastodon conversation failures", "[mastodon]") {
   CHECK(fail(200, "{\"ancestors\":[],\"descendants\":{}}").code() == StatusCode::kParseError);
   CHECK(fail(200, "{\"ancestors\":[],\"desc").code() == StatusCode::kParseError);
   // Invalid UTF-8 is repaired, not fatal.
-  auto page = ParseConversation(
-      TagSource(), target,
-      StatusResponse(200, "{\"ancestors\":[" + StatusJson(113500000000000105, "") +
-                              "],\"descendants\":[]}\xff",
-                     url));
+  auto page =
+      ParseConversation(TagSource(), target,
+                        StatusResponse(200,
+                                       "{\"ancestors\":[" + StatusJson(113500000000000105, "") +
+                                           "],\"descendants\":[]}\xff",
+                                       url));
   CHECK_FALSE(page.ok());  // bytes after the document are not JSON
   std::string bad = StatusJson(113500000000000105);
   bad.replace(bad.find("Generated"), 1, "\xC3");
-  page = ParseConversation(TagSource(), target,
-                           StatusResponse(200,
-                                          "{\"ancestors\":[" + bad + "],\"descendants\":[]}", url));
+  page = ParseConversation(
+      TagSource(), target,
+      StatusResponse(200, "{\"ancestors\":[" + bad + "],\"descendants\":[]}", url));
   REQUIRE(page.ok());
   CHECK(page->posts.size() == 1);
   CHECK(AnyWarningContains(*page, "not valid UTF-8"));
@@ -1056,8 +1059,7 @@ TEST_CASE("mastodon reply request", "[mastodon]") {
     for (int i = 0; i < 500; ++i) body += "é";
     CHECK(ReplyRequest(Account(), nullptr, target, Draft(body)).ok());
     body += "!";
-    CHECK(Contains(ReplyRequestError(Account(), target, Draft(body)),
-                   "501 characters"));
+    CHECK(Contains(ReplyRequestError(Account(), target, Draft(body)), "501 characters"));
   }
 }
 
@@ -1131,10 +1133,9 @@ TEST_CASE("mastodon reply answers: the published status", "[mastodon]") {
 TEST_CASE("mastodon reply answers: the shared recording of a reply", "[mastodon]") {
   EARSHOT_REQUIRE_SHARED(dir, "mastodon");
   Post target = StoredStatus("117020583245459824", "http://localhost:3000");
-  auto reply =
-      ParseReply(Account("http://localhost:3000"), target,
-                 StatusResponse(200, testing::ReadFile(*dir / "status_reply_single.json"),
-                                "http://localhost:3000/api/v1/statuses"));
+  auto reply = ParseReply(Account("http://localhost:3000"), target,
+                          StatusResponse(200, testing::ReadFile(*dir / "status_reply_single.json"),
+                                         "http://localhost:3000/api/v1/statuses"));
   INFO(reply.status().ToString());
   REQUIRE(reply.ok());
   CHECK(reply->id == "117020583258292382");
@@ -1155,8 +1156,8 @@ TEST_CASE("mastodon reply answers: refusals carry the platform's message", "[mas
   Post target = StoredStatus("113500000000000402");
   auto fail = [&](int status, const std::string& fixture,
                   std::vector<std::pair<std::string, std::string>> headers = {}) {
-    HttpResponse response = StatusResponse(
-        status, testing::ReadFile(testing::OwnFixture("mastodon/" + fixture)), url);
+    HttpResponse response =
+        StatusResponse(status, testing::ReadFile(testing::OwnFixture("mastodon/" + fixture)), url);
     for (auto& [name, value] : headers) response.headers.Add(name, value);
     auto reply = ParseReply(Account(), target, response);
     REQUIRE_FALSE(reply.ok());
@@ -1197,13 +1198,13 @@ TEST_CASE("mastodon reply answers: refusals carry the platform's message", "[mas
 TEST_CASE("mastodon reply answers: a 2xx that names no reply is not success", "[mastodon]") {
   const std::string url = "https://social.example/api/v1/statuses";
   Post target = StoredStatus("113500000000000402");
-  for (const std::string& body :
-       std::vector<std::string>{std::string(), std::string("<html>ok</html>"), std::string("[]"), std::string("{}"),
-        std::string("{\"id\":\"113500000000000500\"}"),
-        std::string("{\"id\":\"113500000000000500\",\"uri\":\"\"}"),
-        std::string("{\"id\":7,\"uri\":\"https://social.example/s/7\"}"),
-        std::string("{\"id\":\"../x\",\"uri\":\"https://social.example/s/7\"}"),
-        std::string("{\"id\":\"113500000000000500\",\"uri\":\"https://social.example/s/1\"")}) {
+  for (const std::string& body : std::vector<std::string>{
+           std::string(), std::string("<html>ok</html>"), std::string("[]"), std::string("{}"),
+           std::string("{\"id\":\"113500000000000500\"}"),
+           std::string("{\"id\":\"113500000000000500\",\"uri\":\"\"}"),
+           std::string("{\"id\":7,\"uri\":\"https://social.example/s/7\"}"),
+           std::string("{\"id\":\"../x\",\"uri\":\"https://social.example/s/7\"}"),
+           std::string("{\"id\":\"113500000000000500\",\"uri\":\"https://social.example/s/1\"")}) {
     INFO(body);
     auto reply = ParseReply(Account(), target, StatusResponse(200, body, url));
     REQUIRE_FALSE(reply.ok());
@@ -1231,10 +1232,11 @@ TEST_CASE("mastodon resolving a status from another instance", "[mastodon]") {
   CHECK(request->headers.Get("Authorization") == "Bearer wr1te-T0KEN");
   const std::string found =
       "{\"accounts\":[],\"hashtags\":[],\"statuses\":[" +
-      StatusJson(113500000000000900).replace(
-          StatusJson(113500000000000900).find("https://social.example/users/gen/statuses/"),
-          std::string("https://social.example/users/gen/statuses/113500000000000900").size(),
-          target.uid) +
+      StatusJson(113500000000000900)
+          .replace(
+              StatusJson(113500000000000900).find("https://social.example/users/gen/statuses/"),
+              std::string("https://social.example/users/gen/statuses/113500000000000900").size(),
+              target.uid) +
       "]}";
   auto id = ParseResolvedStatusId(Account(), target, Response(found));
   INFO(id.status().ToString());
