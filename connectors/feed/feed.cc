@@ -1025,6 +1025,8 @@ void FeedReader::Finish(RawItem item, size_t index) {
 
   FeedItem out;
   out.post = std::move(post);
+  // Where this item's own comments live: what ConversationRequest fetches.
+  out.post.ref = item.comment_feed_url;
   out.comment_feed_url = std::move(item.comment_feed_url);
   out.comment_count = item.comment_count;
   feed_.items.push_back(std::move(out));
@@ -1288,11 +1290,70 @@ Result<Page> Parse(const SourceSpec& source, const SourceCursor& /*cursor*/,
   return page;
 }
 
+Result<HttpRequest> ConversationRequest(const SourceSpec& source, const Post& post,
+                                        std::string_view /*cursor*/) {
+  if (post.ref.empty()) {
+    return Status::NotFound("source '" + source.name + "': item " + RepairUtf8(post.id) +
+                            " names no comment feed (wfw:commentRss or link rel=\"replies\")");
+  }
+  if (!IsHttpUrl(post.ref)) {
+    return Status::InvalidArgument("source '" + source.name + "': comment feed of item " +
+                                   RepairUtf8(post.id) +
+                                   " is not an http(s) URL: " + RepairUtf8(post.ref));
+  }
+  HttpRequest request;
+  request.url = post.ref;
+  request.headers.Add("Accept",
+                      "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
+                      "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1");
+  return request;
+}
+
+Result<Page> ParseConversation(const SourceSpec& source, const Post& post,
+                               const HttpResponse& response) {
+  Page page;
+  if (response.status == 404 || response.status == 410) {
+    page.deletions.push_back(
+        {.uid = post.uid.empty() ? post.id : post.uid,
+         .reason = "comment feed gone on re-fetch (HTTP " + std::to_string(response.status) + ")"});
+    return page;
+  }
+  if (response.status < 200 || response.status > 299) {
+    return StatusFromHttp(response.status,
+                          "comment feed " + (response.url.empty() ? post.ref : response.url));
+  }
+  auto parsed = Parse(source, SourceCursor{}, response);
+  if (!parsed.ok()) return parsed.status();
+  page = std::move(parsed).value();
+  page.next_cursor.clear();  // the source's own cursor is not this feed's
+  // Every item of this feed belongs to the article, whatever the feed says
+  // (or does not say) about threading. A reply_to naming the article by
+  // another of its names (its guid where we hold its link) names it by ours.
+  const std::string article_conversation = post.conversation.empty() ? post.id : post.conversation;
+  std::vector<Post> comments;
+  comments.reserve(page.posts.size());
+  for (Post& comment : page.posts) {
+    if (comment.id == post.id) continue;  // some feeds repeat the article
+    const bool names_article = comment.reply_to.empty() ||
+                               comment.reply_to == comment.conversation ||
+                               comment.reply_to == post.url || comment.reply_to == post.id;
+    if (names_article) comment.reply_to = post.id;
+    comment.conversation = article_conversation;
+    comments.push_back(std::move(comment));
+  }
+  page.posts = std::move(comments);
+  return page;
+}
+
 RateLimitInfo ReadRateLimit(const HttpResponse& /*response*/) {
   return {};  // feeds have no rate-limit dialect; Retry-After is the engine's
 }
 
 const ConnectorDescriptor& Descriptor() {
+  static const ConversationCapability kConversation{
+      .request = &ConversationRequest,
+      .parse = &ParseConversation,
+  };
   static const ConnectorDescriptor kDescriptor{
       .name = "feed",
       .summary = "RSS 0.9x/1.0/2.0 and Atom 0.3/1.0 feeds, blog comment feeds included",
@@ -1310,6 +1371,9 @@ const ConnectorDescriptor& Descriptor() {
       .next_request = &NextRequest,
       .parse = &Parse,
       .read_rate_limit = &ReadRateLimit,
+      // No `reply`: a feed cannot take an answer; staff answer on the page
+      // the post links to.
+      .conversation = &kConversation,
   };
   return kDescriptor;
 }

@@ -28,6 +28,19 @@ Result<Page> Parse(const SourceSpec& source, const SourceCursor& cursor,
                    const HttpResponse& response);
 RateLimitInfo ReadRateLimit(const HttpResponse& response);
 
+// ConversationCapability: an article's comments come from its own comment
+// feed (wfw:commentRss or Atom link rel="replies"), which Parse keeps in
+// Post::ref. GET that URL; a post without one has no conversation to fetch
+// (kNotFound). Feeds take no replies: the descriptor has no ReplyCapability.
+Result<HttpRequest> ConversationRequest(const SourceSpec& source, const Post& post,
+                                        std::string_view cursor);
+// 2xx: the comment feed's items as comments of `post` (conversation = the
+// article's conversation; reply_to = the parent comment the feed names,
+// else the article). 404/410: a deletion of `post` (the feed is gone with
+// its article). Any other status: the StatusFromHttp error.
+Result<Page> ParseConversation(const SourceSpec& source, const Post& post,
+                               const HttpResponse& response);
+
 // Defaults of the descriptor's keys, and the fixed input limit.
 inline constexpr int64_t kDefaultMaxItems = 1000;
 inline constexpr int64_t kDefaultMaxTextBytes = 256 * 1024;
@@ -50,7 +63,9 @@ struct FeedParseOptions {
 
 // One item or entry, with the feed facts that do not fit in a Post.
 struct FeedItem {
-  Post post;  // platform "feed"; fetched_at and content_hash left unset
+  // Platform "feed"; fetched_at and content_hash left unset. Its `ref` is
+  // comment_feed_url.
+  Post post;
   // wfw:commentRss or Atom <link rel="replies">: the item's own comment
   // feed, for fetching its conversation. Absolute, or empty.
   std::string comment_feed_url;

@@ -66,6 +66,13 @@ std::string InstanceHost(const SourceSpec& source, const HttpResponse& response)
   return {};
 }
 
+// The instance whose ids a response carries: the source's, else the
+// response's own (for `earshot parse --url`).
+std::string SourceInstance(const SourceSpec& source, const HttpResponse& response) {
+  std::string base = InstanceBase(source.url);
+  return base.empty() ? InstanceBase(response.url) : base;
+}
+
 // Reads the fields of one Status entity. The first problem found is kept in
 // `error` and makes the item unreadable; optional fields may be absent or
 // null but never of another type (a wrong type means we misread the entity).
@@ -269,6 +276,111 @@ Status BodyError(const HttpResponse& response, std::string_view what) {
                             ": " + std::string(what));
 }
 
+// Parses a response body, repairing invalid UTF-8 once (with a warning)
+// rather than losing the page. `storage` keeps the repaired copy alive for
+// as long as the returned element is used.
+Result<dom::element> ParseJsonBody(dom::parser& parser, const HttpResponse& response,
+                                   std::string& storage, std::vector<std::string>& warnings) {
+  dom::element root;
+  auto error = parser.parse(response.body.data(), response.body.size()).get(root);
+  if (error == simdjson::UTF8_ERROR) {
+    storage = RepairUtf8(response.body);
+    error = parser.parse(storage.data(), storage.size()).get(root);
+    if (error == simdjson::SUCCESS) {
+      warnings.push_back("body is not valid UTF-8; invalid bytes replaced by U+FFFD");
+    }
+  }
+  if (error != simdjson::SUCCESS) {
+    return BodyError(response, std::string("invalid JSON: ") + simdjson::error_message(error));
+  }
+  return root;
+}
+
+// Untrusted text from a platform, fit for one log line: valid UTF-8, no
+// control characters, at most 300 bytes.
+std::string OneLine(std::string_view text) {
+  std::string clean = RepairUtf8(text);
+  for (char& c : clean) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  std::string_view trimmed = TrimAsciiSpace(clean);
+  if (trimmed.size() <= 300) return std::string(trimmed);
+  size_t cut = 300;
+  while (cut > 0 && (static_cast<unsigned char>(trimmed[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(trimmed.substr(0, cut)) + "...";
+}
+
+// The platform's own explanation of a failure: Mastodon's error entity
+// ({"error": "...", "error_description": "..."}), else a short plain-text
+// body; empty for anything else (an HTML error page says nothing useful).
+std::string PlatformMessage(const HttpResponse& response) {
+  dom::parser parser;
+  dom::element root;
+  std::string_view body = TrimAsciiSpace(response.body);
+  if (!body.empty() && body.front() == '{' &&
+      parser.parse(body.data(), body.size()).get(root) == simdjson::SUCCESS) {
+    std::string_view error;
+    std::string_view description;
+    if (root["error"].get_string().get(error) != simdjson::SUCCESS) error = {};
+    if (root["error_description"].get_string().get(description) != simdjson::SUCCESS) {
+      description = {};
+    }
+    std::string message = OneLine(error);
+    std::string detail = OneLine(description);
+    if (!detail.empty() && detail != message) {
+      message += message.empty() ? detail : " (" + detail + ")";
+    }
+    return message;
+  }
+  auto type = response.headers.Get("Content-Type");
+  if (type && ParseContentType(*type).media_type == "text/plain" && body.size() <= 300) {
+    return OneLine(body);
+  }
+  return {};
+}
+
+// The error for a non-2xx answer: the shared HTTP mapping plus the
+// platform's message and, for 429, when the limit resets.
+Status HttpError(const HttpResponse& response, std::string_view where) {
+  std::string detail = PlatformMessage(response);
+  if (response.status == 429) {
+    RateLimitInfo limits = ReadRateLimit(response);
+    if (limits.reset) {
+      detail += (detail.empty() ? "" : "; ") + std::string("limit resets at ") +
+                FormatRfc3339(*limits.reset);
+    }
+  }
+  return StatusFromHttp(response.status, where, detail);
+}
+
+// The token a read request carries: `token`, else `access_token`.
+std::string ReadToken(const SourceSpec& source) {
+  std::string token(TrimAsciiSpace(source.GetString("token")));
+  if (token.empty()) token = std::string(TrimAsciiSpace(source.GetString("access_token")));
+  return token;
+}
+
+bool IsHttpBase(std::string_view base) {
+  return !base.empty() && (base.starts_with("https://") || base.starts_with("http://")) &&
+         UrlHost(base).ok();
+}
+
+// True when `value` can go into a header field as is.
+bool IsHeaderSafe(std::string_view value) {
+  for (char c : value) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+size_t CodePoints(std::string_view utf8) {
+  size_t count = 0;
+  for (char c : utf8) {
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++count;
+  }
+  return count;
+}
+
 }  // namespace
 
 int CompareStatusIds(std::string_view a, std::string_view b) {
@@ -321,14 +433,16 @@ Result<HttpRequest> NextRequest(const SourceSpec& source, const SourceCursor& cu
   const bool tag_set = !tag.empty();
   while (!tag.empty() && tag.front() == '#') tag.remove_prefix(1);
   std::string query(TrimAsciiSpace(source.GetString("query")));
-  std::string token(TrimAsciiSpace(source.GetString("token")));
+  const std::string token = ReadToken(source);
   if (tag_set == !query.empty()) {
     return invalid(tag_set ? "set either `tag` or `query`, not both"
                            : "set `tag` (hashtag timeline) or `query` (status search)");
   }
   if (tag_set && tag.empty()) return invalid("`tag` is empty once its '#' is removed");
   if (!query.empty() && token.empty()) {
-    return invalid("`query` (status search) needs `token`, e.g. token = \"${MASTODON_TOKEN}\"");
+    return invalid(
+        "`query` (status search) needs `token` (or `access_token`), e.g. token = "
+        "\"${MASTODON_TOKEN}\"");
   }
   const int64_t limit = source.GetInt("limit", kMaxLimit);
   if (limit < 1 || limit > kMaxLimit) {
@@ -381,20 +495,11 @@ Result<Page> Parse(const SourceSpec& source, const SourceCursor& cursor,
   page.rate_limit = ReadRateLimit(response);
 
   dom::parser parser;
-  dom::element root;
   std::string repaired;
-  auto error = parser.parse(response.body.data(), response.body.size()).get(root);
-  if (error == simdjson::UTF8_ERROR) {
-    // One bad byte must not stall the source on this page forever.
-    repaired = RepairUtf8(response.body);
-    error = parser.parse(repaired.data(), repaired.size()).get(root);
-    if (error == simdjson::SUCCESS) {
-      page.warnings.push_back("body is not valid UTF-8; invalid bytes replaced by U+FFFD");
-    }
-  }
-  if (error != simdjson::SUCCESS) {
-    return BodyError(response, std::string("invalid JSON: ") + simdjson::error_message(error));
-  }
+  // One bad byte must not stall the source on this page forever.
+  auto parsed = ParseJsonBody(parser, response, repaired, page.warnings);
+  if (!parsed.ok()) return parsed.status();
+  dom::element root = *parsed;
 
   dom::array items;
   bool single_status = false;
@@ -427,6 +532,7 @@ Result<Page> Parse(const SourceSpec& source, const SourceCursor& cursor,
   }
 
   const std::string instance_host = InstanceHost(source, response);
+  const std::string instance = SourceInstance(source, response);
   std::string newest = cursor.cursor;
   std::set<std::string> seen;
   size_t count = 0;
@@ -439,7 +545,10 @@ Result<Page> Parse(const SourceSpec& source, const SourceCursor& cursor,
     switch (item.kind) {
       case ItemKind::kPost:
         // Two boosts of one status in a page are one post.
-        if (seen.insert(item.post.id).second) page.posts.push_back(std::move(item.post));
+        if (seen.insert(item.post.id).second) {
+          item.post.ref = instance;
+          page.posts.push_back(std::move(item.post));
+        }
         break;
       case ItemKind::kNotPublic:
       case ItemKind::kBad:
@@ -464,12 +573,313 @@ Result<Page> Parse(const SourceSpec& source, const SourceCursor& cursor,
   return page;
 }
 
+std::string InstanceBase(std::string_view url) {
+  std::string_view text = TrimAsciiSpace(url);
+  const size_t scheme_end = text.find("://");
+  if (scheme_end == std::string_view::npos) return {};
+  std::string scheme = AsciiLower(text.substr(0, scheme_end));
+  if (scheme != "https" && scheme != "http") return {};
+  std::string_view rest = text.substr(scheme_end + 3);
+  rest = rest.substr(0, rest.find_first_of("?#"));
+  const size_t slash = rest.find('/');
+  std::string authority = AsciiLower(rest.substr(0, slash));
+  if (authority.empty() || authority.find('@') != std::string::npos) return {};
+  std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  if (const size_t api = path.find("/api/"); api != std::string_view::npos) {
+    path = path.substr(0, api);
+  } else if (path.ends_with("/api")) {
+    path.remove_suffix(4);
+  }
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  std::string base = scheme + "://" + authority + std::string(path);
+  return UrlHost(base).ok() ? base : std::string();
+}
+
+Result<HttpRequest> ConversationRequest(const SourceSpec& source, const Post& post,
+                                        std::string_view /*cursor*/) {
+  const std::string source_base = InstanceBase(source.url);
+  const std::string base = post.ref.empty() ? source_base : InstanceBase(post.ref);
+  if (!IsHttpBase(base)) {
+    return Status::InvalidArgument("source \"" + source.name + "\" (mastodon): status " +
+                                   post.id.substr(0, kMaxIdLength) +
+                                   " names no instance to fetch its conversation from");
+  }
+  if (!IsPlausibleId(post.id)) {
+    return Status::InvalidArgument("source \"" + source.name + "\" (mastodon): \"" +
+                                   post.id.substr(0, kMaxIdLength) + "\" is not a status id");
+  }
+  HttpRequest request;
+  // The context has no pages: one answer holds every ancestor and
+  // descendant the instance will show, so the cursor is never used.
+  request.url = base + "/api/v1/statuses/" + post.id + "/context";
+  request.headers.Add("Accept", "application/json");
+  // A token is only ever sent to the instance that issued it.
+  const std::string token = ReadToken(source);
+  if (!token.empty() && base == source_base) {
+    request.headers.Add("Authorization", "Bearer " + token);
+  }
+  return request;
+}
+
+Result<Page> ParseConversation(const SourceSpec& source, const Post& post,
+                               const HttpResponse& response) {
+  const std::string where = "mastodon context of status " + post.id.substr(0, kMaxIdLength) +
+                            " from " +
+                            (response.url.empty() ? std::string("<unknown URL>") : response.url);
+  Page page;
+  page.rate_limit = ReadRateLimit(response);
+  if (response.status == 404 || response.status == 410) {
+    page.deletions.push_back(
+        {.uid = post.uid.empty() ? post.id : post.uid,
+         .reason = "not found on re-fetch (HTTP " + std::to_string(response.status) + ")"});
+    return page;
+  }
+  if (response.status < 200 || response.status > 299) return HttpError(response, where);
+
+  dom::parser parser;
+  std::string repaired;
+  auto parsed = ParseJsonBody(parser, response, repaired, page.warnings);
+  if (!parsed.ok()) return parsed.status();
+  dom::object object;
+  if (parsed->get_object().get(object) != simdjson::SUCCESS) {
+    return BodyError(response, "context is a JSON " + std::string(TypeName(parsed->type())) +
+                                   ", expected an object with 'ancestors' and 'descendants'");
+  }
+  dom::array ancestors;
+  dom::array descendants;
+  for (auto [key, out] : {std::pair<std::string_view, dom::array*>{"ancestors", &ancestors},
+                          {"descendants", &descendants}}) {
+    dom::element value;
+    if (object.at_key(key).get(value) != simdjson::SUCCESS) {
+      return BodyError(response, "context has no '" + std::string(key) + "'");
+    }
+    if (value.get_array().get(*out) != simdjson::SUCCESS) {
+      return BodyError(response, "context '" + std::string(key) + "' is " +
+                                     std::string(TypeName(value.type())) + ", expected array");
+    }
+  }
+
+  std::string instance = post.ref.empty() ? InstanceBase(source.url) : InstanceBase(post.ref);
+  if (instance.empty()) instance = InstanceBase(response.url);
+  std::string host;
+  if (auto h = UrlHost(instance); h.ok()) host = *h;
+  std::set<std::string> seen = {post.id};
+  // Ancestors come root first: a first ancestor that answers nothing is the
+  // root. Without a token Mastodon stops at 40 ancestors, so a deeper
+  // thread's root may be out of reach; its posts then keep their
+  // provisional conversation.
+  std::string root;
+  bool first_ancestor = true;
+  auto take = [&](dom::element element, std::string_view list, size_t index) {
+    std::string outer_id;
+    Item item = ReadItem(element, host, &outer_id);
+    if (item.kind != ItemKind::kPost) {
+      ++page.skipped_items;
+      page.warnings.push_back(std::string(list) + " item " + std::to_string(index) +
+                              (outer_id.empty() ? std::string() : " (status " + outer_id + ")") +
+                              ": " + item.problem);
+      return;
+    }
+    if (!seen.insert(item.post.id).second) return;
+    item.post.ref = instance;
+    page.posts.push_back(std::move(item.post));
+  };
+  size_t index = 0;
+  for (dom::element element : ancestors) {
+    const size_t before = page.posts.size();
+    take(element, "ancestors", index++);
+    if (first_ancestor) {
+      first_ancestor = false;
+      if (page.posts.size() > before && page.posts.back().reply_to.empty()) {
+        root = page.posts.back().id;
+      }
+    }
+  }
+  if (index == 0 && post.reply_to.empty()) root = post.id;
+  index = 0;
+  for (dom::element element : descendants) take(element, "descendants", index++);
+  if (!root.empty()) {
+    for (Post& p : page.posts) p.conversation = p.id == root ? std::string() : root;
+  }
+  return page;
+}
+
+Result<HttpRequest> ReplyRequest(const SourceSpec& account, const AuthSession* /*session*/,
+                                 const Post& target, const ReplyDraft& draft) {
+  auto invalid = [&](const std::string& why) {
+    return Status::InvalidArgument("account \"" + account.name + "\" (mastodon): " + why);
+  };
+  const std::string base = InstanceBase(account.url);
+  if (!IsHttpBase(base)) {
+    return invalid("`url` \"" + account.url +
+                   "\" is not an instance base URL like https://mastodon.social");
+  }
+  const std::string token(TrimAsciiSpace(account.GetString("access_token")));
+  if (token.empty()) {
+    return invalid(
+        "publishing needs `access_token` (a token with the write:statuses scope), e.g. "
+        "access_token = \"${TRUST_MASTODON_TOKEN}\"");
+  }
+  if (!IsHeaderSafe(token)) return invalid("`access_token` contains control characters");
+  if (target.platform != kPlatform) {
+    return invalid("cannot answer a " + target.platform.substr(0, 40) + " post");
+  }
+  if (!IsPlausibleId(target.id)) {
+    return invalid("\"" + target.id.substr(0, kMaxIdLength) + "\" is not a status id");
+  }
+  // in_reply_to_id is an id on the account's instance. An id read elsewhere
+  // names another status (or none) there, so it is never sent.
+  const std::string read_on = InstanceBase(target.ref);
+  if (read_on.empty()) {
+    return invalid("status " + target.id +
+                   " carries no record of the instance it was read from (imported posts "
+                   "have none), so its id cannot be trusted on " +
+                   base + "; crawl it from a [[source]] on " + base);
+  }
+  if (read_on != base) {
+    return invalid(
+        "status " + target.id + " was read from " + read_on + " but the account is on " + base +
+        ": Mastodon status ids are local to an instance, and finding the status on " + base +
+        " first (GET /api/v2/search?resolve=true) is a second request the reply "
+        "capability does not make; answer from an account on " +
+        read_on + ", or read the source through " + base);
+  }
+  std::string_view body = draft.body;
+  if (TrimAsciiSpace(body).empty()) return invalid("the reply is empty");
+  if (!IsValidUtf8(body)) return invalid("the reply is not valid UTF-8");
+  if (CodePoints(body) > static_cast<size_t>(kMaxReplyLength)) {
+    return invalid("the reply has " + std::to_string(CodePoints(body)) +
+                   " characters; Mastodon takes " + std::to_string(kMaxReplyLength));
+  }
+  if (!IsHeaderSafe(draft.idempotency_key)) {
+    return invalid("the idempotency key contains control characters");
+  }
+  HttpRequest request;
+  request.method = "POST";
+  request.url = base + "/api/v1/statuses";
+  request.headers.Add("Accept", "application/json");
+  request.headers.Add("Content-Type", "application/x-www-form-urlencoded");
+  request.headers.Add("Authorization", "Bearer " + token);
+  // Mastodon remembers the key for an hour and answers a repeat with the
+  // status it already made, so a retry never posts twice.
+  if (!draft.idempotency_key.empty()) {
+    request.headers.Add("Idempotency-Key", draft.idempotency_key);
+  }
+  request.body =
+      "status=" + UrlEncode(body) + "&in_reply_to_id=" + target.id + "&visibility=public";
+  return request;
+}
+
+Result<PublishedReply> ParseReply(const SourceSpec& account, const Post& target,
+                                  const HttpResponse& response) {
+  const std::string where =
+      "mastodon reply to status " + target.id.substr(0, kMaxIdLength) + " via " +
+      (response.url.empty() ? InstanceBase(account.url) + "/api/v1/statuses" : response.url);
+  if (response.status < 200 || response.status > 299) return HttpError(response, where);
+  // The platform accepted something: every failure below means "may have
+  // been published", and says so.
+  auto unreadable = [&](const std::string& why) {
+    return Status::ParseError(where + ": HTTP " + std::to_string(response.status) +
+                              " but the answer is unreadable (" + why +
+                              "); the reply may have been published: check the account "
+                              "before publishing again");
+  };
+  dom::parser parser;
+  dom::element root;
+  auto error = parser.parse(response.body.data(), response.body.size()).get(root);
+  if (error != simdjson::SUCCESS) {
+    return unreadable(std::string("invalid JSON: ") + simdjson::error_message(error));
+  }
+  dom::object object;
+  if (root.get_object().get(object) != simdjson::SUCCESS) {
+    return unreadable("a JSON " + std::string(TypeName(root.type())) + ", not a status");
+  }
+  StatusReader reader(object);
+  PublishedReply reply;
+  reply.id = reader.RequiredString("id");
+  reply.uid = reader.RequiredString("uri");
+  reply.url = reader.OptionalString("url").value_or("");
+  const std::string answered = reader.OptionalString("in_reply_to_id").value_or("");
+  if (!reader.error().empty()) return unreadable(reader.error());
+  if (!IsPlausibleId(reply.id)) return unreadable("'id' is not a status id");
+  if (reply.uid.empty()) return unreadable("'uri' is empty");
+  if (reply.url.empty()) reply.url = reply.uid;
+  if (answered != target.id) {
+    // Mastodon answers a reused Idempotency-Key with the status made under
+    // it before, whatever was asked this time.
+    return Status::AlreadyExists(
+        where + ": the platform answered with status " + reply.id + " (" + OneLine(reply.url) +
+        "), which " +
+        (answered.empty() ? std::string("answers no status")
+                          : "answers status " + answered.substr(0, kMaxIdLength)) +
+        ": the idempotency key was already used for another post; nothing new was published");
+  }
+  return reply;
+}
+
+Result<HttpRequest> ResolveStatusRequest(const SourceSpec& account, const Post& target) {
+  auto invalid = [&](const std::string& why) {
+    return Status::InvalidArgument("account \"" + account.name + "\" (mastodon): " + why);
+  };
+  const std::string base = InstanceBase(account.url);
+  if (!IsHttpBase(base)) return invalid("`url` is not an instance base URL");
+  const std::string token(TrimAsciiSpace(account.GetString("access_token")));
+  // Mastodon only fetches remote statuses (resolve=true) for signed-in users.
+  if (token.empty() || !IsHeaderSafe(token)) return invalid("resolving needs `access_token`");
+  const std::string& address = !target.uid.empty() ? target.uid : target.url;
+  if (!(address.starts_with("https://") || address.starts_with("http://"))) {
+    return invalid("status " + target.id.substr(0, kMaxIdLength) + " has no URI to resolve");
+  }
+  HttpRequest request;
+  request.url =
+      base + "/api/v2/search?q=" + UrlEncode(address) + "&resolve=true&type=statuses&limit=1";
+  request.headers.Add("Accept", "application/json");
+  request.headers.Add("Authorization", "Bearer " + token);
+  return request;
+}
+
+Result<std::string> ParseResolvedStatusId(const SourceSpec& account, const Post& target,
+                                          const HttpResponse& response) {
+  const std::string where =
+      "mastodon search for " + OneLine(target.uid) + " on " + InstanceBase(account.url);
+  if (response.status < 200 || response.status > 299) return HttpError(response, where);
+  dom::parser parser;
+  std::string repaired;
+  std::vector<std::string> warnings;
+  auto parsed = ParseJsonBody(parser, response, repaired, warnings);
+  if (!parsed.ok()) return parsed.status();
+  dom::array statuses;
+  if ((*parsed)["statuses"].get_array().get(statuses) != simdjson::SUCCESS) {
+    return BodyError(response, "search result has no 'statuses' array");
+  }
+  for (dom::element element : statuses) {
+    std::string_view id;
+    std::string_view uri;
+    if (element["id"].get_string().get(id) != simdjson::SUCCESS || !IsPlausibleId(id)) continue;
+    if (element["uri"].get_string().get(uri) != simdjson::SUCCESS) continue;
+    // Search may return other statuses that merely mention the URL.
+    if (!target.uid.empty() && uri != target.uid) continue;
+    return std::string(id);
+  }
+  return Status::NotFound(where + ": the instance could not find the status");
+}
+
 const ConnectorDescriptor& Descriptor() {
+  static const ConversationCapability kConversation{
+      .request = &ConversationRequest,
+      .parse = &ParseConversation,
+  };
+  static const ReplyCapability kReply{
+      .request = &ReplyRequest,
+      .parse = &ParseReply,
+      .max_length = kMaxReplyLength,
+      .honours_idempotency_key = true,
+  };
   static const ConnectorDescriptor kDescriptor{
       .name = kPlatform,
       .summary =
           "Mastodon hashtag timelines and status search on any instance "
-          "(`url` = instance base URL)",
+          "(`url` = instance base URL); threads and replies",
       .keys =
           {
               {.name = "tag",
@@ -486,6 +896,13 @@ const ConnectorDescriptor& Descriptor() {
                .secret = true,
                .doc = "Access token (read scope), sent as `Authorization: Bearer`; write "
                       "\"${MASTODON_TOKEN}\". Required by `query`, optional for `tag`."},
+              {.name = "access_token",
+               .type = ConfigKeySpec::Type::kString,
+               .secret = true,
+               .doc = "Access token of the organisation's own account (write:statuses "
+                      "scope) for publishing replies from an [[account]]; write "
+                      "\"${TRUST_MASTODON_TOKEN}\". Also used for reading when `token` "
+                      "is not set."},
               {.name = "limit",
                .type = ConfigKeySpec::Type::kInteger,
                .default_value = "40",
@@ -502,6 +919,8 @@ const ConnectorDescriptor& Descriptor() {
       .next_request = &NextRequest,
       .parse = &Parse,
       .read_rate_limit = &ReadRateLimit,
+      .conversation = &kConversation,
+      .reply = &kReply,
   };
   return kDescriptor;
 }

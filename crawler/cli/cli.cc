@@ -170,6 +170,29 @@ rules_backtest->callback([&] {
   code = CmdRulesBacktest(global, rules_dir, orgs_dir, std::cout, std::cerr);
 });
 
+PublishCommandOptions publish_options;
+auto* publish = app.add_subcommand(
+    "publish",
+    "Publish one reply from a configured [[account]] to a stored post and print its URL "
+    "(to test an account)");
+publish->add_option("--account", publish_options.account, "[[account]] name")
+    ->required()
+    ->type_name("NAME");
+publish
+    ->add_option("--post", publish_options.post,
+                 "The stored post to answer, as PLATFORM:UID (shown by `earshot posts`)")
+    ->required()
+    ->type_name("PLATFORM:UID");
+publish->add_option("--body", publish_options.body, "The reply, plain text")
+    ->required()
+    ->type_name("TEXT");
+publish
+    ->add_option("--idempotency-key", publish_options.idempotency_key,
+                 "Key that makes a repeat of this reply safe where the platform honours one "
+                 "(default: a random one)")
+    ->type_name("KEY");
+publish->callback([&] { code = CmdPublish(global, publish_options, std::cout, std::cerr); });
+
 std::string demo_dir = EARSHOT_DEMO_DIR;
 auto* demo = app.add_subcommand(
     "demo",

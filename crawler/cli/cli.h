@@ -67,5 +67,18 @@ int CmdRulesBacktest(const GlobalOptions& global, const std::string& rules_dir,
                      const std::string& orgs_dir, std::ostream& out, std::ostream& err);
 int CmdDemo(const GlobalOptions& global, const std::string& demo_dir, std::ostream& out,
             std::ostream& err);
+// `publish`: one reply from a configured [[account]] to a stored post. Prints
+// the reply's URL; exit 1 with the platform's message when it refuses or
+// the answer is lost, 2 for bad input refused before anything is sent
+// (unknown account or post, a body with personal identifiers, a post the
+// account cannot answer).
+struct PublishCommandOptions {
+  std::string account;
+  std::string post;             // PLATFORM:UID of a stored post
+  std::string body;             // the reply, plain text
+  std::string idempotency_key;  // empty: a random one
+};
+int CmdPublish(const GlobalOptions& global, const PublishCommandOptions& options, std::ostream& out,
+               std::ostream& err);
 
 }  // namespace earshot

@@ -172,10 +172,16 @@ int CmdConfigCheck(const GlobalOptions& global, std::ostream& out, std::ostream&
     return 2;
   }
   out << (config->file.empty() ? "(no configuration file: defaults)" : config->file) << ": OK, "
-      << config->sources.size() << " source(s), store " << config->store_path << "\n";
+      << config->sources.size() << " source(s), " << config->accounts.size()
+      << " account(s), store " << config->store_path << "\n";
   for (const SourceSpec& s : config->sources) {
     out << "  " << DescribeSource(s, FindConnector(s.connector)) << " every "
         << FormatDuration(s.interval) << "\n";
+  }
+  // Secret keys (access tokens) are masked by DescribeSource.
+  for (const AccountSpec& a : config->accounts) {
+    out << "  account for " << a.org << ": "
+        << DescribeSource(a.spec, FindConnector(a.spec.connector)) << "\n";
   }
   return 0;
 }
@@ -298,9 +304,10 @@ int CmdPosts(const GlobalOptions& global, const std::string& search, int limit, 
     return posts.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
   }
   for (const StoredPost& p : *posts) {
+    // PLATFORM:UID last: what `earshot publish --post` takes.
     out << When(p.post.created_at) << "  " << p.post.platform << "  "
-        << (p.post.author_handle.empty() ? "-" : p.post.author_handle) << "  [" << p.source
-        << "]\n    "
+        << (p.post.author_handle.empty() ? "-" : p.post.author_handle) << "  [" << p.source << "]  "
+        << p.post.platform << ":" << p.post.uid << "\n    "
         << Shorten(p.post.title.empty() ? p.post.text : p.post.title + " — " + p.post.text, 200)
         << "\n";
     std::string summary = DecisionSummary(p.post.decisions);

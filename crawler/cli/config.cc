@@ -182,10 +182,24 @@ Result<std::string> ExpandEnv(std::string_view text, const EnvLookup& env) {
   return out;
 }
 
-std::string KnownKeys(const ConnectorDescriptor& c) {
-  std::string out = "name, connector, url, interval";
+// [[source]] and [[account]] tables share their shape: common keys plus the
+// connector's own.
+enum class TableKind { kSource, kAccount };
+
+std::string KnownKeys(const ConnectorDescriptor& c, TableKind kind) {
+  std::string out =
+      kind == TableKind::kSource ? "name, connector, url, interval" : "name, org, connector, url";
   for (const ConfigKeySpec& k : c.keys) out += ", " + k.name;
   return out;
+}
+
+// ODS codes: 3 to 8 letters and digits ("RHQ", "RHQ01", "Y02345").
+bool IsOdsCode(std::string_view code) {
+  if (code.size() < 3 || code.size() > 8) return false;
+  for (char c : code) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) return false;
+  }
+  return true;
 }
 
 // Converts a connector key's default text into a typed value.
@@ -204,19 +218,39 @@ Result<OptionValue> DefaultValue(const ConfigKeySpec& key) {
   return Status::Internal("unknown key type");
 }
 
-Result<SourceSpec> ReadSource(std::string_view file, const toml::table& table, size_t index,
-                              const ConnectorLookup& connectors, const EnvLookup& env) {
+// Reads one [[source]] (kind kSource) or [[account]] (kAccount, whose
+// `org` goes to *org) table.
+Result<SourceSpec> ReadConnectorTable(std::string_view file, const toml::table& table, size_t index,
+                                      TableKind kind, const ConnectorLookup& connectors,
+                                      const EnvLookup& env, std::string* org) {
+  const std::string kind_name = kind == TableKind::kSource ? "source" : "account";
   SourceSpec spec;
-  TableReader r(file, table, "[[source]] #" + std::to_string(index + 1));
+  TableReader r(file, table, "[[" + kind_name + "]] #" + std::to_string(index + 1));
   r.String("name", spec.name);
   r.String("connector", spec.connector);
   EARSHOT_RETURN_IF_ERROR(r.status());
   if (spec.name.empty()) {
     return Status::InvalidArgument(r.AtTable() + r.context() + " needs a non-empty name");
   }
-  TableReader sr(file, table, "source \"" + spec.name + "\"");
+  TableReader sr(file, table, kind_name + " \"" + spec.name + "\"");
   sr.Node("name");
   sr.String("connector", spec.connector);
+  if (kind == TableKind::kAccount) {
+    sr.String("org", *org);
+    EARSHOT_RETURN_IF_ERROR(sr.status());
+    if (org->empty()) {
+      return Status::InvalidArgument(sr.AtTable() + sr.context() +
+                                     " needs org = \"ODS code\" (the organisation it answers for)");
+    }
+    for (char& c : *org) {
+      if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    }
+    if (!IsOdsCode(*org)) {
+      return Status::InvalidArgument(sr.At(*table.get("org")) + sr.context() + ".org \"" + *org +
+                                     "\" is not an ODS code (3 to 8 letters and digits, "
+                                     "e.g. \"RHQ\")");
+    }
+  }
   if (spec.connector.empty()) {
     return Status::InvalidArgument(sr.AtTable() + sr.context() + " needs connector = \"...\"");
   }
@@ -225,6 +259,17 @@ Result<SourceSpec> ReadSource(std::string_view file, const toml::table& table, s
     const toml::node* n = table.get("connector");
     return Status::InvalidArgument(sr.At(*n) + sr.context() + ": unknown connector \"" +
                                    spec.connector + "\"");
+  }
+  if (kind == TableKind::kAccount && connector->reply == nullptr) {
+    return Status::InvalidArgument(sr.At(*table.get("connector")) + sr.context() +
+                                   ": connector \"" + spec.connector +
+                                   "\" cannot publish replies, so it takes no accounts (staff "
+                                   "answer such posts on the platform itself)");
+  }
+  if (kind == TableKind::kAccount && !table.get("url")) {
+    return Status::InvalidArgument(sr.AtTable() + sr.context() +
+                                   " needs url = \"...\" (where the account lives, e.g. its "
+                                   "instance)");
   }
   if (const toml::node* n = sr.Node("url")) {
     if (!n->is_string()) {
@@ -241,7 +286,9 @@ Result<SourceSpec> ReadSource(std::string_view file, const toml::table& table, s
                                      ".url must start with http:// or https://");
     }
   }
-  sr.DurationKey("interval", spec.interval, std::chrono::seconds(1), std::chrono::hours(24 * 7));
+  if (kind == TableKind::kSource) {
+    sr.DurationKey("interval", spec.interval, std::chrono::seconds(1), std::chrono::hours(24 * 7));
+  }
 
   for (const ConfigKeySpec& key : connector->keys) {
     const toml::node* n = sr.Node(key.name);
@@ -294,7 +341,7 @@ Result<SourceSpec> ReadSource(std::string_view file, const toml::table& table, s
       }
     }
   }
-  sr.RejectUnknown(KnownKeys(*connector));
+  sr.RejectUnknown(KnownKeys(*connector, kind));
   EARSHOT_RETURN_IF_ERROR(sr.status());
   if (connector->validate != nullptr) {
     Status valid = connector->validate(spec);
@@ -460,7 +507,7 @@ Result<Config> ParseConfig(std::string_view text, std::string_view file_name,
     std::set<std::string> names;
     for (size_t i = 0; i < sources->size(); ++i) {
       const toml::table& t = *(*sources)[i].as_table();
-      auto spec = ReadSource(file_name, t, i, connectors, env);
+      auto spec = ReadConnectorTable(file_name, t, i, TableKind::kSource, connectors, env, nullptr);
       EARSHOT_RETURN_IF_ERROR(spec.status());
       if (!names.insert(spec->name).second) {
         return Status::InvalidArgument(Where(file_name, t.source()) + "source name \"" +
@@ -469,7 +516,27 @@ Result<Config> ParseConfig(std::string_view text, std::string_view file_name,
       config.sources.push_back(std::move(spec).value());
     }
   }
-  top.RejectUnknown("store, http, schedule, classify, source");
+  if (const toml::node* n = top.Node("account")) {
+    const toml::array* accounts = n->as_array();
+    if (!accounts || !accounts->is_array_of_tables()) {
+      return Status::InvalidArgument(top.At(*n) + "account must be written as [[account]] tables");
+    }
+    std::set<std::string> names;
+    for (size_t i = 0; i < accounts->size(); ++i) {
+      const toml::table& t = *(*accounts)[i].as_table();
+      AccountSpec account;
+      auto spec =
+          ReadConnectorTable(file_name, t, i, TableKind::kAccount, connectors, env, &account.org);
+      EARSHOT_RETURN_IF_ERROR(spec.status());
+      if (!names.insert(spec->name).second) {
+        return Status::InvalidArgument(Where(file_name, t.source()) + "account name \"" +
+                                       spec->name + "\" is used twice");
+      }
+      account.spec = std::move(spec).value();
+      config.accounts.push_back(std::move(account));
+    }
+  }
+  top.RejectUnknown("store, http, schedule, classify, source, account");
   EARSHOT_RETURN_IF_ERROR(top.status());
   return config;
 }
@@ -481,6 +548,13 @@ Result<Config> LoadConfig(const std::string& path, const ConnectorLookup& connec
   std::ostringstream text;
   text << in.rdbuf();
   return ParseConfig(text.str(), path, connectors, env);
+}
+
+const AccountSpec* FindAccount(const Config& config, std::string_view name) {
+  for (const AccountSpec& account : config.accounts) {
+    if (account.spec.name == name) return &account;
+  }
+  return nullptr;
 }
 
 SourceSpec DefaultSourceSpec(const ConnectorDescriptor& connector, std::string name,

@@ -1,5 +1,6 @@
-// The operator's configuration file (TOML): [store], [http], [schedule] and
-// one [[source]] table per source. See config/earshot.example.toml and
+// The operator's configuration file (TOML): [store], [http], [schedule],
+// [classify], one [[source]] table per source and one [[account]] table per
+// organisation account that publishes replies. See config/earshot.example.toml and
 // docs/configuration in README.md.
 //
 // Promise: a file that loads is fully valid — every key known, every type
@@ -22,6 +23,16 @@
 #include "crawler/net/transport.h"
 
 namespace earshot {
+
+// One validated [[account]] table: an organisation's own account on a
+// platform, from which its staff's replies are published. `spec` is read
+// like a [[source]] (name, connector, url, the connector's keys with
+// defaults and ${ENV_VAR} substituted; `interval` is not used); the
+// connector has a reply capability.
+struct AccountSpec {
+  SourceSpec spec;
+  std::string org;  // ODS code of the organisation, upper case: "RHQ"
+};
 
 struct Config {
   std::string file;  // where it was read from ("<string>" for text)
@@ -49,7 +60,13 @@ struct Config {
 
   // [[source]], in file order; names unique.
   std::vector<SourceSpec> sources;
+
+  // [[account]], in file order; names unique (apart from source names).
+  std::vector<AccountSpec> accounts;
 };
+
+// The account named `name`, or nullptr.
+const AccountSpec* FindAccount(const Config& config, std::string_view name);
 
 // Looks up an environment variable; injected so tests need no real env.
 using EnvLookup = std::function<std::optional<std::string>(std::string_view)>;

@@ -184,6 +184,10 @@ struct ReplyCapability {
                                   const HttpResponse& response);
   // Longest body the platform accepts, in characters (code points); 0: no limit.
   int max_length = 0;
+  // True when the platform answers a repeated request carrying the same
+  // ReplyDraft::idempotency_key with the reply it already made (Mastodon's
+  // Idempotency-Key), so resending after a lost answer cannot post twice.
+  bool honours_idempotency_key = false;
 };
 
 struct ConnectorDescriptor {

@@ -189,6 +189,7 @@ class FixtureServerImpl final : public FixtureServer {
     for (const auto& field : req) {
       record.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
+    record.body = req.body();
     const std::string target = record.target;
     const std::string path = target.substr(0, target.find('?'));
 

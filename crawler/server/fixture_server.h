@@ -18,7 +18,9 @@
 namespace earshot {
 
 // One scripted response. Several routes with the same target are served in
-// order, one request each; the last one repeats.
+// order, one request each; the last one repeats. Any method matches (GET,
+// HEAD, POST...): tests acting as a platform's write API read what was sent
+// from Requests().
 struct FixtureRoute {
   // Request target to match: "/tags/nhs.rss". A target without '?' matches
   // any query string; one with '?' must match exactly.
@@ -42,6 +44,7 @@ struct RecordedRequest {
   std::string method;
   std::string target;
   std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;  // as received (a POST's form or JSON), at most 16 MiB
 };
 
 class FixtureServer {

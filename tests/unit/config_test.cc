@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <fstream>
 
 #include "connectors/registry.h"
 #include "crawler/cli/config.h"
@@ -36,12 +37,44 @@ const ConnectorDescriptor& TestConnector() {
   return d;
 }
 
+Result<HttpRequest> NoReplyRequest(const SourceSpec&, const AuthSession*, const Post&,
+                                   const ReplyDraft&) {
+  return Status::Internal("unused");
+}
+Result<PublishedReply> NoReplyParse(const SourceSpec&, const Post&, const HttpResponse&) {
+  return Status::Internal("unused");
+}
+
+// A connector that can publish replies, for [[account]] tables.
+const ConnectorDescriptor& ReplyingConnector() {
+  static const ReplyCapability reply{.request = NoReplyRequest, .parse = NoReplyParse};
+  static const ConnectorDescriptor d{
+      .name = "testr",
+      .summary = "test connector that publishes",
+      .keys = {{.name = "access_token",
+                .type = ConfigKeySpec::Type::kString,
+                .secret = true,
+                .doc = "write token"},
+               {.name = "limit",
+                .type = ConfigKeySpec::Type::kInteger,
+                .default_value = "40",
+                .doc = "page size"}},
+      .next_request = NoRequest,
+      .parse = NoParse,
+      .read_rate_limit = NoRate,
+      .reply = &reply,
+  };
+  return d;
+}
+
 const ConnectorDescriptor* Lookup(std::string_view name) {
+  if (name == "testr") return &ReplyingConnector();
   return name == "testc" ? &TestConnector() : nullptr;
 }
 
 std::optional<std::string> Env(std::string_view name) {
   if (name == "TEST_TOKEN") return std::string("s3cret");
+  if (name == "TRUST_TOKEN") return std::string("wr1te-s3cret");
   return std::nullopt;
 }
 
@@ -168,6 +201,103 @@ TEST_CASE("config: errors name file, line and column", "[config]") {
   }
 }
 
+TEST_CASE("config: [[account]] tables", "[config]") {
+  auto c = Parse(R"(
+[[source]]
+name = "tag"
+connector = "testc"
+url = "https://social.example"
+
+[[account]]
+name = "sth"
+org = "rhq"
+connector = "testr"
+url = "https://social.example"
+access_token = "${TRUST_TOKEN}"
+
+[[account]]
+name = "tag"
+org = "RR8"
+connector = "testr"
+url = "https://other.example"
+)");
+  INFO(c.status().ToString());
+  REQUIRE(c.ok());
+  REQUIRE(c->accounts.size() == 2);
+  const AccountSpec& sth = c->accounts[0];
+  CHECK(sth.org == "RHQ");  // ODS codes are upper case
+  CHECK(sth.spec.name == "sth");
+  CHECK(sth.spec.connector == "testr");
+  CHECK(sth.spec.url == "https://social.example");
+  CHECK(sth.spec.GetString("access_token") == "wr1te-s3cret");
+  CHECK(sth.spec.GetInt("limit") == 40);     // the connector's defaults apply
+  CHECK(c->accounts[1].spec.name == "tag");  // a source's name is no obstacle
+  CHECK(FindAccount(*c, "sth") == &c->accounts[0]);
+  CHECK(FindAccount(*c, "nope") == nullptr);
+  CHECK(DescribeSource(sth.spec, &ReplyingConnector()).find("wr1te") == std::string::npos);
+}
+
+TEST_CASE("config: [[account]] errors name file, line and column", "[config]") {
+  auto error = [](const std::string& body) {
+    auto c = Parse("[[account]]\nname = \"sth\"\n" + body);
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().code() == StatusCode::kInvalidArgument);
+    CHECK(c.status().message().find("wr1te-s3cret") == std::string::npos);
+    return c.status().message();
+  };
+  const std::string ok_rest = "connector = \"testr\"\nurl = \"https://social.example\"\n";
+  SECTION("no org") {
+    CHECK(error(ok_rest) ==
+          "earshot.toml:1:1: account \"sth\" needs org = \"ODS code\" (the organisation it "
+          "answers for)");
+  }
+  SECTION("not an ODS code") {
+    CHECK(error("org = \"Sheffield\"\n" + ok_rest)
+              .rfind("earshot.toml:3:7: account \"sth\".org \"SHEFFIELD\" is not an ODS code", 0) ==
+          0);
+    CHECK(error("org = \"R-H\"\n" + ok_rest).find("is not an ODS code") != std::string::npos);
+    CHECK(error("org = 7\n" + ok_rest) == "earshot.toml:3:7: account \"sth\".org must be a string");
+  }
+  SECTION("a connector that cannot publish") {
+    CHECK(error("org = \"RHQ\"\nconnector = \"testc\"\nurl = \"https://x.example\"\n") ==
+          "earshot.toml:4:13: account \"sth\": connector \"testc\" cannot publish replies, so it "
+          "takes no accounts (staff answer such posts on the platform itself)");
+  }
+  SECTION("an unknown connector") {
+    CHECK(error("org = \"RHQ\"\nconnector = \"nope\"\n") ==
+          "earshot.toml:4:13: account \"sth\": unknown connector \"nope\"");
+  }
+  SECTION("no url") {
+    CHECK(error("org = \"RHQ\"\nconnector = \"testr\"\n")
+              .rfind("earshot.toml:1:1: account \"sth\" needs url = ", 0) == 0);
+  }
+  SECTION("interval belongs to sources") {
+    CHECK(error("org = \"RHQ\"\n" + ok_rest + "interval = \"5m\"\n") ==
+          "earshot.toml:6:1: unknown key \"interval\" in account \"sth\" (known keys: name, org, "
+          "connector, url, access_token, limit)");
+  }
+  SECTION("a missing environment variable") {
+    CHECK(error("org = \"RHQ\"\n" + ok_rest + "access_token = \"${NOPE}\"\n") ==
+          "earshot.toml:6:16: account \"sth\".access_token: environment variable NOPE is not set");
+  }
+  SECTION("a name used twice") {
+    const std::string table = "org = \"RHQ\"\n" + ok_rest;
+    CHECK(error(table + "[[account]]\nname = \"sth\"\n" + table) ==
+          "earshot.toml:6:1: account name \"sth\" is used twice");
+  }
+  SECTION("no name") {
+    auto c = Parse("[[account]]\norg = \"RHQ\"\n" + ok_rest);
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().message() == "earshot.toml:1:1: [[account]] #1 needs a non-empty name");
+  }
+  SECTION("not a table array") {
+    auto c = Parse("account = \"sth\"\n");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().message() ==
+          "earshot.toml:1:11: account must be written as [[account]] tables");
+  }
+}
+
 TEST_CASE("config: byte sizes", "[config]") {
   CHECK(*ParseByteSize("16MiB") == 16 * 1024 * 1024);
   CHECK(*ParseByteSize("1MB") == 1000 * 1000);
@@ -194,6 +324,36 @@ TEST_CASE("config: the shipped example and demo configs load", "[config]") {
     REQUIRE(c.ok());
     CHECK(c->sources.size() >= 4);
   }
+}
+
+TEST_CASE("config: the example's commented [[account]] loads once uncommented", "[config]") {
+  std::ifstream in(std::string(EARSHOT_SOURCE_DIR) + "/config/earshot.example.toml");
+  REQUIRE(in);
+  std::string text;
+  bool in_account = false;
+  int uncommented = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line == "#[[account]]") in_account = true;
+    if (in_account && line.empty()) in_account = false;
+    if (in_account && line.rfind("#", 0) == 0) {
+      line.erase(0, 1);
+      ++uncommented;
+    }
+    text += line + "\n";
+  }
+  REQUIRE(uncommented >= 5);
+  auto env = [](std::string_view name) -> std::optional<std::string> {
+    if (name == "MASTODON_TOKEN") return std::string("t");
+    if (name == "STH_MASTODON_TOKEN") return std::string("w");
+    return std::nullopt;
+  };
+  auto c = ParseConfig(text, "earshot.example.toml", FindConnector, env);
+  INFO(c.status().ToString());
+  REQUIRE(c.ok());
+  REQUIRE(c->accounts.size() == 1);
+  CHECK(c->accounts[0].spec.connector == "mastodon");
+  CHECK(c->accounts[0].spec.GetString("access_token") == "w");
+  CHECK_FALSE(c->accounts[0].org.empty());
 }
 
 }  // namespace

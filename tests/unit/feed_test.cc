@@ -17,11 +17,13 @@
 namespace earshot {
 namespace {
 
+using connector_feed::ConversationRequest;
 using connector_feed::Descriptor;
 using connector_feed::FeedItem;
 using connector_feed::FeedParseOptions;
 using connector_feed::NextRequest;
 using connector_feed::Parse;
+using connector_feed::ParseConversation;
 using connector_feed::ParsedFeed;
 using connector_feed::ParseFeed;
 using connector_feed::ReadRateLimit;
@@ -1021,6 +1023,150 @@ TEST_CASE("feed: Blogger Atom via FeedBurner", "[feed]") {
     CHECK(item.post.url.rfind("http://googleadsdeveloper.blogspot.com/", 0) == 0);
     CHECK(item.post.created_at);
   }
+}
+
+// ---------------------------------------------------------------------------
+// Conversations: an article's own comment feed
+
+constexpr char kArticleComments[] =
+    "https://waitingroom.example.org/2026/03/eight-hours-in-ae/feed/";
+
+Post Article(std::string id = "https://waitingroom.example.org/?p=101",
+             std::string url = "https://waitingroom.example.org/2026/03/eight-hours-in-ae/",
+             std::string comments = kArticleComments) {
+  Post post;
+  post.platform = "feed";
+  post.id = std::move(id);
+  post.uid = post.id;
+  post.url = std::move(url);
+  post.conversation = post.id;
+  post.ref = std::move(comments);
+  return post;
+}
+
+HttpResponse FeedResponse(int status, std::string body, std::string url = kArticleComments) {
+  HttpResponse response;
+  response.status = status;
+  response.url = std::move(url);
+  response.body = std::move(body);
+  return response;
+}
+
+const Post* FindPost(const Page& page, const std::string& id) {
+  for (const Post& post : page.posts) {
+    if (post.id == id) return &post;
+  }
+  return nullptr;
+}
+
+TEST_CASE("feed can fetch conversations but takes no replies", "[feed]") {
+  const ConnectorDescriptor& d = Descriptor();
+  REQUIRE(d.conversation != nullptr);
+  CHECK(d.conversation->request == &ConversationRequest);
+  CHECK(d.conversation->parse == &ParseConversation);
+  CHECK(d.reply == nullptr);
+  CHECK(d.auth == nullptr);
+}
+
+TEST_CASE("feed posts keep their comment feed in ref", "[feed]") {
+  auto page = Parse(FeedSource(), SourceCursor{},
+                    FeedResponse(200, Own("rss20_cdata_escaped.xml"), kBlogFeed));
+  REQUIRE(page.ok());
+  REQUIRE(page->posts.size() == 7);
+  CHECK(page->posts[0].ref == kArticleComments);
+  CHECK(page->posts[1].ref.empty());  // no comment feed named
+  ParsedFeed atom = ParseOk(Own("atom10_xhtml_base.xml"));
+  for (const FeedItem& item : atom.items) CHECK(item.post.ref == item.comment_feed_url);
+}
+
+TEST_CASE("feed conversation request is a GET of the comment feed", "[feed]") {
+  auto request = ConversationRequest(FeedSource(), Article(), "");
+  REQUIRE(request.ok());
+  CHECK(request->method == "GET");
+  CHECK(request->url == kArticleComments);
+  CHECK(Contains(std::string(request->headers.Get("Accept").value_or("")), "application/rss+xml"));
+  auto none = ConversationRequest(FeedSource(), Article("x", "y", ""), "");
+  CHECK(none.status().code() == StatusCode::kNotFound);
+  CHECK(Contains(none.status().message(), "no comment feed"));
+  auto hostile = ConversationRequest(FeedSource(), Article("x", "y", "file:///etc/passwd"), "");
+  CHECK(hostile.status().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("feed conversation: a WordPress Atom comment feed under its article", "[feed]") {
+  const Post article = Article();
+  auto page = ParseConversation(FeedSource(), article,
+                                FeedResponse(200, Own("wordpress_comments_atom.xml")));
+  INFO(page.status().ToString());
+  REQUIRE(page.ok());
+  REQUIRE(page->posts.size() == 2);
+  CHECK(page->next_cursor.empty());
+  CHECK(page->deletions.empty());
+  const Post* jo = FindPost(*page, "https://waitingroom.example.org/?p=101#comment-12");
+  REQUIRE(jo != nullptr);
+  CHECK(jo->reply_to == article.id);
+  CHECK(jo->conversation == article.id);
+  const Post* nurse = FindPost(*page, "https://waitingroom.example.org/?p=101#comment-13");
+  REQUIRE(nurse != nullptr);
+  CHECK(nurse->reply_to == jo->id);  // a reply to a comment keeps its parent
+  CHECK(nurse->conversation == article.id);
+}
+
+TEST_CASE("feed conversation: a comment feed that says nothing of threads", "[feed]") {
+  // The article as stored from the blog feed, under a conversation of its
+  // own (a thread the threader already put it in).
+  Post article = Article("https://waitingroom.example.org/?p=99",
+                         "https://waitingroom.example.org/2026/03/booking-a-blood-test/",
+                         "https://waitingroom.example.org/2026/03/booking-a-blood-test/feed/");
+  article.conversation = "thread-root-of-99";
+  auto page = ParseConversation(
+      FeedSource(), article, FeedResponse(200, Own("article_comments_plain_rss.xml"), article.ref));
+  REQUIRE(page.ok());
+  REQUIRE(page->posts.size() == 2);  // the repeated article is left out
+  for (const Post& comment : page->posts) {
+    CHECK(comment.reply_to == article.id);
+    CHECK(comment.conversation == "thread-root-of-99");
+    CHECK(comment.platform == "feed");
+  }
+  CHECK(page->posts[0].author_name == "Pat Visitor");
+}
+
+TEST_CASE("feed conversation: gone, failing and unreadable comment feeds", "[feed]") {
+  const Post article = Article();
+  for (int status : {404, 410}) {
+    auto page = ParseConversation(FeedSource(), article, FeedResponse(status, "<html/>"));
+    REQUIRE(page.ok());
+    CHECK(page->posts.empty());
+    REQUIRE(page->deletions.size() == 1);
+    CHECK(page->deletions[0].uid == article.uid);
+    CHECK(Contains(page->deletions[0].reason, std::to_string(status)));
+  }
+  auto busy = ParseConversation(FeedSource(), article, FeedResponse(503, "busy"));
+  CHECK(busy.status().code() == StatusCode::kUnavailable);
+  CHECK(Contains(busy.status().message(), kArticleComments));
+  auto denied = ParseConversation(FeedSource(), article, FeedResponse(403, ""));
+  CHECK(denied.status().code() == StatusCode::kPermissionDenied);
+  auto html = ParseConversation(FeedSource(), article, FeedResponse(200, Own("html_page.html")));
+  CHECK(html.status().code() == StatusCode::kParseError);
+  auto bomb =
+      ParseConversation(FeedSource(), article, FeedResponse(200, Own("billion_laughs.xml")));
+  CHECK_FALSE(bomb.ok());
+}
+
+TEST_CASE("feed conversation: the shared WordPress per-post comment feed", "[feed]") {
+  EARSHOT_REQUIRE_SHARED(dir, "feeds");
+  Post article = Article("https://riskprofiler.example/index.html?p=1",
+                         "https://riskprofiler.example/2021/05/14/hello-world/index.html",
+                         "https://riskprofiler.example/2021/05/14/hello-world/feed/");
+  auto page = ParseConversation(
+      FeedSource(), article,
+      FeedResponse(200, testing::ReadFile(*dir / "wordpress_post_comments_rss2_simplystatic.xml"),
+                   article.ref));
+  INFO(page.status().ToString());
+  REQUIRE(page.ok());
+  REQUIRE(page->posts.size() == 1);
+  CHECK(page->posts[0].reply_to == article.id);
+  CHECK(page->posts[0].conversation == article.id);
+  CHECK(page->posts[0].id == "https://riskprofiler.example/index.html?p=1#comment-1");
 }
 
 }  // namespace

@@ -15,12 +15,19 @@ namespace earshot {
 namespace {
 
 using connector_mastodon::CompareStatusIds;
+using connector_mastodon::ConversationRequest;
 using connector_mastodon::Descriptor;
+using connector_mastodon::InstanceBase;
 using connector_mastodon::NextRequest;
 using connector_mastodon::Parse;
+using connector_mastodon::ParseConversation;
+using connector_mastodon::ParseReply;
+using connector_mastodon::ParseResolvedStatusId;
 using connector_mastodon::PrevLinkCursor;
 using connector_mastodon::QualifiedHandle;
 using connector_mastodon::ReadRateLimit;
+using connector_mastodon::ReplyRequest;
+using connector_mastodon::ResolveStatusRequest;
 
 SourceSpec TagSource(std::string url = "https://social.example", std::string tag = "NHS") {
   SourceSpec source;
@@ -722,9 +729,20 @@ TEST_CASE("mastodon descriptor", "[mastodon]") {
   for (const ConfigKeySpec& key : d.keys) {
     names.push_back(key.name);
     CHECK_FALSE(key.doc.empty());
-    CHECK(key.secret == (key.name == "token"));
+    CHECK(key.secret == (key.name == "token" || key.name == "access_token"));
+    CHECK_FALSE(key.required);
   }
-  CHECK(names == std::vector<std::string>{"tag", "query", "token", "limit", "local", "only_media"});
+  CHECK(names == std::vector<std::string>{"tag", "query", "token", "access_token", "limit", "local",
+                                          "only_media"});
+  CHECK(d.auth == nullptr);  // a static token, no session exchange
+  REQUIRE(d.conversation != nullptr);
+  CHECK(d.conversation->request == &ConversationRequest);
+  CHECK(d.conversation->parse == &ParseConversation);
+  REQUIRE(d.reply != nullptr);
+  CHECK(d.reply->request == &ReplyRequest);
+  CHECK(d.reply->parse == &ParseReply);
+  CHECK(d.reply->max_length == 500);
+  CHECK(d.reply->honours_idempotency_key);
   auto limit = std::find_if(d.keys.begin(), d.keys.end(),
                             [](const ConfigKeySpec& k) { return k.name == "limit"; });
   CHECK(limit->default_value == "40");
@@ -736,6 +754,506 @@ TEST_CASE("mastodon parse sets the page's rate limit", "[mastodon]") {
   response.headers.Add("X-RateLimit-Remaining", "299");
   Page page = ParseOk(TagSource(), response);
   CHECK(page.rate_limit.remaining == 299);
+}
+
+// ------------------------------------------------ instance and Post::ref ---
+
+TEST_CASE("mastodon instance base of source and API URLs", "[mastodon]") {
+  CHECK(InstanceBase("https://mastodon.social") == "https://mastodon.social");
+  CHECK(InstanceBase(" https://Mastodon.Social/ ") == "https://mastodon.social");
+  CHECK(InstanceBase("https://social.example/api/v1/timelines/tag/nhs?limit=40") ==
+        "https://social.example");
+  CHECK(InstanceBase("http://127.0.0.1:8080/api/v2/search?q=x") == "http://127.0.0.1:8080");
+  CHECK(InstanceBase("https://example.org/mastodon/") == "https://example.org/mastodon");
+  CHECK(InstanceBase("https://example.org/mastodon/api/v1/statuses") ==
+        "https://example.org/mastodon");
+  CHECK(InstanceBase("https://social.example#top") == "https://social.example");
+  CHECK(InstanceBase("file:///tmp/x.json").empty());
+  CHECK(InstanceBase("ftp://social.example").empty());
+  CHECK(InstanceBase("https://user:pw@social.example").empty());
+  CHECK(InstanceBase("").empty());
+  CHECK(InstanceBase("https://").empty());
+}
+
+TEST_CASE("mastodon posts remember the instance their ids belong to", "[mastodon]") {
+  SECTION("the source's instance") {
+    Page page =
+        ParseOk(TagSource("https://Social.Example/"), OwnResponse("tag_timeline_page.json"));
+    REQUIRE_FALSE(page.posts.empty());
+    for (const Post& post : page.posts) CHECK(post.ref == "https://social.example");
+  }
+  SECTION("without a source URL, the response's") {
+    SourceSpec source = TagSource("");
+    Page page = ParseOk(source, OwnResponse("status_reply.json"));
+    REQUIRE(page.posts.size() == 1);
+    CHECK(page.posts[0].ref == "https://social.example");
+  }
+}
+
+TEST_CASE("mastodon reads with access_token when token is not set", "[mastodon]") {
+  SourceSpec source = TagSource();
+  source.options["access_token"] = std::string("acc3ss");
+  SECTION("tag timeline") {
+    auto request = NextRequest(source, SourceCursor{});
+    REQUIRE(request.ok());
+    CHECK(request->headers.Get("Authorization") == "Bearer acc3ss");
+  }
+  SECTION("token wins") {
+    source.options["token"] = std::string("r3ad");
+    auto request = NextRequest(source, SourceCursor{});
+    REQUIRE(request.ok());
+    CHECK(request->headers.Get("Authorization") == "Bearer r3ad");
+  }
+  SECTION("search needs one of them") {
+    source.options.erase("tag");
+    source.options["query"] = std::string("nhs");
+    CHECK(NextRequest(source, SourceCursor{}).ok());
+  }
+}
+
+// ---------------------------------------------------------- conversation ---
+
+Post StoredStatus(std::string id, std::string ref = "https://social.example",
+                  std::string reply_to = "") {
+  Post post;
+  post.platform = "mastodon";
+  post.id = std::move(id);
+  post.uid = "https://social.example/users/patient_pat/statuses/" + post.id;
+  post.url = "https://social.example/@patient_pat/" + post.id;
+  post.ref = std::move(ref);
+  post.reply_to = std::move(reply_to);
+  post.conversation = post.reply_to;
+  return post;
+}
+
+HttpResponse StatusResponse(int status, std::string body, std::string url) {
+  HttpResponse response = Response(std::move(body), std::move(url));
+  response.status = status;
+  return response;
+}
+
+const Post* PostWithId(const Page& page, const std::string& id) {
+  for (const Post& post : page.posts) {
+    if (post.id == id) return &post;
+  }
+  return nullptr;
+}
+
+TEST_CASE("mastodon conversation requests", "[mastodon]") {
+  SourceSpec source = TagSource("https://social.example");
+  source.options["token"] = std::string("r3ad");
+  SECTION("on the instance the id belongs to, with the source's token") {
+    auto request = ConversationRequest(source, StoredStatus("113500000000000402"), "");
+    REQUIRE(request.ok());
+    CHECK(request->method == "GET");
+    CHECK(request->url == "https://social.example/api/v1/statuses/113500000000000402/context");
+    CHECK(request->headers.Get("Accept") == "application/json");
+    CHECK(request->headers.Get("Authorization") == "Bearer r3ad");
+  }
+  SECTION("a post read on another instance: asked there, without our token") {
+    Post post = StoredStatus("113500000000000402", "https://other.example");
+    auto request = ConversationRequest(source, post, "ignored-cursor");
+    REQUIRE(request.ok());
+    CHECK(request->url == "https://other.example/api/v1/statuses/113500000000000402/context");
+    CHECK_FALSE(request->headers.Get("Authorization").has_value());
+  }
+  SECTION("no ref: the source's instance") {
+    auto request = ConversationRequest(source, StoredStatus("113500000000000402", ""), "");
+    REQUIRE(request.ok());
+    CHECK(request->url == "https://social.example/api/v1/statuses/113500000000000402/context");
+  }
+  SECTION("ids that could steer the URL are refused") {
+    for (const std::string& id :
+         std::vector<std::string>{"", "../../admin", "1?x=1", std::string(40, '1')}) {
+      auto request = ConversationRequest(source, StoredStatus(id), "");
+      CHECK(request.status().code() == StatusCode::kInvalidArgument);
+    }
+  }
+  SECTION("nowhere to ask") {
+    source.url = "";
+    auto request = ConversationRequest(source, StoredStatus("113500000000000402", ""), "");
+    CHECK(request.status().code() == StatusCode::kInvalidArgument);
+  }
+}
+
+TEST_CASE("mastodon conversation of a reply", "[mastodon]") {
+  const std::string url = "https://social.example/api/v1/statuses/113500000000000402/context";
+  Post target = StoredStatus("113500000000000402", "https://social.example", "113500000000000105");
+  auto page = ParseConversation(
+      TagSource(), target,
+      StatusResponse(200, testing::ReadFile(testing::OwnFixture("mastodon/context_thread.json")),
+                     url));
+  INFO(page.status().ToString());
+  REQUIRE(page.ok());
+  CHECK(page->posts.size() == 3);
+  CHECK(page->skipped_items == 1);  // the direct message
+  CHECK(AnyWarningContains(*page, "descendants item 1 (status 113500000000000411)"));
+  CHECK(page->deletions.empty());
+  CHECK(page->caught_up);
+  CHECK(page->next_cursor.empty());
+  const Post* root = PostWithId(*page, "113500000000000105");
+  REQUIRE(root != nullptr);
+  CHECK(root->reply_to.empty());
+  CHECK(root->conversation.empty());  // a root names no conversation, as Parse does
+  CHECK(root->text == "Eight hours in the Northern General A&E last night.");
+  CHECK(root->author_handle == "@wardwatcher@social.example");
+  const Post* trust = PostWithId(*page, "113500000000000410");
+  REQUIRE(trust != nullptr);
+  CHECK(trust->reply_to == "113500000000000402");
+  CHECK(trust->conversation == "113500000000000105");
+  CHECK(trust->uid == "https://social.example/users/nhs_trust/statuses/113500000000000410");
+  CHECK(trust->ref == "https://social.example");
+  const Post* remote = PostWithId(*page, "113500000000000412");
+  REQUIRE(remote != nullptr);
+  CHECK(remote->author_handle == "@carer@health.example.org");
+  CHECK(remote->conversation == "113500000000000105");
+  CHECK(PostWithId(*page, "113500000000000402") == nullptr);  // the target itself is stored
+}
+
+TEST_CASE("mastodon conversation of a root post", "[mastodon]") {
+  Post target = StoredStatus("113500000000000105");
+  auto page = ParseConversation(
+      TagSource(), target,
+      StatusResponse(200, testing::ReadFile(testing::OwnFixture("mastodon/context_root.json")),
+                     "https://social.example/api/v1/statuses/113500000000000105/context"));
+  REQUIRE(page.ok());
+  REQUIRE(page->posts.size() == 2);
+  for (const Post& post : page->posts) CHECK(post.conversation == "113500000000000105");
+  CHECK(PostWithId(*page, "113500000000000402")->reply_to == "113500000000000105");
+  CHECK(PostWithId(*page, "113500000000000410")->reply_to == "113500000000000402");
+}
+
+TEST_CASE("mastodon conversation whose root is out of reach", "[mastodon]") {
+  Post target = StoredStatus("113500000000000350", "https://social.example", "113500000000000300");
+  auto page = ParseConversation(
+      TagSource(), target,
+      StatusResponse(200,
+                     testing::ReadFile(testing::OwnFixture("mastodon/context_cut_ancestors.json")),
+                     "https://social.example/api/v1/statuses/113500000000000350/context"));
+  REQUIRE(page.ok());
+  REQUIRE(page->posts.size() == 1);
+  // Provisional, as in a timeline: the parent; the threader follows reply_to.
+  CHECK(page->posts[0].conversation == "113500000000000200");
+}
+
+TEST_CASE("mastodon conversation skips bad items and counts them", "[mastodon]") {
+  auto page = ParseConversation(
+      TagSource(), StoredStatus("113500000000000402", "https://social.example", "x"),
+      StatusResponse(200,
+                     testing::ReadFile(testing::OwnFixture("mastodon/context_hostile_items.json")),
+                     "https://social.example/api/v1/statuses/113500000000000402/context"));
+  REQUIRE(page.ok());
+  CHECK(page->posts.size() == 2);
+  CHECK(page->skipped_items == 4);
+  CHECK(AnyWarningContains(*page, "ancestors item 1: is string"));
+  CHECK(AnyWarningContains(*page, "descendants item 0: is null"));
+}
+
+TEST_CASE("mastodon conversation of a post that is gone", "[mastodon]") {
+  Post target = StoredStatus("113500000000000402");
+  for (int status : {404, 410}) {
+    INFO(status);
+    auto page = ParseConversation(TagSource(), target,
+                                  StatusResponse(status, "{\"error\":\"Record not found\"}", ""));
+    REQUIRE(page.ok());
+    CHECK(page->posts.empty());
+    REQUIRE(page->deletions.size() == 1);
+    CHECK(page->deletions[0].uid == target.uid);
+    CHECK(Contains(page->deletions[0].reason, "not found on re-fetch"));
+  }
+  target.uid.clear();
+  auto page = ParseConversation(TagSource(), target, StatusResponse(404, "", ""));
+  REQUIRE(page.ok());
+  CHECK(page->deletions.at(0).uid == target.id);
+}
+
+TEST_CASE("mastodon conversation failures", "[mastodon]") {
+  const std::string url = "https://social.example/api/v1/statuses/113500000000000402/context";
+  Post target = StoredStatus("113500000000000402");
+  auto fail = [&](int status, std::string body) {
+    auto page =
+        ParseConversation(TagSource(), target, StatusResponse(status, std::move(body), url));
+    REQUIRE_FALSE(page.ok());
+    return page.status();
+  };
+  Status unauthorized = fail(401, "{\"error\":\"This method requires an authenticated user\"}");
+  CHECK(unauthorized.code() == StatusCode::kUnauthenticated);
+  CHECK(Contains(unauthorized.message(), "HTTP 401: This method requires an authenticated user"));
+  CHECK(Contains(unauthorized.message(), url));
+  CHECK(fail(503, "<html>busy</html>").code() == StatusCode::kUnavailable);
+  CHECK(fail(200, "[]").code() == StatusCode::kParseError);
+  CHECK(fail(200, "{\"ancestors\":[]}").code() == StatusCode::kParseError);
+  CHECK(fail(200, "{\"ancestors\":[],\"descendants\":{}}").code() == StatusCode::kParseError);
+  CHECK(fail(200, "{\"ancestors\":[],\"desc").code() == StatusCode::kParseError);
+  // Invalid UTF-8 is repaired, not fatal.
+  auto page =
+      ParseConversation(TagSource(), target,
+                        StatusResponse(200,
+                                       "{\"ancestors\":[" + StatusJson(113500000000000105, "") +
+                                           "],\"descendants\":[]}\xff",
+                                       url));
+  CHECK_FALSE(page.ok());  // bytes after the document are not JSON
+  std::string bad = StatusJson(113500000000000105);
+  bad.replace(bad.find("Generated"), 1, "\xC3");
+  page = ParseConversation(
+      TagSource(), target,
+      StatusResponse(200, "{\"ancestors\":[" + bad + "],\"descendants\":[]}", url));
+  REQUIRE(page.ok());
+  CHECK(page->posts.size() == 1);
+  CHECK(AnyWarningContains(*page, "not valid UTF-8"));
+}
+
+// ----------------------------------------------------------------- reply ---
+
+SourceSpec Account(std::string url = "https://social.example") {
+  SourceSpec account;
+  account.name = "sth-mastodon";
+  account.connector = "mastodon";
+  account.url = std::move(url);
+  account.options["access_token"] = std::string("wr1te-T0KEN");
+  account.options["limit"] = int64_t{40};
+  return account;
+}
+
+ReplyDraft Draft(std::string body = "Thank you for telling us. Please contact our team.",
+                 std::string key = "reply-7f3a") {
+  ReplyDraft draft;
+  draft.body = std::move(body);
+  draft.idempotency_key = std::move(key);
+  return draft;
+}
+
+// The message of the refusal, checked for what every refusal shares.
+std::string ReplyRequestError(const SourceSpec& account, const Post& target,
+                              const ReplyDraft& draft) {
+  auto request = ReplyRequest(account, nullptr, target, draft);
+  REQUIRE_FALSE(request.ok());
+  CHECK(request.status().code() == StatusCode::kInvalidArgument);
+  CHECK_FALSE(Contains(request.status().message(), "wr1te-T0KEN"));
+  CHECK(Contains(request.status().message(), "account \"sth-mastodon\""));
+  return request.status().message();
+}
+
+TEST_CASE("mastodon reply request", "[mastodon]") {
+  Post target = StoredStatus("113500000000000402");
+  auto request = ReplyRequest(Account("https://Social.Example/"), nullptr, target,
+                              Draft("Sorry, Pat & family: 100% of us care.\nCall us?"));
+  INFO(request.status().ToString());
+  REQUIRE(request.ok());
+  CHECK(request->method == "POST");
+  CHECK(request->url == "https://social.example/api/v1/statuses");
+  CHECK(request->headers.Get("Authorization") == "Bearer wr1te-T0KEN");
+  CHECK(request->headers.Get("Idempotency-Key") == "reply-7f3a");
+  CHECK(request->headers.Get("Content-Type") == "application/x-www-form-urlencoded");
+  CHECK(request->headers.Get("Accept") == "application/json");
+  CHECK(request->body ==
+        "status=Sorry%2C%20Pat%20%26%20family%3A%20100%25%20of%20us%20care.%0ACall%20us%3F"
+        "&in_reply_to_id=113500000000000402&visibility=public");
+  SECTION("no key, no header") {
+    auto plain = ReplyRequest(Account(), nullptr, target, Draft("Thanks", ""));
+    REQUIRE(plain.ok());
+    CHECK_FALSE(plain->headers.Get("Idempotency-Key").has_value());
+  }
+  SECTION("500 characters of any script fit") {
+    std::string body;
+    for (int i = 0; i < 500; ++i) body += "é";
+    CHECK(ReplyRequest(Account(), nullptr, target, Draft(body)).ok());
+    body += "!";
+    CHECK(Contains(ReplyRequestError(Account(), target, Draft(body)), "501 characters"));
+  }
+}
+
+TEST_CASE("mastodon reply request refusals", "[mastodon]") {
+  Post target = StoredStatus("113500000000000402");
+  SECTION("no access_token") {
+    SourceSpec account = Account();
+    account.options.erase("access_token");
+    account.options["token"] = std::string("read-only");  // a reading token is not used
+    CHECK(Contains(ReplyRequestError(account, target, Draft()), "`access_token`"));
+  }
+  SECTION("a post read on another instance") {
+    target.ref = "https://mastodon.social";
+    const std::string message = ReplyRequestError(Account(), target, Draft());
+    CHECK(Contains(message, "read from https://mastodon.social"));
+    CHECK(Contains(message, "account is on https://social.example"));
+    CHECK(Contains(message, "local to an instance"));
+  }
+  SECTION("another port is another instance") {
+    target.ref = "https://social.example:8443";
+    ReplyRequestError(Account(), target, Draft());
+  }
+  SECTION("a post with no instance on record") {
+    target.ref.clear();
+    CHECK(Contains(ReplyRequestError(Account(), target, Draft()), "imported"));
+  }
+  SECTION("empty and blank bodies") {
+    ReplyRequestError(Account(), target, Draft(""));
+    ReplyRequestError(Account(), target, Draft(" \n\t"));
+  }
+  SECTION("invalid UTF-8") { ReplyRequestError(Account(), target, Draft("caf\xC3")); }
+  SECTION("a key that would inject a header") {
+    ReplyRequestError(Account(), target, Draft("Thanks", "k\r\nX-Evil: 1"));
+  }
+  SECTION("not a status id") {
+    target.id = "1/../../admin";
+    ReplyRequestError(Account(), target, Draft());
+  }
+  SECTION("another platform's post") {
+    target.platform = "feed";
+    ReplyRequestError(Account(), target, Draft());
+  }
+  SECTION("no instance URL") { ReplyRequestError(Account("mastodon.social"), target, Draft()); }
+}
+
+TEST_CASE("mastodon reply answers: the published status", "[mastodon]") {
+  Post target = StoredStatus("113500000000000402");
+  SECTION("our own fixture") {
+    auto reply = ParseReply(
+        Account(), target,
+        StatusResponse(200, testing::ReadFile(testing::OwnFixture("mastodon/reply_created.json")),
+                       "https://social.example/api/v1/statuses"));
+    INFO(reply.status().ToString());
+    REQUIRE(reply.ok());
+    CHECK(reply->id == "113500000000000500");
+    CHECK(reply->uid == "https://social.example/users/nhs_trust/statuses/113500000000000500");
+    CHECK(reply->url == "https://social.example/@nhs_trust/113500000000000500");
+  }
+  SECTION("without a web URL, the URI") {
+    std::string body = StatusJson(113500000000000501, ",\"in_reply_to_id\":\"113500000000000402\"");
+    body.replace(body.find("\"in_reply_to_id\":null,"), 22, "");
+    body.replace(body.find("\"url\":\"https://social.example/@gen/113500000000000501\""), 54,
+                 "\"url\":null");
+    auto reply = ParseReply(Account(), target, StatusResponse(200, body, ""));
+    INFO(body);
+    REQUIRE(reply.ok());
+    CHECK(reply->url == "https://social.example/users/gen/statuses/113500000000000501");
+  }
+}
+
+TEST_CASE("mastodon reply answers: the shared recording of a reply", "[mastodon]") {
+  EARSHOT_REQUIRE_SHARED(dir, "mastodon");
+  Post target = StoredStatus("117020583245459824", "http://localhost:3000");
+  auto reply = ParseReply(Account("http://localhost:3000"), target,
+                          StatusResponse(200, testing::ReadFile(*dir / "status_reply_single.json"),
+                                         "http://localhost:3000/api/v1/statuses"));
+  INFO(reply.status().ToString());
+  REQUIRE(reply.ok());
+  CHECK(reply->id == "117020583258292382");
+  CHECK(reply->uid ==
+        "http://localhost:3000/ap/users/117020565693913441/statuses/117020583258292382");
+  CHECK(reply->url == "http://localhost:3000/@admin/117020583258292382");
+  // Read back by a later poll, the reply has the same identity: it joins
+  // its thread as ours.
+  auto page = ParseOk(TagSource("http://localhost:3000"),
+                      Response(testing::ReadFile(*dir / "status_reply_single.json")));
+  REQUIRE(page.posts.size() == 1);
+  CHECK(page.posts[0].uid == reply->uid);
+  CHECK(page.posts[0].reply_to == target.id);
+}
+
+TEST_CASE("mastodon reply answers: refusals carry the platform's message", "[mastodon]") {
+  const std::string url = "https://social.example/api/v1/statuses";
+  Post target = StoredStatus("113500000000000402");
+  auto fail = [&](int status, const std::string& fixture,
+                  std::vector<std::pair<std::string, std::string>> headers = {}) {
+    HttpResponse response =
+        StatusResponse(status, testing::ReadFile(testing::OwnFixture("mastodon/" + fixture)), url);
+    for (auto& [name, value] : headers) response.headers.Add(name, value);
+    auto reply = ParseReply(Account(), target, response);
+    REQUIRE_FALSE(reply.ok());
+    CHECK(Contains(reply.status().message(), url));
+    CHECK(Contains(reply.status().message(), "status 113500000000000402"));
+    CHECK_FALSE(Contains(reply.status().message(), "wr1te-T0KEN"));
+    return reply.status();
+  };
+  Status expired = fail(401, "error_unauthorized.json");
+  CHECK(expired.code() == StatusCode::kUnauthenticated);
+  CHECK(Contains(expired.message(), "HTTP 401: The access token is invalid"));
+  Status revoked = fail(401, "error_oauth.json");
+  CHECK(Contains(revoked.message(), "invalid_token (The access token was revoked)"));
+  Status forbidden = fail(403, "error_forbidden.json");
+  CHECK(forbidden.code() == StatusCode::kPermissionDenied);
+  CHECK(Contains(forbidden.message(), "This action is not allowed"));
+  Status blank = fail(422, "error_validation.json");
+  CHECK(blank.code() == StatusCode::kInvalidArgument);
+  CHECK(Contains(blank.message(), "HTTP 422: Validation failed: Text can't be blank"));
+  Status limited = fail(429, "error_rate_limited.json",
+                        {{"X-RateLimit-Limit", "300"},
+                         {"X-RateLimit-Remaining", "0"},
+                         {"X-RateLimit-Reset", "2026-11-22T12:05:00.000Z"}});
+  CHECK(limited.code() == StatusCode::kRateLimited);
+  CHECK(Contains(limited.message(), "Too many requests; limit resets at 2026-11-22T12:05:00"));
+  Status broken = fail(500, "invalid_not_json.html");
+  CHECK(broken.code() == StatusCode::kUnavailable);
+  CHECK(Contains(broken.message(), "HTTP 500"));
+  Status gateway = fail(502, "invalid_not_json.html", {{"Content-Type", "text/html"}});
+  CHECK(gateway.code() == StatusCode::kUnavailable);
+  // A plain-text body is the message, on one line.
+  HttpResponse text = StatusResponse(503, "Down for\nmaintenance\n", url);
+  text.headers.Add("Content-Type", "text/plain; charset=utf-8");
+  auto down = ParseReply(Account(), target, text);
+  CHECK(Contains(down.status().message(), "HTTP 503: Down for maintenance"));
+}
+
+TEST_CASE("mastodon reply answers: a 2xx that names no reply is not success", "[mastodon]") {
+  const std::string url = "https://social.example/api/v1/statuses";
+  Post target = StoredStatus("113500000000000402");
+  for (const std::string& body : std::vector<std::string>{
+           std::string(), std::string("<html>ok</html>"), std::string("[]"), std::string("{}"),
+           std::string("{\"id\":\"113500000000000500\"}"),
+           std::string("{\"id\":\"113500000000000500\",\"uri\":\"\"}"),
+           std::string("{\"id\":7,\"uri\":\"https://social.example/s/7\"}"),
+           std::string("{\"id\":\"../x\",\"uri\":\"https://social.example/s/7\"}"),
+           std::string("{\"id\":\"113500000000000500\",\"uri\":\"https://social.example/s/1\"")}) {
+    INFO(body);
+    auto reply = ParseReply(Account(), target, StatusResponse(200, body, url));
+    REQUIRE_FALSE(reply.ok());
+    CHECK(reply.status().code() == StatusCode::kParseError);
+    CHECK(Contains(reply.status().message(), "may have been published"));
+  }
+  SECTION("an earlier reply returned for a reused idempotency key") {
+    std::string body = testing::ReadFile(testing::OwnFixture("mastodon/reply_created.json"));
+    target.id = "113500000000000105";
+    auto reply = ParseReply(Account(), target, StatusResponse(200, body, url));
+    REQUIRE_FALSE(reply.ok());
+    CHECK(reply.status().code() == StatusCode::kAlreadyExists);
+    CHECK(Contains(reply.status().message(), "answers status 113500000000000402"));
+    CHECK(Contains(reply.status().message(), "idempotency key"));
+  }
+}
+
+TEST_CASE("mastodon resolving a status from another instance", "[mastodon]") {
+  Post target = StoredStatus("113500000000000402", "https://mastodon.social");
+  auto request = ResolveStatusRequest(Account(), target);
+  REQUIRE(request.ok());
+  CHECK(request->url ==
+        "https://social.example/api/v2/search?q=https%3A%2F%2Fsocial.example%2Fusers%2Fpatient_"
+        "pat%2Fstatuses%2F113500000000000402&resolve=true&type=statuses&limit=1");
+  CHECK(request->headers.Get("Authorization") == "Bearer wr1te-T0KEN");
+  const std::string found =
+      "{\"accounts\":[],\"hashtags\":[],\"statuses\":[" +
+      StatusJson(113500000000000900)
+          .replace(
+              StatusJson(113500000000000900).find("https://social.example/users/gen/statuses/"),
+              std::string("https://social.example/users/gen/statuses/113500000000000900").size(),
+              target.uid) +
+      "]}";
+  auto id = ParseResolvedStatusId(Account(), target, Response(found));
+  INFO(id.status().ToString());
+  REQUIRE(id.ok());
+  CHECK(*id == "113500000000000900");
+  auto other = ParseResolvedStatusId(
+      Account(), target, Response("{\"statuses\":[" + StatusJson(113500000000000901) + "]}"));
+  CHECK(other.status().code() == StatusCode::kNotFound);
+  auto none = ParseResolvedStatusId(Account(), target, Response("{\"statuses\":[]}"));
+  CHECK(none.status().code() == StatusCode::kNotFound);
+  auto refused = ParseResolvedStatusId(
+      Account(), target,
+      StatusResponse(401, "{\"error\":\"The access token is invalid\"}", "https://x/"));
+  CHECK(refused.status().code() == StatusCode::kUnauthenticated);
+  SourceSpec no_token = Account();
+  no_token.options.clear();
+  CHECK_FALSE(ResolveStatusRequest(no_token, target).ok());
 }
 
 }  // namespace
