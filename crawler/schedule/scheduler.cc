@@ -184,7 +184,8 @@ struct Scheduler::Slot {
   const ConnectorDescriptor& connector() const { return *source.connector; }
   bool has_auth() const {
     const AuthCapability* auth = source.connector ? source.connector->auth : nullptr;
-    return auth && auth->session_request && auth->parse_session && auth->authorize;
+    return auth && auth->session_request && auth->parse_session && auth->authorize &&
+           (!auth->configured || auth->configured(source.spec));
   }
   bool has_conversation() const {
     const ConversationCapability* c = source.connector ? source.connector->conversation : nullptr;
@@ -938,6 +939,14 @@ void Scheduler::HandleSuccess(Slot& slot, const HttpResponse& response, Page pag
   }
   if (slot.has_conversation() && !options_.conversation_schedule.empty()) {
     write.watch_routed_after = options_.conversation_schedule.front();
+    // Only posts whose conversation request can be built are watched; the
+    // request is pure, so building it here costs no I/O.
+    const ConversationCapability& capability = *connector.conversation;
+    for (const Post& post : write.posts) {
+      auto probe = GuardConnector(slot.name(), "building a conversation request",
+                                  [&] { return capability.request(slot.source.spec, post, ""); });
+      if (!probe.ok()) write.unwatchable.insert(post.uid.empty() ? post.id : post.uid);
+    }
   }
 
   if (!page.next_cursor.empty()) state.cursor.cursor = page.next_cursor;

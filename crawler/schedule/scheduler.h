@@ -52,8 +52,9 @@
 // organisation decision is put on the store's watch list in the same
 // transaction (SourceWrite::watch_routed_after). Its conversation is fetched
 // at anchor + each offset of conversation_schedule (anchor: the post's
-// created_at, else its fetched_at), steps already past at a fetch are
-// skipped, and after the last one the watch is finished. A fetch goes
+// created_at, else its fetched_at) but never sooner than the first offset
+// after it was stored; steps already past at a fetch are skipped, and after
+// the last one the watch is finished. A fetch goes
 // through the source's session, politeness and rate limits, follows the
 // capability's cursor for up to max_pages_per_poll pages, and submits each
 // page as a write with conversation_replies set: its posts are redacted and

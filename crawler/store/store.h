@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -138,8 +139,12 @@ struct SourceWrite {
   bool conversation_replies = false;
   // When set, every post this write newly stores with an organisation
   // decision (Decision::Kind::kOrg) is put on the conversation watch list,
-  // its first fetch due at its anchor + this.
+  // its first fetch due this long after the later of its creation and its
+  // fetching.
   std::optional<Duration> watch_routed_after;
+  // Uids of this write's posts whose conversation the connector cannot fetch
+  // (a feed item with no comment feed): never watched.
+  std::set<std::string, std::less<>> unwatchable;
   // Progress of watched conversations, replacing the stored watch of the
   // same (platform, uid); an update for a watch that is not stored is
   // ignored (the post was never watched).

@@ -1478,7 +1478,8 @@ TEST_CASE("routed posts newly stored are watched; duplicates and unrouted posts 
   REQUIRE(watch.has_value());
   CHECK(watch->source == "alpha");
   CHECK(watch->anchor_at == At(-60'000));  // created_at
-  CHECK(watch->next_fetch_at == At(-60'000) + kTenMinutes);
+  // Due ten minutes after the later of its creation and its fetching.
+  CHECK(watch->next_fetch_at == At(0) + kTenMinutes);
   CHECK(watch->fetches == 0);
   CHECK(watch->attempts == 0);
   CHECK_FALSE(watch->last_fetch_at.has_value());
@@ -1518,6 +1519,21 @@ TEST_CASE("routed posts newly stored are watched; duplicates and unrouted posts 
   CHECK(watch->last_fetch_at == At(900'000));
 }
 
+TEST_CASE("posts named unwatchable are stored but not watched", "[store][watch]") {
+  auto store = OpenOrDie(":memory:");
+  SourceWrite page{"alpha", StateWithCursor("c1")};
+  page.watch_routed_after = kTenMinutes;
+  page.posts = {RoutedPost("w1", "routed, has a comment feed"),
+                RoutedPost("w2", "routed, no comment feed")};
+  page.unwatchable.insert("w2");
+  auto stats = store->Apply({page});
+  REQUIRE(stats.ok());
+  CHECK(stats->inserted == 2);
+  CHECK(stats->watches_added == 1);
+  CHECK(WatchOf(*store, "w1").has_value());
+  CHECK_FALSE(WatchOf(*store, "w2").has_value());
+}
+
 TEST_CASE("pending watches: per source, soonest first, finished ones left out", "[store][watch]") {
   auto store = OpenOrDie(":memory:");
   SourceWrite alpha{"alpha", StateWithCursor("a")};
@@ -1526,6 +1542,7 @@ TEST_CASE("pending watches: per source, soonest first, finished ones left out", 
                  RoutedPost("a-done", "x", 0)};
   alpha.posts[0].created_at = At(50'000);
   alpha.posts[1].created_at = At(-500'000);
+  alpha.posts[0].fetched_at = At(50'000);
   SourceWrite beta{"beta", StateWithCursor("b")};
   beta.watch_routed_after = kTenMinutes;
   beta.posts = {RoutedPost("b-1", "x", 0)};

@@ -627,13 +627,17 @@ Result<ApplyStats> SqliteStore::Apply(const std::vector<SourceWrite>& writes) {
       }
       ++inserted;
       const int64_t post_id = sqlite3_last_insert_rowid(db_->handle());
-      if (write.watch_routed_after && HasOrgDecision(post)) {
+      if (write.watch_routed_after && HasOrgDecision(post) &&
+          write.unwatchable.count(UidOf(post)) == 0) {
         const TimePoint anchor = WatchAnchor(post);
         insert_watch->BindText(1, post.platform);
         insert_watch->BindText(2, UidOf(post));
         insert_watch->BindText(3, write.source);
         insert_watch->BindTime(4, anchor);
-        insert_watch->BindTime(5, anchor + *write.watch_routed_after);
+        // Never sooner than `after` past its storing either: a post found
+        // late has its conversation read once it has had time to gather
+        // replies, not by the poll that stored it.
+        insert_watch->BindTime(5, std::max(anchor, post.fetched_at) + *write.watch_routed_after);
         status = insert_watch->Run();
         if (!status.ok()) return in_source(status);
         stats.watches_added += insert_watch->Changes();
