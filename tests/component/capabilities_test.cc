@@ -560,7 +560,7 @@ TEST_CASE("a session is renewed a minute before it expires", "[capabilities][aut
   }
 }
 
-TEST_CASE("a 401 renews the session once; a second 401 stops the source", "[capabilities][auth]") {
+TEST_CASE("a 401 renews the session once, a second 401 stops the source", "[capabilities][auth]") {
   Harness h;
   FakeConvo a(h.transport, h.clock, kBaseA);
   h.Build({Convo("a", kBaseA)});
@@ -717,7 +717,7 @@ TEST_CASE("session tokens and secrets never reach logs, errors or events", "[cap
 // ---------------------------------------------------------------------------
 // Deletions
 
-TEST_CASE("deletions on a page tombstone stored posts; they never come back",
+TEST_CASE("deletions on a page tombstone stored posts, they never come back",
           "[capabilities][deletion]") {
   Harness h;
   FakeConvo a(h.transport, h.clock, kBaseA);

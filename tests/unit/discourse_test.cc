@@ -649,7 +649,7 @@ TEST_CASE("discourse: invalid UTF-8 is repaired, not fatal", "[discourse]") {
   CHECK(page.warnings[0].find("not valid UTF-8") != std::string::npos);
 }
 
-TEST_CASE("discourse: a huge page is read in full; warnings stay bounded", "[discourse]") {
+TEST_CASE("discourse: a huge page is read in full, warnings stay bounded", "[discourse]") {
   std::vector<int> ids = Range(20000, 1);
   Page page = ParseOk(Response(LatestBody(ids)));
   CHECK(page.posts.size() == 20000);

@@ -367,7 +367,7 @@ TEST_CASE("json: values of the wrong type are converted, or skipped and named", 
   CHECK(page.next_cursor == "46200011");
 }
 
-TEST_CASE("json: missing ids and texts are skipped and counted; duplicates are one post",
+TEST_CASE("json: missing ids and texts are skipped and counted, duplicates are one post",
           "[json]") {
   const Page page = ParseOk(HitsSource(), Fixture("hostile_missing_fields.json"));
   std::vector<std::string> ids;
@@ -425,7 +425,7 @@ TEST_CASE("json: invalid UTF-8 is repaired with a warning", "[json]") {
   CHECK(AnyWarningContains(page, "not valid UTF-8"));
 }
 
-TEST_CASE("json: a huge array is read whole; warnings are capped", "[json]") {
+TEST_CASE("json: a huge array is read whole, warnings are capped", "[json]") {
   std::string body = "{\"hits\":[";
   constexpr int kItems = 20000;
   for (int i = 0; i < kItems; ++i) {
@@ -731,7 +731,7 @@ TEST_CASE("json: rate-limit headers in the common dialects", "[json]") {
   CHECK(ReadRateLimit(HttpResponse{}).empty());
 }
 
-TEST_CASE("json: conversation fetch with the same mapping; 404 is a deletion", "[json]") {
+TEST_CASE("json: conversation fetch with the same mapping, 404 is a deletion", "[json]") {
   const SourceSpec source = ExampleSource("hackernews.toml", "hn-nhs-comments");
   Post comment;
   comment.id = "46100012";

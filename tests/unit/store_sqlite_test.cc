@@ -1459,7 +1459,7 @@ TEST_CASE("a post deleted in the batch that stores it leaves a consistent index"
   for (const char* uid : {"u1", "u2", "old"}) CHECK(FindOrDie(*store, uid).post.text.empty());
 }
 
-TEST_CASE("routed posts newly stored are watched; duplicates and unrouted posts are not",
+TEST_CASE("routed posts newly stored are watched, duplicates and unrouted posts are not",
           "[store][watch]") {
   auto store = OpenOrDie(":memory:");
   SourceWrite page{"alpha", StateWithCursor("c1")};
