@@ -1,8 +1,10 @@
 // ReplyPublisher against FakeTransport and FakeClock: the Mastodon reply
 // capability end to end (success, 401, 403, 422, 429, 5xx, timeouts,
-// unreadable 2xx bodies, idempotent resends), and a small connector with an
+// unreadable 2xx bodies, idempotent resends), its resolve step for a post
+// read on another instance (found, not found, refused, lost and asked
+// again, none needed on the same instance), and a small connector with an
 // AuthCapability for sessions (creation, failure, reuse, refresh, a kept
-// session the platform rejects). Nothing sleeps: completions run when the
+// session the platform rejects, a resolve step carrying the session). Nothing sleeps: completions run when the
 // test polls the io_context.
 #include "crawler/publish/publisher.h"
 
