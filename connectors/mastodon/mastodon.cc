@@ -717,7 +717,8 @@ Result<HttpRequest> ReplyRequest(const SourceSpec& account, const AuthSession* /
   const std::string token(TrimAsciiSpace(account.GetString("access_token")));
   if (token.empty()) {
     return invalid(
-        "publishing needs `access_token` (a token with the write:statuses scope), e.g. "
+        "publishing needs `access_token` (a token with the write:statuses and read:search "
+        "scopes), e.g. "
         "access_token = \"${TRUST_MASTODON_TOKEN}\"");
   }
   if (!IsHeaderSafe(token)) return invalid("`access_token` contains control characters");
@@ -858,6 +859,21 @@ Result<FoundStatus> FindResolvedStatus(const SourceSpec& account, const Post& ta
   const std::string base = InstanceBase(account.url);
   const std::string where = "mastodon search for " + OneLine(address) + " on " +
                             (base.empty() ? InstanceBase(response.url) : base);
+  const std::string not_found =
+      "the account's server could not find the post (it may be deleted, private, or on an "
+      "instance the account's server does not reach)";
+  if (response.status == 404 || response.status == 410) {
+    // Mastodon answers 404 when the status it was asked to fetch is gone.
+    const std::string message = PlatformMessage(response);
+    return Status::NotFound(where + ": HTTP " + std::to_string(response.status) + ": " + not_found +
+                            (message.empty() ? "" : " (" + message + ")"));
+  }
+  if (response.status == 403) {
+    std::string message = PlatformMessage(response);
+    message += std::string(message.empty() ? "" : "; ") +
+               "finding posts read on another instance needs a token with the read:search scope";
+    return StatusFromHttp(response.status, where, message);
+  }
   if (response.status < 200 || response.status > 299) return HttpError(response, where);
   dom::parser parser;
   std::string repaired;
@@ -889,9 +905,7 @@ Result<FoundStatus> FindResolvedStatus(const SourceSpec& account, const Post& ta
     }
     return found;
   }
-  return Status::NotFound(where +
-                          ": the account's server could not find the post (it may be deleted, "
-                          "private, or on an instance the account's server does not reach)");
+  return Status::NotFound(where + ": " + not_found);
 }
 
 }  // namespace
@@ -965,7 +979,8 @@ const ConnectorDescriptor& Descriptor() {
                .type = ConfigKeySpec::Type::kString,
                .secret = true,
                .doc = "Access token of the organisation's own account (write:statuses "
-                      "scope) for publishing replies from an [[account]]; write "
+                      "and read:search scopes: replies, and finding posts read on another "
+                      "instance) for publishing replies from an [[account]]; write "
                       "\"${TRUST_MASTODON_TOKEN}\". Also used for reading when `token` "
                       "is not set."},
               {.name = "limit",

@@ -1476,10 +1476,18 @@ TEST_CASE("mastodon resolve step: refusals and the platform's failures", "[masto
         failed(SearchResponse(401, "error_unauthorized.json"), StatusCode::kUnauthenticated),
         "HTTP 401: The access token is invalid"));
   }
-  SECTION("403") {
-    CHECK(
-        Contains(failed(SearchResponse(403, "error_forbidden.json"), StatusCode::kPermissionDenied),
-                 "This action is not allowed"));
+  SECTION("403: the platform's words, and the scope it may lack") {
+    const std::string message =
+        failed(SearchResponse(403, "error_forbidden.json"), StatusCode::kPermissionDenied);
+    CHECK(Contains(message, "HTTP 403: This action is not allowed"));
+    CHECK(Contains(message, "needs a token with the read:search scope"));
+  }
+  SECTION("404: the status could not be fetched") {
+    const std::string message =
+        failed(StatusResponse(404, "{\"error\":\"Record not found\"}", kResolveUrl),
+               StatusCode::kNotFound);
+    CHECK(Contains(message, "HTTP 404: the account's server could not find the post"));
+    CHECK(Contains(message, "(Record not found)"));
   }
   SECTION("429 says when the limit resets") {
     HttpResponse limited = SearchResponse(429, "error_rate_limited.json");
