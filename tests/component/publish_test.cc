@@ -4,8 +4,8 @@
 // read on another instance (found, not found, refused, lost and asked
 // again, none needed on the same instance), and a small connector with an
 // AuthCapability for sessions (creation, failure, reuse, refresh, a kept
-// session the platform rejects, a resolve step carrying the session). Nothing sleeps: completions run when the
-// test polls the io_context.
+// session the platform rejects, a resolve step carrying the session).
+// Nothing sleeps: completions run when the test polls the io_context.
 #include "crawler/publish/publisher.h"
 
 #include <boost/asio/io_context.hpp>
