@@ -717,7 +717,8 @@ Result<HttpRequest> ReplyRequest(const SourceSpec& account, const AuthSession* /
   const std::string token(TrimAsciiSpace(account.GetString("access_token")));
   if (token.empty()) {
     return invalid(
-        "publishing needs `access_token` (a token with the write:statuses scope), e.g. "
+        "publishing needs `access_token` (a token with the write:statuses and read:search "
+        "scopes), e.g. "
         "access_token = \"${TRUST_MASTODON_TOKEN}\"");
   }
   if (!IsHeaderSafe(token)) return invalid("`access_token` contains control characters");
@@ -728,21 +729,19 @@ Result<HttpRequest> ReplyRequest(const SourceSpec& account, const AuthSession* /
     return invalid("\"" + target.id.substr(0, kMaxIdLength) + "\" is not a status id");
   }
   // in_reply_to_id is an id on the account's instance. An id read elsewhere
-  // names another status (or none) there, so it is never sent.
+  // names another status (or none) there, so it is never sent: the
+  // publisher resolves such a target first (ResolveTarget).
   const std::string read_on = InstanceBase(target.ref);
   if (read_on.empty()) {
     return invalid("status " + target.id +
                    " carries no record of the instance it was read from (imported posts "
                    "have none), so its id cannot be trusted on " +
-                   base + "; crawl it from a [[source]] on " + base);
+                   base + "; resolve it there first (ResolveTargetRequest)");
   }
   if (read_on != base) {
-    return invalid(
-        "status " + target.id + " was read from " + read_on + " but the account is on " + base +
-        ": Mastodon status ids are local to an instance, and finding the status on " + base +
-        " first (GET /api/v2/search?resolve=true) is a second request the reply "
-        "capability does not make; answer from an account on " +
-        read_on + ", or read the source through " + base);
+    return invalid("status " + target.id + " was read from " + read_on + " but the account is on " +
+                   base + ": Mastodon status ids are local to an instance; resolve it on " + base +
+                   " first (ResolveTargetRequest: GET /api/v2/search?resolve=true)");
   }
   std::string_view body = draft.body;
   if (TrimAsciiSpace(body).empty()) return invalid("the reply is empty");
@@ -822,13 +821,21 @@ Result<HttpRequest> ResolveStatusRequest(const SourceSpec& account, const Post& 
     return Status::InvalidArgument("account \"" + account.name + "\" (mastodon): " + why);
   };
   const std::string base = InstanceBase(account.url);
-  if (!IsHttpBase(base)) return invalid("`url` is not an instance base URL");
+  if (!IsHttpBase(base)) {
+    return invalid("`url` \"" + account.url +
+                   "\" is not an instance base URL like https://mastodon.social");
+  }
   const std::string token(TrimAsciiSpace(account.GetString("access_token")));
   // Mastodon only fetches remote statuses (resolve=true) for signed-in users.
-  if (token.empty() || !IsHeaderSafe(token)) return invalid("resolving needs `access_token`");
+  if (token.empty()) {
+    return invalid("finding status " + target.id.substr(0, kMaxIdLength) + " on " + base +
+                   " needs `access_token`, e.g. access_token = \"${TRUST_MASTODON_TOKEN}\"");
+  }
+  if (!IsHeaderSafe(token)) return invalid("`access_token` contains control characters");
   const std::string& address = !target.uid.empty() ? target.uid : target.url;
   if (!(address.starts_with("https://") || address.starts_with("http://"))) {
-    return invalid("status " + target.id.substr(0, kMaxIdLength) + " has no URI to resolve");
+    return invalid("status " + target.id.substr(0, kMaxIdLength) + " has no URI to find it by on " +
+                   base);
   }
   HttpRequest request;
   request.url =
@@ -838,10 +845,35 @@ Result<HttpRequest> ResolveStatusRequest(const SourceSpec& account, const Post& 
   return request;
 }
 
-Result<std::string> ParseResolvedStatusId(const SourceSpec& account, const Post& target,
-                                          const HttpResponse& response) {
-  const std::string where =
-      "mastodon search for " + OneLine(target.uid) + " on " + InstanceBase(account.url);
+namespace {
+
+// The search result that is `target`, as the account's instance knows it.
+struct FoundStatus {
+  std::string id;
+  std::string in_reply_to_id;
+};
+
+Result<FoundStatus> FindResolvedStatus(const SourceSpec& account, const Post& target,
+                                       const HttpResponse& response) {
+  const std::string& address = !target.uid.empty() ? target.uid : target.url;
+  const std::string base = InstanceBase(account.url);
+  const std::string where = "mastodon search for " + OneLine(address) + " on " +
+                            (base.empty() ? InstanceBase(response.url) : base);
+  const std::string not_found =
+      "the account's server could not find the post (it may be deleted, private, or on an "
+      "instance the account's server does not reach)";
+  if (response.status == 404 || response.status == 410) {
+    // Mastodon answers 404 when the status it was asked to fetch is gone.
+    const std::string message = PlatformMessage(response);
+    return Status::NotFound(where + ": HTTP " + std::to_string(response.status) + ": " + not_found +
+                            (message.empty() ? "" : " (" + message + ")"));
+  }
+  if (response.status == 403) {
+    std::string message = PlatformMessage(response);
+    message += std::string(message.empty() ? "" : "; ") +
+               "finding posts read on another instance needs a token with the read:search scope";
+    return StatusFromHttp(response.status, where, message);
+  }
   if (response.status < 200 || response.status > 299) return HttpError(response, where);
   dom::parser parser;
   std::string repaired;
@@ -855,13 +887,58 @@ Result<std::string> ParseResolvedStatusId(const SourceSpec& account, const Post&
   for (dom::element element : statuses) {
     std::string_view id;
     std::string_view uri;
+    std::string_view url;
     if (element["id"].get_string().get(id) != simdjson::SUCCESS || !IsPlausibleId(id)) continue;
-    if (element["uri"].get_string().get(uri) != simdjson::SUCCESS) continue;
-    // Search may return other statuses that merely mention the URL.
-    if (!target.uid.empty() && uri != target.uid) continue;
-    return std::string(id);
+    if (element["uri"].get_string().get(uri) != simdjson::SUCCESS) uri = {};
+    if (element["url"].get_string().get(url) != simdjson::SUCCESS) url = {};
+    // Search may return other statuses that merely mention the address.
+    const bool same = !target.uid.empty()
+                          ? uri == target.uid
+                          : !target.url.empty() && (uri == target.url || url == target.url);
+    if (!same) continue;
+    FoundStatus found;
+    found.id = std::string(id);
+    std::string_view parent;
+    if (element["in_reply_to_id"].get_string().get(parent) == simdjson::SUCCESS &&
+        IsPlausibleId(parent)) {
+      found.in_reply_to_id = std::string(parent);
+    }
+    return found;
   }
-  return Status::NotFound(where + ": the instance could not find the status");
+  return Status::NotFound(where + ": " + not_found);
+}
+
+}  // namespace
+
+Result<std::string> ParseResolvedStatusId(const SourceSpec& account, const Post& target,
+                                          const HttpResponse& response) {
+  auto found = FindResolvedStatus(account, target, response);
+  if (!found.ok()) return found.status();
+  return std::move(found->id);
+}
+
+Result<std::optional<HttpRequest>> ResolveTargetRequest(const SourceSpec& account,
+                                                        const AuthSession* /*session*/,
+                                                        const Post& target) {
+  const std::string base = InstanceBase(account.url);
+  if (IsHttpBase(base) && !target.ref.empty() && InstanceBase(target.ref) == base) {
+    return std::optional<HttpRequest>();
+  }
+  auto request = ResolveStatusRequest(account, target);
+  if (!request.ok()) return request.status();
+  return std::optional<HttpRequest>(std::move(request).value());
+}
+
+Result<Post> ResolveTarget(const SourceSpec& account, const Post& target,
+                           const HttpResponse& response) {
+  auto found = FindResolvedStatus(account, target, response);
+  if (!found.ok()) return found.status();
+  Post resolved = target;
+  resolved.id = std::move(found->id);
+  resolved.ref = InstanceBase(account.url);
+  resolved.reply_to = std::move(found->in_reply_to_id);
+  resolved.conversation = resolved.reply_to;
+  return resolved;
 }
 
 const ConnectorDescriptor& Descriptor() {
@@ -874,6 +951,8 @@ const ConnectorDescriptor& Descriptor() {
       .parse = &ParseReply,
       .max_length = kMaxReplyLength,
       .honours_idempotency_key = true,
+      .resolve_request = &ResolveTargetRequest,
+      .resolve_target = &ResolveTarget,
   };
   static const ConnectorDescriptor kDescriptor{
       .name = kPlatform,
@@ -900,7 +979,8 @@ const ConnectorDescriptor& Descriptor() {
                .type = ConfigKeySpec::Type::kString,
                .secret = true,
                .doc = "Access token of the organisation's own account (write:statuses "
-                      "scope) for publishing replies from an [[account]]; write "
+                      "and read:search scopes: replies, and finding posts read on another "
+                      "instance) for publishing replies from an [[account]]; write "
                       "\"${TRUST_MASTODON_TOKEN}\". Also used for reading when `token` "
                       "is not set."},
               {.name = "limit",

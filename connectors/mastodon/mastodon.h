@@ -6,6 +6,7 @@
 // values own their strings.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,10 +35,11 @@ Result<Page> ParseConversation(const SourceSpec& source, const Post& post,
 
 // ReplyCapability: POST {account url}/api/v1/statuses (form-encoded status,
 // in_reply_to_id, visibility=public) with `Authorization: Bearer
-// <access_token>` and the draft's `Idempotency-Key`. Fails with
-// kInvalidArgument, before anything is sent, when `target` was read from
-// another instance than the account's (status ids are local to an instance;
-// see README "Replies") or carries no instance at all.
+// <access_token>` and the draft's `Idempotency-Key`. `target` must be
+// addressable on the account's instance: read there, or resolved there by
+// ResolveTarget. Fails with kInvalidArgument, before anything is sent, when
+// it was read from another instance or carries no instance at all (status
+// ids are local to an instance; see README "Replies").
 Result<HttpRequest> ReplyRequest(const SourceSpec& account, const AuthSession* session,
                                  const Post& target, const ReplyDraft& draft);
 // Only a 2xx whose body is the new Status answering `target` is success;
@@ -54,12 +56,30 @@ inline constexpr int kMaxReplyLength = 500;
 // Parse stores it in Post::ref: the instance the post's id belongs to.
 std::string InstanceBase(std::string_view url);
 
-// Resolving a status read on another instance into an id on the account's
-// instance: GET {account url}/api/v2/search?q=<uri>&resolve=true&
-// type=statuses&limit=1, and the id of the status whose `uri` is the
-// target's uid. Ready for a two-step reply; not wired into ReplyCapability,
-// whose contract is one request per reply (README "Replies").
+// ReplyCapability's resolve step. nullopt when `target` was read from the
+// account's own instance (its `ref` is the account's base URL); otherwise
+// ResolveStatusRequest. Fails with kInvalidArgument when the account has no
+// usable `url` or `access_token`, or the target no URI to look up.
+Result<std::optional<HttpRequest>> ResolveTargetRequest(const SourceSpec& account,
+                                                        const AuthSession* session,
+                                                        const Post& target);
+// The answer to ResolveTargetRequest: `target` with `id` the status's id on
+// the account's instance, `ref` that instance, `reply_to` and
+// `conversation` its parent there (ids read elsewhere never survive). Errors
+// as ParseResolvedStatusId.
+Result<Post> ResolveTarget(const SourceSpec& account, const Post& target,
+                           const HttpResponse& response);
+
+// Finding a status read on another instance on the account's instance:
+// GET {account url}/api/v2/search?q=<uri>&resolve=true&type=statuses&limit=1
+// with the account's `access_token` (Mastodon fetches remote statuses only
+// for signed-in users). The URI is the target's uid, else its url.
 Result<HttpRequest> ResolveStatusRequest(const SourceSpec& account, const Post& target);
+// The id of the search result whose `uri` is the target's uid (else whose
+// `url` or `uri` is the target's url). No such result: kNotFound, "the
+// account's server could not find the post"; non-2xx: the StatusFromHttp
+// error with Mastodon's message; a body that is not a search result:
+// kParseError.
 Result<std::string> ParseResolvedStatusId(const SourceSpec& account, const Post& target,
                                           const HttpResponse& response);
 

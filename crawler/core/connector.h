@@ -188,6 +188,29 @@ struct ReplyCapability {
   // ReplyDraft::idempotency_key with the reply it already made (Mastodon's
   // Idempotency-Key), so resending after a lost answer cannot post twice.
   bool honours_idempotency_key = false;
+
+  // Optional step before `request`, for platforms whose post ids are local
+  // to a server (a Mastodon status read on one instance has another id, or
+  // none yet, on the instance where the account lives): the target is first
+  // found on the account's own server. Set both or neither.
+  //
+  // The request that finds `target` on the account's server, authorised
+  // like `request`; nullopt when `target` is already addressable there (read
+  // through the same server). An error refuses the reply before anything is
+  // sent (kInvalidArgument, naming what is wrong).
+  Result<std::optional<HttpRequest>> (*resolve_request)(const SourceSpec& account,
+                                                        const AuthSession* session,
+                                                        const Post& target) = nullptr;
+  // Reads the answer to resolve_request whatever its status. A 2xx naming
+  // the post gives `target` as the account's server knows it (every id in it
+  // local to that server); the publisher then passes that post to `request`
+  // and `parse` in place of the stored one. A 2xx that does not name it is
+  // kNotFound ("the account's server could not find the post"); any other
+  // status is a StatusFromHttp error with the platform's message. The step
+  // publishes nothing, so it may be repeated freely, and its failure never
+  // means the reply may have been posted.
+  Result<Post> (*resolve_target)(const SourceSpec& account, const Post& target,
+                                 const HttpResponse& response) = nullptr;
 };
 
 struct ConnectorDescriptor {

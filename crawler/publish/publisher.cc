@@ -39,7 +39,11 @@ struct Operation {
   std::optional<AuthSession> session;
   bool session_from_cache = false;
   bool tried_fresh_session = false;
+  // `target` is as the account's server knows it (resolved, or needing no
+  // resolving).
+  bool target_resolved = false;
   int attempts = 0;
+  int resolve_attempts = 0;
   bool finished = false;
 };
 
@@ -56,6 +60,7 @@ void Finish(const OperationPtr& op, Status status, bool outcome_unknown) {
   outcome.reply = std::move(status);
   outcome.outcome_unknown = outcome_unknown;
   outcome.attempts = op->attempts;
+  outcome.resolve_attempts = op->resolve_attempts;
   op->done(std::move(outcome));
 }
 
@@ -65,10 +70,12 @@ void Succeed(const OperationPtr& op, PublishedReply reply) {
   PublishOutcome outcome;
   outcome.reply = std::move(reply);
   outcome.attempts = op->attempts;
+  outcome.resolve_attempts = op->resolve_attempts;
   op->done(std::move(outcome));
 }
 
 void StartSession(const OperationPtr& op, bool fresh);
+void Proceed(const OperationPtr& op);
 void SendReply(const OperationPtr& op);
 
 bool SessionUsable(const AuthSession& session, TimePoint now, Duration margin) {
@@ -107,7 +114,7 @@ void OnSession(const OperationPtr& op, const AuthSession* renewing, Result<HttpR
   impl->sessions[op->account.name] = *session;
   op->session = std::move(session).value();
   op->session_from_cache = false;
-  SendReply(op);
+  Proceed(op);
 }
 
 void StartSession(const OperationPtr& op, bool fresh) {
@@ -130,7 +137,7 @@ void StartSession(const OperationPtr& op, bool fresh) {
   if (cached && SessionUsable(*cached, impl->clock.Now(), impl->options.session_margin)) {
     op->session = std::move(cached);
     op->session_from_cache = true;
-    SendReply(op);
+    Proceed(op);
     return;
   }
   // An expiring session with a refresh token is renewed; otherwise a new
@@ -189,6 +196,92 @@ void OnReply(const OperationPtr& op, Result<HttpResponse> response) {
     return;
   }
   Finish(op, reply.status().Annotate(context), unknown);
+}
+
+bool HasResolveStep(const ConnectorDescriptor& connector) {
+  return connector.reply->resolve_request != nullptr && connector.reply->resolve_target != nullptr;
+}
+
+std::string ResolveContext(const Operation& op) {
+  return AccountContext(op) + ": finding the post on the account's server";
+}
+
+void SendResolve(const OperationPtr& op);
+
+void OnResolve(const OperationPtr& op, Result<HttpResponse> response) {
+  auto impl = op->owner.lock();
+  // Nothing below was published: every failure is a plain failure.
+  auto may_retry = [&] {
+    return impl && op->resolve_attempts < impl->options.max_resolve_attempts;
+  };
+  if (!response.ok()) {
+    const StatusCode code = response.status().code();
+    if (code != StatusCode::kInvalidArgument && code != StatusCode::kCancelled && may_retry()) {
+      SendResolve(op);
+      return;
+    }
+    Finish(op, response.status().Annotate(ResolveContext(*op)), false);
+    return;
+  }
+  Result<Post> resolved = op->connector->reply->resolve_target(op->account, op->target, *response);
+  if (resolved.ok()) {
+    op->target = std::move(resolved).value();
+    op->target_resolved = true;
+    SendReply(op);
+    return;
+  }
+  const int http = response->status;
+  if (http == 401 && op->session_from_cache && !op->tried_fresh_session && impl) {
+    impl->sessions.erase(op->account.name);
+    StartSession(op, /*fresh=*/true);
+    return;
+  }
+  if ((http >= 500 || http == 408) && may_retry()) {
+    SendResolve(op);
+    return;
+  }
+  Finish(op, resolved.status().Annotate(ResolveContext(*op)), false);
+}
+
+// Asks the connector whether the target must be found on the account's
+// server first, and sends that request when it must.
+void SendResolve(const OperationPtr& op) {
+  auto impl = op->owner.lock();
+  if (!impl) {
+    Finish(op,
+           Status::Cancelled(AccountContext(*op) + ": publisher gone before the reply was sent"),
+           false);
+    return;
+  }
+  const AuthSession* session = op->session ? &*op->session : nullptr;
+  Result<std::optional<HttpRequest>> request =
+      op->connector->reply->resolve_request(op->account, session, op->target);
+  if (!request.ok()) {
+    Finish(op, request.status(), false);
+    return;
+  }
+  if (!request->has_value()) {
+    op->target_resolved = true;
+    SendReply(op);
+    return;
+  }
+  HttpRequest resolve = std::move(**request);
+  if (op->connector->auth != nullptr && session != nullptr) {
+    op->connector->auth->authorize(*session, resolve);
+  }
+  ++op->resolve_attempts;
+  impl->transport.Start(std::move(resolve), [op](Result<HttpResponse> response) {
+    OnResolve(op, std::move(response));
+  });
+}
+
+// With a session when one is needed: the resolve step once, then the reply.
+void Proceed(const OperationPtr& op) {
+  if (!op->target_resolved && HasResolveStep(*op->connector)) {
+    SendResolve(op);
+  } else {
+    SendReply(op);
+  }
 }
 
 void SendReply(const OperationPtr& op) {
@@ -288,7 +381,7 @@ void ReplyPublisher::Publish(const ConnectorDescriptor& connector, const SourceS
     if (op->connector->auth != nullptr) {
       StartSession(op, /*fresh=*/false);
     } else {
-      SendReply(op);
+      Proceed(op);
     }
   });
 }

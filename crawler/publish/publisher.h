@@ -2,9 +2,12 @@
 // ReplyCapability, with the organisation's own account.
 //
 // One publish is: (when the connector has an AuthCapability) a session for
-// the account, reused while it is valid; the reply request the connector
-// builds, authorised with that session; and the connector's reading of the
-// answer. The publisher owns no policy beyond honesty about the outcome:
+// the account, reused while it is valid; (when the connector has a resolve
+// step and asks for it) a request finding the target on the account's own
+// server, whose answer replaces the target for what follows; the reply
+// request the connector builds, authorised with that session; and the
+// connector's reading of the answer. The publisher owns no policy beyond
+// honesty about the outcome:
 // - it never resends a reply whose request may have reached the platform,
 //   except when the connector honours the draft's idempotency key (the
 //   platform answers a repeat with the reply it already made), and then at
@@ -13,7 +16,10 @@
 //   answer is a failure flagged `outcome_unknown`, which the caller records
 //   as such (and never as "not sent");
 // - a cached session the platform rejects (401) is dropped and one fresh
-//   session tried, since a 401 posted nothing.
+//   session tried, since a 401 posted nothing;
+// - the resolve step publishes nothing: a lost answer, 408 or 5xx there is
+//   retried (PublishOptions::max_resolve_attempts), and its failure is
+//   never `outcome_unknown`.
 // The caller records the states around it (publishing, published, failed).
 //
 // Threading: not thread-safe. Use it from the thread that runs the
@@ -44,6 +50,10 @@ struct PublishOptions {
   // draft's non-empty idempotency key and an answer was lost, unreadable or
   // a 5xx. Without that guarantee a reply is sent once, whatever this says.
   int max_attempts = 2;
+  // Requests finding the target on the account's server, in all, when an
+  // answer was lost or a 408/5xx. They publish nothing, so they are resent
+  // whatever the idempotency guarantee.
+  int max_resolve_attempts = 2;
   // A cached session is renewed this long before it expires.
   Duration session_margin = std::chrono::minutes(1);
 };
@@ -60,8 +70,11 @@ struct PublishOutcome {
   // Resend only with the same idempotency key, and check the account first
   // when the platform does not honour one.
   bool outcome_unknown = false;
-  // Reply requests sent (0 when it failed before sending anything).
+  // Reply requests sent (0 when it failed before sending one).
   int attempts = 0;
+  // Requests sent to find the target on the account's server first (0 when
+  // the connector has no such step or the target needed none).
+  int resolve_attempts = 0;
 };
 
 struct ReplyPublisherState;  // publisher.cc

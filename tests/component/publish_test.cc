@@ -1,9 +1,11 @@
 // ReplyPublisher against FakeTransport and FakeClock: the Mastodon reply
 // capability end to end (success, 401, 403, 422, 429, 5xx, timeouts,
-// unreadable 2xx bodies, idempotent resends), and a small connector with an
+// unreadable 2xx bodies, idempotent resends), its resolve step for a post
+// read on another instance (found, not found, refused, lost and asked
+// again, none needed on the same instance), and a small connector with an
 // AuthCapability for sessions (creation, failure, reuse, refresh, a kept
-// session the platform rejects). Nothing sleeps: completions run when the
-// test polls the io_context.
+// session the platform rejects, a resolve step carrying the session).
+// Nothing sleeps: completions run when the test polls the io_context.
 #include "crawler/publish/publisher.h"
 
 #include <boost/asio/io_context.hpp>
@@ -299,9 +301,10 @@ TEST_CASE("publish: what is wrong before sending is refused without a request", 
     draft.body = "caf\xC3";
     expected = "not valid UTF-8";
   }
-  SECTION("the connector's own refusal: a post read on another instance") {
+  SECTION("the connector's own refusal: finding a post read elsewhere needs a token") {
     target.ref = "https://mastodon.social";
-    expected = "local to an instance";
+    account.options.erase("access_token");
+    expected = "needs `access_token`";
   }
   SECTION("no access token") {
     account.options.erase("access_token");
@@ -343,6 +346,250 @@ TEST_CASE("publish: a publisher destroyed first still answers its caller", "[pub
   CHECK((*slot)->reply.status().code() == StatusCode::kCancelled);
   CHECK_FALSE((*slot)->outcome_unknown);
   CHECK(bench.transport.requests().empty());
+}
+
+std::vector<std::string> Urls(const FakeTransport& transport) {
+  std::vector<std::string> urls;
+  for (const HttpRequest& r : transport.requests()) urls.push_back(r.url);
+  return urls;
+}
+
+// ------------------------------------------- Mastodon: the resolve step ---
+//
+// The account lives on https://nhs.social; the post was read on
+// https://social.example, where its id is 113500000000000402. nhs.social
+// knows the same status as 113500000777000042.
+
+constexpr char kAccountInstance[] = "https://nhs.social";
+constexpr char kSearch[] =
+    "https://nhs.social/api/v2/search?q=https%3A%2F%2Fsocial.example%2Fusers%2Fpatient_pat%2F"
+    "statuses%2F113500000000000402&resolve=true&type=statuses&limit=1";
+constexpr char kAccountStatuses[] = "https://nhs.social/api/v1/statuses";
+constexpr char kLocalId[] = "113500000777000042";
+
+SourceSpec AccountElsewhere() {
+  SourceSpec account = MastodonAccount();
+  account.url = kAccountInstance;
+  return account;
+}
+
+HttpResponse Found(const std::string& fixture = "search_resolved.json") {
+  return MakeResponse(200, testing::ReadFile(testing::OwnFixture("mastodon/" + fixture)),
+                      {{"Content-Type", "application/json; charset=utf-8"}});
+}
+
+// nhs.social's answer to the reply: its status answering its own id.
+HttpResponse CreatedElsewhere() {
+  std::string body = testing::ReadFile(testing::OwnFixture("mastodon/reply_created.json"));
+  const std::string parent = "\"in_reply_to_id\": \"113500000000000402\"";
+  body.replace(body.find(parent), parent.size(),
+               "\"in_reply_to_id\": \"" + std::string(kLocalId) + "\"");
+  return MakeResponse(200, body, {{"Content-Type", "application/json; charset=utf-8"}});
+}
+
+PublishOutcome RunElsewhere(Bench& bench, ReplyDraft draft = Draft()) {
+  return bench.Run(connector_mastodon::Descriptor(), AccountElsewhere(), MastodonTarget(),
+                   std::move(draft));
+}
+
+TEST_CASE("publish: a post read on another instance is found on the account's first", "[publish]") {
+  Bench bench;
+  bench.transport.Script(kSearch, Found());
+  bench.transport.Script(kAccountStatuses, CreatedElsewhere());
+  PublishOutcome outcome = RunElsewhere(bench);
+  INFO(outcome.reply.status().ToString());
+  REQUIRE(outcome.reply.ok());
+  CHECK(outcome.reply->id == "113500000000000500");
+  CHECK(outcome.attempts == 1);
+  CHECK(outcome.resolve_attempts == 1);
+  CHECK_FALSE(outcome.outcome_unknown);
+  const auto& requests = bench.transport.requests();
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[0].method == "GET");
+  CHECK(requests[0].url == kSearch);
+  CHECK(requests[0].headers.Get("Authorization") == "Bearer " + std::string(kToken));
+  CHECK_FALSE(requests[0].headers.Get("Idempotency-Key").has_value());
+  CHECK(requests[1].method == "POST");
+  CHECK(requests[1].url == kAccountStatuses);
+  CHECK(requests[1].headers.Get("Authorization") == "Bearer " + std::string(kToken));
+  CHECK(requests[1].headers.Get("Idempotency-Key") == "reply-1");
+  CHECK(Contains(requests[1].body, "&in_reply_to_id=" + std::string(kLocalId) + "&"));
+  CHECK_FALSE(Contains(requests[1].body, "113500000000000402"));
+  CHECK(bench.transport.unscripted() == 0);
+}
+
+TEST_CASE("publish: a post read on the account's own instance is not looked up", "[publish]") {
+  Bench bench;
+  bench.transport.ScriptPrefix("https://social.example/api/v2/search", Found());
+  bench.transport.Script(kStatuses, Created());
+  PublishOutcome outcome = bench.RunMastodon();
+  REQUIRE(outcome.reply.ok());
+  CHECK(outcome.resolve_attempts == 0);
+  CHECK(Urls(bench.transport) == std::vector<std::string>{kStatuses});
+  CHECK(Contains(bench.transport.requests()[0].body, "in_reply_to_id=113500000000000402"));
+}
+
+// Checks a failure of the resolve step: nothing was published, and nothing
+// says it might have been.
+void CheckResolveFailed(const PublishOutcome& outcome, const Bench& bench, StatusCode code,
+                        const std::string& message) {
+  REQUIRE_FALSE(outcome.reply.ok());
+  CHECK(outcome.reply.status().code() == code);
+  CHECK(Contains(outcome.reply.status().message(), message));
+  CHECK(Contains(outcome.reply.status().message(),
+                 "account \"sth-mastodon\" (mastodon): finding the post on the account's "
+                 "server"));
+  CHECK_FALSE(Contains(outcome.reply.status().message(), kToken));
+  CHECK_FALSE(Contains(outcome.reply.status().message(), "may have been published"));
+  CHECK_FALSE(outcome.outcome_unknown);
+  CHECK(outcome.attempts == 0);
+  CHECK(bench.transport.RequestsTo(kAccountStatuses).empty());
+}
+
+TEST_CASE("publish: the account's server cannot find the post", "[publish]") {
+  Bench bench;
+  bench.transport.Script(kAccountStatuses, CreatedElsewhere());
+  SECTION("an empty search result") { bench.transport.Script(kSearch, Found("search_empty.json")); }
+  SECTION("only statuses that mention it") {
+    bench.transport.Script(kSearch,
+                           MakeResponse(200,
+                                        "{\"statuses\":[{\"id\":\"113500000777000099\",\"uri\":"
+                                        "\"https://nhs.social/users/q/statuses/1\"}]}"));
+  }
+  PublishOutcome outcome = RunElsewhere(bench);
+  CheckResolveFailed(outcome, bench, StatusCode::kNotFound,
+                     "the account's server could not find the post");
+  CHECK(outcome.resolve_attempts == 1);  // an answer, not a fault: not asked again
+  CHECK(bench.transport.requests().size() == 1);
+}
+
+TEST_CASE("publish: the account's server refuses the look-up", "[publish]") {
+  Bench bench;
+  bench.transport.Script(kAccountStatuses, CreatedElsewhere());
+  StatusCode code = StatusCode::kOk;
+  std::string message;
+  SECTION("401: an expired token") {
+    bench.transport.Script(kSearch, Error(401, "The access token is invalid"));
+    code = StatusCode::kUnauthenticated;
+    message = "HTTP 401: The access token is invalid";
+  }
+  SECTION("403") {
+    bench.transport.Script(kSearch, Error(403, "This action is not allowed"));
+    code = StatusCode::kPermissionDenied;
+    message = "This action is not allowed";
+  }
+  SECTION("429") {
+    HttpResponse limited = Error(429, "Too many requests");
+    limited.headers.Add("X-RateLimit-Reset", "2026-11-22T12:05:00.000Z");
+    bench.transport.Script(kSearch, limited);
+    code = StatusCode::kRateLimited;
+    message = "limit resets at";
+  }
+  SECTION("an unreadable 200") {
+    bench.transport.Script(kSearch, MakeResponse(200, "<html>Welcome!</html>"));
+    code = StatusCode::kParseError;
+    message = kSearch;
+  }
+  PublishOutcome outcome = RunElsewhere(bench);
+  CheckResolveFailed(outcome, bench, code, message);
+  CHECK(outcome.resolve_attempts == 1);
+  CHECK(bench.transport.requests().size() == 1);
+}
+
+TEST_CASE("publish: a lost look-up is asked again, whatever the idempotency key", "[publish]") {
+  Bench bench;
+  bench.transport.Script(kAccountStatuses, CreatedElsewhere());
+  SECTION("timeout, then found") {
+    bench.transport.Script(kSearch,
+                           std::vector<FakeReply>{Status::DeadlineExceeded("timed out"), Found()});
+    PublishOutcome outcome = RunElsewhere(bench, Draft(""));
+    INFO(outcome.reply.status().ToString());
+    REQUIRE(outcome.reply.ok());
+    CHECK(outcome.resolve_attempts == 2);
+    CHECK(outcome.attempts == 1);
+    CHECK(Urls(bench.transport) == std::vector<std::string>{kSearch, kSearch, kAccountStatuses});
+  }
+  SECTION("a gateway's 502, then found") {
+    bench.transport.Script(kSearch,
+                           std::vector<FakeReply>{MakeResponse(502, "bad gateway"), Found()});
+    PublishOutcome outcome = RunElsewhere(bench);
+    REQUIRE(outcome.reply.ok());
+    CHECK(outcome.resolve_attempts == 2);
+  }
+  SECTION("lost every time: a plain failure, never \"may have been posted\"") {
+    bench.transport.Script(kSearch, Status::DeadlineExceeded("timed out after 30s"));
+    PublishOutcome outcome = RunElsewhere(bench);
+    CheckResolveFailed(outcome, bench, StatusCode::kDeadlineExceeded, "timed out after 30s");
+    CHECK(outcome.resolve_attempts == 2);
+    CHECK(bench.transport.requests().size() == 2);
+  }
+  SECTION("5xx every time") {
+    bench.transport.Script(kSearch, MakeResponse(503, "down"));
+    PublishOutcome outcome = RunElsewhere(bench);
+    CheckResolveFailed(outcome, bench, StatusCode::kUnavailable, "HTTP 503");
+    CHECK(outcome.resolve_attempts == 2);
+  }
+  SECTION("max_resolve_attempts 1") {
+    bench.publisher = std::make_unique<ReplyPublisher>(bench.io, bench.transport, bench.clock,
+                                                       PublishOptions{.max_resolve_attempts = 1});
+    bench.transport.Script(kSearch, Status::Unavailable("connection reset"));
+    PublishOutcome outcome = RunElsewhere(bench);
+    CheckResolveFailed(outcome, bench, StatusCode::kUnavailable, "connection reset");
+    CHECK(bench.transport.requests().size() == 1);
+  }
+  SECTION("cancelled: not asked again") {
+    bench.transport.Script(kSearch, Status::Cancelled("shutdown"));
+    PublishOutcome outcome = RunElsewhere(bench);
+    CheckResolveFailed(outcome, bench, StatusCode::kCancelled, "shutdown");
+    CHECK(bench.transport.requests().size() == 1);
+  }
+}
+
+TEST_CASE("publish: after the look-up, the reply keeps its own rules", "[publish]") {
+  Bench bench;
+  bench.transport.Script(kSearch, Found());
+  SECTION("a lost reply is resent under its key, without a second look-up") {
+    bench.transport.Script(kAccountStatuses, std::vector<FakeReply>{Status::DeadlineExceeded("t"),
+                                                                    CreatedElsewhere()});
+    PublishOutcome outcome = RunElsewhere(bench);
+    REQUIRE(outcome.reply.ok());
+    CHECK(outcome.attempts == 2);
+    CHECK(outcome.resolve_attempts == 1);
+    CHECK(Urls(bench.transport) ==
+          std::vector<std::string>{kSearch, kAccountStatuses, kAccountStatuses});
+  }
+  SECTION("a lost reply without a key: may have been posted") {
+    bench.transport.Script(kAccountStatuses, Status::DeadlineExceeded("timed out"));
+    PublishOutcome outcome = RunElsewhere(bench, Draft(""));
+    CHECK(outcome.reply.status().code() == StatusCode::kDeadlineExceeded);
+    CHECK(outcome.outcome_unknown);
+    CHECK(outcome.attempts == 1);
+  }
+  SECTION("the reply refused after the look-up") {
+    bench.transport.Script(kAccountStatuses, Error(422, "Validation failed: Text can't be blank"));
+    PublishOutcome outcome = RunElsewhere(bench);
+    CHECK(outcome.reply.status().code() == StatusCode::kInvalidArgument);
+    CHECK(Contains(outcome.reply.status().message(), ": publishing"));
+    CHECK(Contains(outcome.reply.status().message(), "reply to status " + std::string(kLocalId)));
+    CHECK_FALSE(outcome.outcome_unknown);
+    CHECK(outcome.attempts == 1);
+  }
+}
+
+TEST_CASE("publish: a publisher destroyed during the look-up posts nothing", "[publish]") {
+  Bench bench;
+  bench.transport.Script(kSearch, Found());
+  bench.transport.Script(kAccountStatuses, CreatedElsewhere());
+  auto slot =
+      bench.Start(connector_mastodon::Descriptor(), AccountElsewhere(), MastodonTarget(), Draft());
+  REQUIRE(bench.io.run_one() == 1);  // the publish starts: the look-up is in flight
+  REQUIRE(bench.transport.requests().size() == 1);
+  bench.publisher.reset();
+  bench.io.run();
+  REQUIRE(slot->has_value());
+  CHECK((*slot)->reply.status().code() == StatusCode::kCancelled);
+  CHECK_FALSE((*slot)->outcome_unknown);
+  CHECK(bench.transport.RequestsTo(kAccountStatuses).empty());
 }
 
 // ------------------------------------------------- a platform with sessions ---
@@ -445,12 +692,6 @@ const std::string kReplies = std::string(kSessionsBase) + "/replies";
 
 PublishOutcome RunSessions(Bench& bench, ReplyDraft draft = Draft()) {
   return bench.Run(SessionsConnector(), SessionsAccount(), SessionsTarget(), std::move(draft));
-}
-
-std::vector<std::string> Urls(const FakeTransport& transport) {
-  std::vector<std::string> urls;
-  for (const HttpRequest& r : transport.requests()) urls.push_back(r.url);
-  return urls;
 }
 
 TEST_CASE("publish: a session is created, used and kept", "[publish]") {
@@ -561,6 +802,108 @@ TEST_CASE("publish: a kept session the platform rejects is replaced once", "[pub
     CHECK(outcome.reply.status().code() == StatusCode::kUnauthenticated);
     CHECK(Contains(outcome.reply.status().message(), "account suspended"));
     CHECK(bench.transport.RequestsTo(kReplies).size() == 3);
+  }
+}
+
+// The same platform with a resolve step: a post whose `ref` is not the
+// account's URL is looked up with GET {url}/lookup?uid=UID, answered
+// "id=N" (the post's id on the account's server) or 404.
+
+Result<std::optional<HttpRequest>> SessionResolveRequest(const SourceSpec& account,
+                                                         const AuthSession* session,
+                                                         const Post& target) {
+  if (session == nullptr) return Status::Internal("no session given");
+  if (target.ref == account.url) return std::optional<HttpRequest>();
+  HttpRequest request;
+  request.url = account.url + "/lookup?uid=" + target.uid;
+  return std::optional<HttpRequest>(std::move(request));
+}
+
+Result<Post> SessionResolveTarget(const SourceSpec&, const Post& target,
+                                  const HttpResponse& response) {
+  if (response.status != 200) {
+    return StatusFromHttp(response.status, "sessions lookup", response.body);
+  }
+  const std::string id = Field(response.body, "id");
+  if (id.empty()) return Status::NotFound("sessions lookup: the account's server has no such post");
+  Post resolved = target;
+  resolved.id = id;
+  resolved.ref = kSessionsBase;
+  return resolved;
+}
+
+const ConnectorDescriptor& ResolvingSessionsConnector() {
+  static const AuthCapability kAuth{&SessionRequest, &ParseSession, &Authorize};
+  static const ReplyCapability kReply{.request = &SessionReplyRequest,
+                                      .parse = &SessionParseReply,
+                                      .max_length = 300,
+                                      .resolve_request = &SessionResolveRequest,
+                                      .resolve_target = &SessionResolveTarget};
+  static const ConnectorDescriptor kDescriptor{.name = "sessions",
+                                               .summary = "test platform with sessions",
+                                               .auth = &kAuth,
+                                               .reply = &kReply};
+  return kDescriptor;
+}
+
+const std::string kLookup = std::string(kSessionsBase) + "/lookup?uid=sessions-p42";
+
+PublishOutcome RunResolvingSessions(Bench& bench, std::string ref) {
+  Post target = SessionsTarget();
+  target.uid = "sessions-p42";
+  target.ref = std::move(ref);
+  return bench.Run(ResolvingSessionsConnector(), SessionsAccount(), target, Draft());
+}
+
+TEST_CASE("publish: the look-up carries the session, and a kept one it refuses is replaced",
+          "[publish]") {
+  Bench bench;
+  bench.transport.Script(
+      kSession, std::vector<FakeReply>{MakeResponse(200, "token=T1 refresh=R1 expires_in=7200"),
+                                       MakeResponse(200, "token=T2 refresh=R2 expires_in=7200")});
+  bench.transport.Script(kLookup, MakeResponse(200, "id=local-7"));
+  bench.transport.Script(kReplies, MakeResponse(201, "id=1"));
+  PublishOutcome first = RunResolvingSessions(bench, "https://elsewhere.example");
+  INFO(first.reply.status().ToString());
+  REQUIRE(first.reply.ok());
+  CHECK(Urls(bench.transport) == std::vector<std::string>{kSession, kLookup, kReplies});
+  CHECK(bench.transport.requests()[1].headers.Get("Authorization") == "Session T1");
+  CHECK(bench.transport.requests()[2].body.starts_with("local-7|"));
+  CHECK(first.resolve_attempts == 1);
+
+  SECTION("already on the account's server: no look-up") {
+    REQUIRE(RunResolvingSessions(bench, kSessionsBase).reply.ok());
+    CHECK(Urls(bench.transport) == std::vector<std::string>{kSession, kLookup, kReplies, kReplies});
+    CHECK(bench.transport.requests()[3].body.starts_with("p42|"));
+  }
+  SECTION("the kept session refused by the look-up: a fresh one, then both steps") {
+    bench.transport.Script(kLookup, std::vector<FakeReply>{MakeResponse(401, "session revoked"),
+                                                           MakeResponse(200, "id=local-7")});
+    PublishOutcome outcome = RunResolvingSessions(bench, "https://elsewhere.example");
+    INFO(outcome.reply.status().ToString());
+    REQUIRE(outcome.reply.ok());
+    CHECK(Urls(bench.transport) == std::vector<std::string>{kSession, kLookup, kReplies, kLookup,
+                                                            kSession, kLookup, kReplies});
+    CHECK(bench.transport.requests()[5].headers.Get("Authorization") == "Session T2");
+    CHECK(bench.transport.requests()[6].headers.Get("Authorization") == "Session T2");
+    CHECK(outcome.resolve_attempts == 2);
+  }
+  SECTION("refused with a fresh session too: a failure that posted nothing") {
+    bench.transport.Script(kLookup, MakeResponse(401, "account suspended"));
+    PublishOutcome outcome = RunResolvingSessions(bench, "https://elsewhere.example");
+    CHECK(outcome.reply.status().code() == StatusCode::kUnauthenticated);
+    CHECK(Contains(outcome.reply.status().message(), "account suspended"));
+    CHECK(Contains(outcome.reply.status().message(), "finding the post on the account's server"));
+    CHECK_FALSE(outcome.outcome_unknown);
+    CHECK(outcome.attempts == 0);
+    CHECK(bench.transport.RequestsTo(kReplies).size() == 1);  // the first publish's only
+  }
+  SECTION("not found") {
+    bench.transport.Script(kLookup, MakeResponse(200, "nothing"));
+    PublishOutcome outcome = RunResolvingSessions(bench, "https://elsewhere.example");
+    CHECK(outcome.reply.status().code() == StatusCode::kNotFound);
+    CHECK_FALSE(outcome.outcome_unknown);
+    CHECK(bench.transport.RequestsTo(kReplies).size() == 1);
   }
 }
 

@@ -28,6 +28,8 @@ using connector_mastodon::QualifiedHandle;
 using connector_mastodon::ReadRateLimit;
 using connector_mastodon::ReplyRequest;
 using connector_mastodon::ResolveStatusRequest;
+using connector_mastodon::ResolveTarget;
+using connector_mastodon::ResolveTargetRequest;
 
 SourceSpec TagSource(std::string url = "https://social.example", std::string tag = "NHS") {
   SourceSpec source;
@@ -743,6 +745,8 @@ TEST_CASE("mastodon descriptor", "[mastodon]") {
   CHECK(d.reply->parse == &ParseReply);
   CHECK(d.reply->max_length == 500);
   CHECK(d.reply->honours_idempotency_key);
+  CHECK(d.reply->resolve_request == &ResolveTargetRequest);
+  CHECK(d.reply->resolve_target == &ResolveTarget);
   auto limit = std::find_if(d.keys.begin(), d.keys.end(),
                             [](const ConfigKeySpec& k) { return k.name == "limit"; });
   CHECK(limit->default_value == "40");
@@ -1254,6 +1258,257 @@ TEST_CASE("mastodon resolving a status from another instance", "[mastodon]") {
   SourceSpec no_token = Account();
   no_token.options.clear();
   CHECK_FALSE(ResolveStatusRequest(no_token, target).ok());
+}
+
+// ------------------------------------------------------- resolve step ---
+//
+// The account lives on https://nhs.social (instance B); the post was read on
+// https://social.example (instance A, also its author's home), where its id
+// is 113500000000000402. B knows the same status (same uri) as
+// 113500000777000042.
+
+constexpr char kAccountInstance[] = "https://nhs.social";
+constexpr char kResolveUrl[] =
+    "https://nhs.social/api/v2/search?q=https%3A%2F%2Fsocial.example%2Fusers%2Fpatient_pat%2F"
+    "statuses%2F113500000000000402&resolve=true&type=statuses&limit=1";
+
+HttpResponse SearchResponse(int status, const std::string& fixture) {
+  return StatusResponse(status, testing::ReadFile(testing::OwnFixture("mastodon/" + fixture)),
+                        kResolveUrl);
+}
+
+Post ReadElsewhere() {
+  Post target = StoredStatus("113500000000000402", "https://social.example", "113500000000000401");
+  target.text = "Four hours in the waiting room at the walk-in centre.";
+  return target;
+}
+
+TEST_CASE("mastodon resolve step: a post read on the account's instance needs none", "[mastodon]") {
+  Post target = StoredStatus("113500000000000402");
+  SECTION("same base") {
+    auto request = ResolveTargetRequest(Account(), nullptr, target);
+    INFO(request.status().ToString());
+    REQUIRE(request.ok());
+    CHECK_FALSE(request->has_value());
+  }
+  SECTION("same instance written differently") {
+    auto request = ResolveTargetRequest(Account("https://Social.Example/"), nullptr, target);
+    REQUIRE(request.ok());
+    CHECK_FALSE(request->has_value());
+  }
+  SECTION("no token is needed to know that") {
+    SourceSpec account = Account();
+    account.options.clear();
+    auto request = ResolveTargetRequest(account, nullptr, target);
+    REQUIRE(request.ok());
+    CHECK_FALSE(request->has_value());
+  }
+  SECTION("another path prefix on one host is another instance") {
+    target.ref = "https://host.example/a";
+    auto request = ResolveTargetRequest(Account("https://host.example/b"), nullptr, target);
+    REQUIRE(request.ok());
+    REQUIRE(request->has_value());
+    CHECK((*request)->url.starts_with("https://host.example/b/api/v2/search?q="));
+  }
+}
+
+TEST_CASE("mastodon resolve step: a post read on another instance is found on the account's",
+          "[mastodon]") {
+  const SourceSpec account = Account(kAccountInstance);
+  const Post target = ReadElsewhere();
+  auto request = ResolveTargetRequest(account, nullptr, target);
+  INFO(request.status().ToString());
+  REQUIRE(request.ok());
+  REQUIRE(request->has_value());
+  const HttpRequest& search = **request;
+  CHECK(search.method == "GET");
+  CHECK(search.url == kResolveUrl);
+  CHECK(search.body.empty());
+  CHECK(search.headers.Get("Authorization") == "Bearer wr1te-T0KEN");
+  CHECK(search.headers.Get("Accept") == "application/json");
+
+  auto resolved = ResolveTarget(account, target, SearchResponse(200, "search_resolved.json"));
+  INFO(resolved.status().ToString());
+  REQUIRE(resolved.ok());
+  CHECK(resolved->id == "113500000777000042");
+  CHECK(resolved->ref == kAccountInstance);
+  // Ids read on instance A never survive: the parent is B's.
+  CHECK(resolved->reply_to == "113500000777000041");
+  CHECK(resolved->conversation == "113500000777000041");
+  // Its identity and content are the stored post's.
+  CHECK(resolved->platform == "mastodon");
+  CHECK(resolved->uid == target.uid);
+  CHECK(resolved->url == target.url);
+  CHECK(resolved->text == target.text);
+
+  // The reply then goes to B with B's id, and B's answer is read against it.
+  auto reply = ReplyRequest(account, nullptr, *resolved, Draft("Thank you, Pat."));
+  INFO(reply.status().ToString());
+  REQUIRE(reply.ok());
+  CHECK(reply->url == "https://nhs.social/api/v1/statuses");
+  CHECK(reply->body ==
+        "status=Thank%20you%2C%20Pat.&in_reply_to_id=113500000777000042"
+        "&visibility=public");
+  std::string answer = StatusJson(113500000777000500, "");
+  answer.replace(answer.find("\"in_reply_to_id\":null"), 21,
+                 "\"in_reply_to_id\":\"113500000777000042\"");
+  auto published = ParseReply(account, *resolved,
+                              StatusResponse(200, answer, "https://nhs.social/api/v1/statuses"));
+  INFO(published.status().ToString());
+  REQUIRE(published.ok());
+  CHECK(published->id == "113500000777000500");
+  // Unresolved, the same target is still refused by the reply itself.
+  CHECK(Contains(ReplyRequestError(account, target, Draft()), "resolve it on https://nhs.social"));
+}
+
+TEST_CASE("mastodon resolve step: posts with no instance or no URI on record", "[mastodon]") {
+  const SourceSpec account = Account(kAccountInstance);
+  SECTION("an imported post (no ref) is found by its URI") {
+    Post target = ReadElsewhere();
+    target.ref.clear();
+    auto request = ResolveTargetRequest(account, nullptr, target);
+    REQUIRE(request.ok());
+    REQUIRE(request->has_value());
+    CHECK((*request)->url == kResolveUrl);
+    auto resolved = ResolveTarget(account, target, SearchResponse(200, "search_resolved.json"));
+    REQUIRE(resolved.ok());
+    CHECK(resolved->ref == kAccountInstance);
+    CHECK(ReplyRequest(account, nullptr, *resolved, Draft()).ok());
+  }
+  SECTION("no uid: found by its web URL") {
+    Post target = ReadElsewhere();
+    target.uid.clear();
+    auto request = ResolveTargetRequest(account, nullptr, target);
+    REQUIRE(request.ok());
+    REQUIRE(request->has_value());
+    CHECK((*request)->url ==
+          "https://nhs.social/api/v2/search?q=https%3A%2F%2Fsocial.example%2F%40patient_pat%2F"
+          "113500000000000402&resolve=true&type=statuses&limit=1");
+    auto resolved = ResolveTarget(account, target, SearchResponse(200, "search_resolved.json"));
+    INFO(resolved.status().ToString());
+    REQUIRE(resolved.ok());
+    CHECK(resolved->id == "113500000777000042");
+  }
+  SECTION("no address at all") {
+    Post target = ReadElsewhere();
+    target.uid.clear();
+    target.url = "at://did:plc:abc/app.bsky.feed.post/3k";
+    auto request = ResolveTargetRequest(account, nullptr, target);
+    REQUIRE_FALSE(request.ok());
+    CHECK(request.status().code() == StatusCode::kInvalidArgument);
+    CHECK(Contains(request.status().message(), "has no URI to find it by on https://nhs.social"));
+  }
+}
+
+TEST_CASE("mastodon resolve step: only the status itself is taken", "[mastodon]") {
+  const SourceSpec account = Account(kAccountInstance);
+  const Post target = ReadElsewhere();
+  SECTION("a status mentioning the URI comes first") {
+    auto resolved =
+        ResolveTarget(account, target, SearchResponse(200, "search_resolved_mentions.json"));
+    INFO(resolved.status().ToString());
+    REQUIRE(resolved.ok());
+    CHECK(resolved->id == "113500000777000042");
+    CHECK(resolved->reply_to.empty());  // B does not know a parent
+    CHECK(resolved->conversation.empty());
+  }
+  auto not_found = [&](const HttpResponse& response) {
+    auto resolved = ResolveTarget(account, target, response);
+    REQUIRE_FALSE(resolved.ok());
+    CHECK(resolved.status().code() == StatusCode::kNotFound);
+    CHECK(Contains(resolved.status().message(), "the account's server could not find the post"));
+    CHECK(Contains(resolved.status().message(), "on https://nhs.social"));
+    CHECK(Contains(resolved.status().message(), target.uid));
+  };
+  SECTION("nothing found") { not_found(SearchResponse(200, "search_empty.json")); }
+  SECTION("only other statuses") {
+    not_found(StatusResponse(200, "{\"statuses\":[" + StatusJson(113500000777000901) + "]}",
+                             kResolveUrl));
+  }
+  SECTION("hostile items: wrong types, ids that are no ids, a near-miss URI") {
+    not_found(SearchResponse(200, "search_resolved_hostile.json"));
+    auto id =
+        ParseResolvedStatusId(account, target, SearchResponse(200, "search_resolved_hostile.json"));
+    CHECK(id.status().code() == StatusCode::kNotFound);
+  }
+  SECTION("a huge result") {
+    std::string body = "{\"statuses\":[";
+    for (int i = 0; i < 5000; ++i) {
+      body += (i == 0 ? "" : ",") + StatusJson(113500000777010000 + i);
+    }
+    not_found(StatusResponse(200, body + "]}", kResolveUrl));
+  }
+}
+
+TEST_CASE("mastodon resolve step: refusals and the platform's failures", "[mastodon]") {
+  const Post target = ReadElsewhere();
+  auto refused = [&](const SourceSpec& account, const std::string& why) {
+    auto request = ResolveTargetRequest(account, nullptr, target);
+    REQUIRE_FALSE(request.ok());
+    CHECK(request.status().code() == StatusCode::kInvalidArgument);
+    CHECK(Contains(request.status().message(), "account \"sth-mastodon\" (mastodon)"));
+    CHECK(Contains(request.status().message(), why));
+    CHECK_FALSE(Contains(request.status().message(), "wr1te-T0KEN"));
+  };
+  SECTION("no access_token: Mastodon resolves only for signed-in users") {
+    SourceSpec account = Account(kAccountInstance);
+    account.options.erase("access_token");
+    account.options["token"] = std::string("read-only");
+    refused(account, "needs `access_token`");
+  }
+  SECTION("a token that would inject a header") {
+    SourceSpec account = Account(kAccountInstance);
+    account.options["access_token"] = std::string("wr1te-T0KEN\r\nX-Evil: 1");
+    refused(account, "control characters");
+  }
+  SECTION("no instance URL") { refused(Account("nhs.social"), "not an instance base URL"); }
+
+  const SourceSpec account = Account(kAccountInstance);
+  auto failed = [&](const HttpResponse& response, StatusCode code) {
+    auto resolved = ResolveTarget(account, target, response);
+    REQUIRE_FALSE(resolved.ok());
+    CHECK(resolved.status().code() == code);
+    CHECK_FALSE(Contains(resolved.status().message(), "wr1te-T0KEN"));
+    return resolved.status().message();
+  };
+  SECTION("401: the token is refused") {
+    CHECK(Contains(
+        failed(SearchResponse(401, "error_unauthorized.json"), StatusCode::kUnauthenticated),
+        "HTTP 401: The access token is invalid"));
+  }
+  SECTION("403: the platform's words, and the scope it may lack") {
+    const std::string message =
+        failed(SearchResponse(403, "error_forbidden.json"), StatusCode::kPermissionDenied);
+    CHECK(Contains(message, "HTTP 403: This action is not allowed"));
+    CHECK(Contains(message, "needs a token with the read:search scope"));
+  }
+  SECTION("404: the status could not be fetched") {
+    const std::string message =
+        failed(StatusResponse(404, "{\"error\":\"Record not found\"}", kResolveUrl),
+               StatusCode::kNotFound);
+    CHECK(Contains(message, "HTTP 404: the account's server could not find the post"));
+    CHECK(Contains(message, "(Record not found)"));
+  }
+  SECTION("429 says when the limit resets") {
+    HttpResponse limited = SearchResponse(429, "error_rate_limited.json");
+    limited.headers.Add("X-RateLimit-Reset", "2026-11-22T12:05:00.000Z");
+    CHECK(
+        Contains(failed(limited, StatusCode::kRateLimited), "limit resets at 2026-11-22T12:05:00"));
+  }
+  SECTION("5xx") {
+    CHECK(Contains(failed(SearchResponse(503, "invalid_not_json.html"), StatusCode::kUnavailable),
+                   "HTTP 503"));
+  }
+  SECTION("a 200 that is not a search result") {
+    CHECK(Contains(failed(SearchResponse(200, "invalid_not_json.html"), StatusCode::kParseError),
+                   kResolveUrl));
+    CHECK(Contains(failed(StatusResponse(200, "[]", kResolveUrl), StatusCode::kParseError),
+                   "no 'statuses' array"));
+    CHECK(Contains(
+        failed(StatusResponse(200, "{\"statuses\":{}}", kResolveUrl), StatusCode::kParseError),
+        "no 'statuses' array"));
+    failed(SearchResponse(200, "truncated.json"), StatusCode::kParseError);
+  }
 }
 
 }  // namespace
