@@ -145,7 +145,8 @@ int CmdPublish(const GlobalOptions& global, const PublishCommandOptions& options
                   : " (this platform ignores it: a repeat may post twice)\n");
     }
     // Refused before anything was sent: the account, post or body is wrong.
-    const bool bad_input = outcome.attempts == 0 && !outcome.outcome_unknown &&
+    const bool bad_input = outcome.attempts == 0 && outcome.resolve_attempts == 0 &&
+                           !outcome.outcome_unknown &&
                            outcome.reply.status().code() == StatusCode::kInvalidArgument;
     return bad_input ? 2 : 1;
   }
