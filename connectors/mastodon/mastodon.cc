@@ -921,6 +921,7 @@ const ConnectorDescriptor& Descriptor() {
       .read_rate_limit = &ReadRateLimit,
       .conversation = &kConversation,
       .reply = &kReply,
+      .error_detail = &PlatformMessage,
   };
   return kDescriptor;
 }

@@ -174,6 +174,15 @@ int CmdConfigCheck(const GlobalOptions& global, std::ostream& out, std::ostream&
   out << (config->file.empty() ? "(no configuration file: defaults)" : config->file) << ": OK, "
       << config->sources.size() << " source(s), " << config->accounts.size()
       << " account(s), store " << config->store_path << "\n";
+  if (config->conversation_schedule.empty()) {
+    out << "  conversations: not watched\n";
+  } else {
+    out << "  conversations of routed posts fetched at";
+    for (size_t i = 0; i < config->conversation_schedule.size(); ++i) {
+      out << (i == 0 ? " " : ", ") << FormatDuration(config->conversation_schedule[i]);
+    }
+    out << " after they were written\n";
+  }
   for (const SourceSpec& s : config->sources) {
     out << "  " << DescribeSource(s, FindConnector(s.connector)) << " every "
         << FormatDuration(s.interval) << "\n";
@@ -307,9 +316,17 @@ int CmdPosts(const GlobalOptions& global, const std::string& search, int limit, 
     // PLATFORM:UID last: what `earshot publish --post` takes.
     out << When(p.post.created_at) << "  " << p.post.platform << "  "
         << (p.post.author_handle.empty() ? "-" : p.post.author_handle) << "  [" << p.source << "]  "
-        << p.post.platform << ":" << p.post.uid << "\n    "
-        << Shorten(p.post.title.empty() ? p.post.text : p.post.title + " — " + p.post.text, 200)
-        << "\n";
+        << p.post.platform << ":" << p.post.uid << "\n    ";
+    if (p.deleted_at) {
+      // A tombstone: its text is gone; say why instead of printing nothing.
+      out << "[deleted: "
+          << Shorten(p.deletion_reason.empty() ? std::string("no reason given") : p.deletion_reason,
+                     120)
+          << "]\n";
+    } else {
+      out << Shorten(p.post.title.empty() ? p.post.text : p.post.title + " — " + p.post.text, 200)
+          << "\n";
+    }
     std::string summary = DecisionSummary(p.post.decisions);
     if (!summary.empty()) out << "    -> " << summary << "\n";
   }
