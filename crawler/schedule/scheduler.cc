@@ -799,7 +799,9 @@ void Scheduler::OnSessionResponse(Slot& slot, Result<HttpResponse> result) {
     PrepareSession(slot);
     return;
   }
-  Status error = parsed.status().Annotate(where + " at " + url);
+  // Connectors usually name the URL themselves; say it once.
+  const bool names_url = parsed.status().message().find(url) != std::string::npos;
+  Status error = parsed.status().Annotate(names_url ? where : where + " at " + url);
   if (response.status < 200 || response.status >= 300) {
     // parse_session usually quotes the platform already; add its words only
     // when it did not.
