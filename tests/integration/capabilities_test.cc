@@ -9,8 +9,12 @@
 //   on the next run (`[schedule] conversations = ["0s"]`), the replies kept
 //   without health words; a later 404 makes the status a tombstone.
 // - Reddit listings report [deleted]/[removed] posts: tombstones.
-// - Discourse topic conversations are followed over two pages.
+// - Discourse topics and X conversation searches are followed over two
+//   pages.
 // - A failed poll keeps the platform's explanation in last_error.
+// - `config check` shows `[schedule] conversations` and points at bad steps.
+// Conversation steps count from when a post was written: the posts here are
+// dated in the past, so ["0s"] is due on the next run on any day.
 #include <algorithm>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
@@ -19,7 +23,6 @@
 #include <string>
 #include <vector>
 
-#include "crawler/core/time_format.h"
 #include "tests/integration/harness.h"
 #include "tests/support/fixtures.h"
 
@@ -476,10 +479,18 @@ TEST_CASE("capabilities: a failed poll keeps the platform's explanation",
 // ---------------------------------------------------------------------------
 // Mastodon: conversations of routed statuses
 
+// A timeline status written in June 2025: conversation steps count from
+// then, so ["0s"] is due on the next run whatever day the tests run.
+std::string MastodonStatus(const std::string& id, const std::string& text) {
+  json::value status = json::parse(MastodonStatusJson(id, text));
+  status.as_object()["created_at"] = "2025-06-01T10:" + id.substr(id.size() - 2) + ":00.000Z";
+  return json::serialize(status);
+}
+
 // A status in reply to `parent`, without a word about health.
 std::string MastodonReply(const std::string& id, const std::string& parent,
                           const std::string& text) {
-  json::value status = json::parse(MastodonStatusJson(id, text));
+  json::value status = json::parse(MastodonStatus(id, text));
   status.as_object()["in_reply_to_id"] = parent;
   status.as_object()["tags"] = json::array{};
   status.as_object()["content"] = "<p>" + text + "</p>";
@@ -509,13 +520,13 @@ TEST_CASE("capabilities: mastodon conversations are fetched, replies kept, a 404
   const std::string r2 = StatusId(22);
   const std::string timeline =
       "[" +
-      MastodonStatusJson(s2,
-                         "Seen within the hour at the Northern General walk-in, said "
-                         "Bluebell.") +
+      MastodonStatus(s2,
+                     "Seen within the hour at the Northern General walk-in, said "
+                     "Bluebell.") +
       "," +
-      MastodonStatusJson(s1,
-                         "Seen within the hour at the Northern General walk-in, said "
-                         "Marigold.") +
+      MastodonStatus(s1,
+                     "Seen within the hour at the Northern General walk-in, said "
+                     "Marigold.") +
       "]";
   Sandbox box({
       JsonRoute("/api/v1/timelines/tag/nhs", timeline),
@@ -640,7 +651,7 @@ json::object DiscoursePost(int number, const std::string& text, int reply_to_num
       {"id", id},
       {"name", "Member " + std::to_string(id)},
       {"username", "member" + std::to_string(id)},
-      {"created_at", "2026-11-20T09:00:00.000Z"},
+      {"created_at", "2025-06-01T09:00:00.000Z"},
       {"cooked", "<p>" + text + "</p>"},
       {"post_number", number},
       {"post_type", 1},
@@ -694,7 +705,7 @@ connector = "discourse"
 url = "{{base}}/community"
 interval = "1h"
 )",
-                          "conversations = [\"0s\", \"30d\"]\n");
+                          "conversations = [\"0s\"]\n");
 
   ProcessResult first = box.Earshot({"once"});
   INFO(Describe(first));
@@ -729,9 +740,113 @@ interval = "1h"
   REQUIRE(watch.ok());
   REQUIRE(watch->has_value());
   CHECK((*watch)->fetches == 1);
-  // The 30-day step is still to come, counted from when the post was written.
-  REQUIRE((*watch)->next_fetch_at.has_value());
-  CHECK(*(*watch)->next_fetch_at == *ParseIso8601("2026-12-20T09:00:00Z"));
+  // ["0s"]: one fetch, then the watch is finished.
+  CHECK_FALSE((*watch)->next_fetch_at.has_value());
+}
+
+// ---------------------------------------------------------------------------
+// X: a conversation search over two pages
+
+std::string Tweet(int n) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "1870000000000001%03d", n);
+  return buffer;
+}
+
+// A recent-search answer: tweets `ids` (newest first), all in the
+// conversation of `root` (a reply names it as the tweet it answers).
+std::string XSearch(const std::vector<int>& ids, int root, const std::string& next_token = "") {
+  json::array data;
+  json::array users;
+  for (int n : ids) {
+    const std::string id = Tweet(n);
+    const std::string user = "1600000000000001" + id.substr(id.size() - 3);
+    json::object tweet{
+        {"id", id},
+        {"author_id", user},
+        {"conversation_id", Tweet(root)},
+        {"created_at", "2025-06-01T08:" + id.substr(id.size() - 2) + ":00.000Z"},
+        {"lang", "en"},
+        {"edit_history_tweet_ids", json::array{id}},
+        {"text", n == root ? "Waited four hours at the Northern General A&amp;E tonight. #NHS"
+                           : "Reply " + std::to_string(n) + ": hope you are ok now"},
+    };
+    if (n != root) {
+      tweet["referenced_tweets"] =
+          json::array{json::object{{"type", "replied_to"}, {"id", Tweet(root)}}};
+    }
+    data.push_back(std::move(tweet));
+    users.push_back(json::object{{"id", user},
+                                 {"username", "tweeter" + id.substr(id.size() - 3)},
+                                 {"name", "Tweeter " + id.substr(id.size() - 3)}});
+  }
+  json::object meta{{"result_count", ids.size()},
+                    {"newest_id", Tweet(ids.front())},
+                    {"oldest_id", Tweet(ids.back())}};
+  if (!next_token.empty()) meta["next_token"] = next_token;
+  return json::serialize(json::object{{"data", std::move(data)},
+                                      {"includes", json::object{{"users", std::move(users)}}},
+                                      {"meta", std::move(meta)}});
+}
+
+TEST_CASE("capabilities: an x conversation is searched over two pages",
+          "[integration][capabilities][x]") {
+  const std::string bearer = "e2e-x-bearer-3d9a";
+  const std::string search = "/2/tweets/search/recent";
+  // One path serves, in order: the poll, then the conversation's two pages.
+  Sandbox box({
+      JsonRoute(search, XSearch({1}, 1)),
+      JsonRoute(search, XSearch({5, 4, 1}, 1, "b26v89c19zqg8o3fpzbkk")),
+      JsonRoute(search, XSearch({3, 2}, 1)),
+  });
+  WriteConfigWithSchedule(box, R"(
+[[source]]
+name = "x-nhs"
+connector = "x"
+url = "{{base}}"
+query = "NHS -is:retweet"
+bearer_token = "${E2E_X_BEARER}"
+max_results = 10
+interval = "1h"
+)",
+                          "conversations = [\"0s\"]\n");
+  ProcessOptions env;
+  env.env["E2E_X_BEARER"] = bearer;
+
+  ProcessResult first = box.Earshot({"once"}, env);
+  INFO(Describe(first));
+  REQUIRE(first.exit_code == 0);
+  CHECK(Contains(first.out, "1 new post(s)"));
+  ProcessResult second = box.Earshot({"once"}, env);
+  INFO(Describe(second));
+  REQUIRE(second.exit_code == 0);
+  CHECK(Contains(second.out, "4 new post(s)"));
+  CHECK(Contains(second.out, "1 conversation(s) fetched (2 page(s))"));
+  CheckNoSecrets(first, {bearer});
+  CheckNoSecrets(second, {bearer});
+
+  const auto requests = RequestsTo(box.server(), search);
+  REQUIRE(requests.size() == 3);
+  CHECK(Contains(requests[1].target, "query=conversation_id%3A" + Tweet(1)));
+  CHECK_FALSE(Contains(requests[1].target, "next_token="));
+  CHECK(Contains(requests[2].target, "query=conversation_id%3A" + Tweet(1)));
+  CHECK(Contains(requests[2].target, "&next_token=b26v89c19zqg8o3fpzbkk"));
+  for (const RecordedRequest& r : requests)
+    CHECK(HeaderOf(r, "Authorization") == "Bearer " + bearer);
+
+  auto store = box.OpenStore();
+  CHECK(PostIds(*store, "x-nhs") ==
+        std::vector<std::string>{Tweet(1), Tweet(2), Tweet(3), Tweet(4), Tweet(5)});
+  auto reply = store->FindPost("x", Tweet(2));
+  REQUIRE(reply.ok());
+  REQUIRE(reply->has_value());
+  CHECK((*reply)->post.reply_to == Tweet(1));
+  CHECK((*reply)->post.conversation == Tweet(1));
+  auto watch = store->FindWatch("x", Tweet(1));
+  REQUIRE(watch.ok());
+  REQUIRE(watch->has_value());
+  CHECK((*watch)->fetches == 1);
+  CHECK_FALSE((*watch)->next_fetch_at.has_value());
 }
 
 }  // namespace
