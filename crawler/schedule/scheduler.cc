@@ -135,6 +135,7 @@ std::string OneLineDetail(std::string_view text) {
   }
   return out;
 }
+
 // Session tokens remembered for masking, per source (the current session's
 // and a few before it, which may still appear in late messages).
 constexpr size_t kMaxSessionSecrets = 8;
