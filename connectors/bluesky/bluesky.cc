@@ -385,6 +385,7 @@ const ConnectorDescriptor& Descriptor() {
       .auth = &kAuth,
       .conversation = &kConversation,
       .reply = &kReply,
+      .error_detail = &internal::XrpcErrorDetail,
   };
   return kDescriptor;
 }

@@ -102,6 +102,10 @@ Status BodyError(const HttpResponse& response, std::string_view what);
 // {"error","message"}. Bluesky answers an expired or invalid token with 400
 // ExpiredToken/InvalidToken: those are kUnauthenticated whatever the status.
 Status XrpcStatus(const HttpResponse& response, std::string_view where);
+// The platform's explanation of a non-2xx answer, one line of at most ~300
+// bytes: "Name: message" from XRPC error JSON, else a short plain-text body;
+// "" for HTML or nothing. Used by XrpcStatus and as error_detail.
+std::string XrpcErrorDetail(const HttpResponse& response);
 // The body's "error" name ("NotFound"), if it is XRPC error JSON.
 std::string XrpcErrorName(std::string_view body);
 

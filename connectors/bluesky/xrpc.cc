@@ -243,11 +243,9 @@ std::string XrpcErrorName(std::string_view body) {
   return error ? error->name : std::string();
 }
 
-Status XrpcStatus(const HttpResponse& response, std::string_view where) {
+std::string XrpcErrorDetail(const HttpResponse& response) {
   std::string detail;
-  std::string name;
   if (auto error = ReadXrpcError(response.body)) {
-    name = error->name;
     detail = error->name;
     if (!error->message.empty()) {
       if (!detail.empty()) detail += ": ";
@@ -263,7 +261,12 @@ Status XrpcStatus(const HttpResponse& response, std::string_view where) {
       detail = std::string(body);
     }
   }
-  Status status = StatusFromHttp(response.status, where, OneLine(detail, kMaxDetailLength));
+  return OneLine(detail, kMaxDetailLength);
+}
+
+Status XrpcStatus(const HttpResponse& response, std::string_view where) {
+  const std::string name = XrpcErrorName(response.body);
+  Status status = StatusFromHttp(response.status, where, XrpcErrorDetail(response));
   StatusCode code = status.code();
   if (name == "ExpiredToken" || name == "InvalidToken" || name == "AuthenticationRequired" ||
       name == "AuthMissing" || name == "AuthRequired") {

@@ -203,6 +203,29 @@ RateLimitInfo ReadRateLimit(const HttpResponse& response) {
 
 }  // namespace
 
+namespace {
+
+// Discourse's words for a failed request: {"errors":[...]} joined, with
+// its error_type and wait; one line of at most 300 bytes (a forum's errors
+// list has no length limit).
+std::string ErrorDetailOf(const HttpResponse& response) {
+  constexpr size_t kMaxDetail = 300;
+  std::string detail = internal::ErrorDetail(response.body);
+  for (char& c : detail) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  }
+  if (detail.size() > kMaxDetail) {
+    size_t cut = kMaxDetail - 3;
+    // Never cut a UTF-8 sequence in half.
+    while (cut > 0 && (static_cast<unsigned char>(detail[cut]) & 0xC0) == 0x80) --cut;
+    detail.resize(cut);
+    detail += "...";
+  }
+  return detail;
+}
+
+}  // namespace
+
 const ConnectorDescriptor& Descriptor() {
   static const ConnectorDescriptor d{
       .name = kPlatform,
@@ -224,6 +247,7 @@ const ConnectorDescriptor& Descriptor() {
       .read_rate_limit = ReadRateLimit,
       .conversation = &kConversation,
       .reply = &kReply,
+      .error_detail = &ErrorDetailOf,
   };
   return d;
 }

@@ -1001,6 +1001,7 @@ const ConnectorDescriptor& Descriptor() {
       .read_rate_limit = &ReadRateLimit,
       .conversation = &kConversation,
       .reply = &kReply,
+      .error_detail = &PlatformMessage,
   };
   return kDescriptor;
 }

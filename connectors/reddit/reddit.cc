@@ -377,6 +377,16 @@ Result<Page> Parse(const SourceSpec& source, const SourceCursor& cursor,
 
 // ---- The descriptor ----
 
+namespace {
+
+// Reddit's words for a failed request: {"message", "error"}, OAuth's
+// {"error", "error_description"} or an api_type=json error list.
+std::string ErrorDetailOf(const HttpResponse& response) {
+  return internal::ErrorDetail(response.body);
+}
+
+}  // namespace
+
 const ConnectorDescriptor& Descriptor() {
   static const AuthCapability kAuth{
       .session_request = &SessionRequest,
@@ -450,6 +460,7 @@ const ConnectorDescriptor& Descriptor() {
       .auth = &kAuth,
       .conversation = &kConversation,
       .reply = &kReply,
+      .error_detail = &ErrorDetailOf,
   };
   return kDescriptor;
 }

@@ -956,6 +956,13 @@ Result<Page> ParseConversation(const SourceSpec& /*source*/, const Post& post,
   return page;
 }
 
+namespace {
+
+// X's problem JSON (title, detail) or v1.1 errors, as the reply parser reads them.
+std::string ErrorDetailOf(const HttpResponse& response) { return ErrorDetail(response.body); }
+
+}  // namespace
+
 const ConnectorDescriptor& Descriptor() {
   static const ConversationCapability kConversation{
       .request = &ConversationRequest,
@@ -996,6 +1003,7 @@ const ConnectorDescriptor& Descriptor() {
       .read_rate_limit = &ReadRateLimit,
       .conversation = &kConversation,
       .reply = &kReply,
+      .error_detail = &ErrorDetailOf,
   };
   return kDescriptor;
 }

@@ -42,6 +42,21 @@ std::string Shorten(std::string text, size_t max_bytes) {
   return text.substr(0, cut) + "…";
 }
 
+// `text` in at most about `max_bytes`, keeping its start and its end: an
+// error's end holds the platform's own words ("HTTP 401: Invalid
+// identifier or password"), its start which source and step failed.
+std::string ShortenMiddle(std::string text, size_t max_bytes) {
+  for (char& c : text) {
+    if (c == '\n' || c == '\t') c = ' ';
+  }
+  if (text.size() <= max_bytes) return text;
+  size_t head = max_bytes / 3;
+  while (head > 0 && (static_cast<unsigned char>(text[head]) & 0xC0) == 0x80) --head;
+  size_t tail = text.size() - (max_bytes - max_bytes / 3);
+  while (tail < text.size() && (static_cast<unsigned char>(text[tail]) & 0xC0) == 0x80) ++tail;
+  return text.substr(0, head) + " … " + text.substr(tail);
+}
+
 // One line of what the classifier decided: organisations, topics,
 // sentiment, criticality; "" when the post carries no decisions.
 std::string DecisionSummary(const std::vector<Decision>& decisions) {
@@ -174,6 +189,15 @@ int CmdConfigCheck(const GlobalOptions& global, std::ostream& out, std::ostream&
   out << (config->file.empty() ? "(no configuration file: defaults)" : config->file) << ": OK, "
       << config->sources.size() << " source(s), " << config->accounts.size()
       << " account(s), store " << config->store_path << "\n";
+  if (config->conversation_schedule.empty()) {
+    out << "  conversations: not watched\n";
+  } else {
+    out << "  conversations of routed posts fetched at";
+    for (size_t i = 0; i < config->conversation_schedule.size(); ++i) {
+      out << (i == 0 ? " " : ", ") << FormatDuration(config->conversation_schedule[i]);
+    }
+    out << " after they were written\n";
+  }
   for (const SourceSpec& s : config->sources) {
     out << "  " << DescribeSource(s, FindConnector(s.connector)) << " every "
         << FormatDuration(s.interval) << "\n";
@@ -267,7 +291,7 @@ int CmdSources(const GlobalOptions& global, const SourcesOptions& options, std::
   for (const SourceRecord& r : *sources) {
     const SourceState& s = r.state;
     std::string tail = s.cursor.cursor.empty() ? "-" : s.cursor.cursor;
-    if (!s.last_error.empty()) tail += "  error: " + Shorten(s.last_error, 160);
+    if (!s.last_error.empty()) tail += "  error: " + ShortenMiddle(s.last_error, 200);
     rows.push_back({r.name, r.connector, std::string(SourceHealthName(s.health)),
                     std::to_string(s.posts_total), When(s.last_success_at),
                     s.next_poll_at ? FormatRfc3339(*s.next_poll_at) : std::string("now"),
@@ -307,9 +331,17 @@ int CmdPosts(const GlobalOptions& global, const std::string& search, int limit, 
     // PLATFORM:UID last: what `earshot publish --post` takes.
     out << When(p.post.created_at) << "  " << p.post.platform << "  "
         << (p.post.author_handle.empty() ? "-" : p.post.author_handle) << "  [" << p.source << "]  "
-        << p.post.platform << ":" << p.post.uid << "\n    "
-        << Shorten(p.post.title.empty() ? p.post.text : p.post.title + " — " + p.post.text, 200)
-        << "\n";
+        << p.post.platform << ":" << p.post.uid << "\n    ";
+    if (p.deleted_at) {
+      // A tombstone: its text is gone; say why instead of printing nothing.
+      out << "[deleted: "
+          << Shorten(p.deletion_reason.empty() ? std::string("no reason given") : p.deletion_reason,
+                     120)
+          << "]\n";
+    } else {
+      out << Shorten(p.post.title.empty() ? p.post.text : p.post.title + " — " + p.post.text, 200)
+          << "\n";
+    }
     std::string summary = DecisionSummary(p.post.decisions);
     if (!summary.empty()) out << "    -> " << summary << "\n";
   }

@@ -1,6 +1,7 @@
 #include "crawler/cli/config.h"
 
 #include <toml++/toml.h>
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -103,6 +104,57 @@ class TableReader {
       return;
     }
     out = *d;
+  }
+
+  // A list of durations (strings or integer seconds), strictly ascending,
+  // each within [min, max]; at most `max_items`. Each error points at the
+  // element it is about.
+  void DurationList(std::string_view key, std::vector<Duration>& out, Duration min, Duration max,
+                    size_t max_items) {
+    const toml::node* n = Node(key);
+    if (!n) return;
+    const std::string name = context_ + "." + std::string(key);
+    const toml::array* array = n->as_array();
+    if (array == nullptr) {
+      Fail(At(*n) + name + " must be a list of durations such as [\"10m\", \"1h\"]");
+      return;
+    }
+    if (array->size() > max_items) {
+      Fail(At(*n) + name + " has " + std::to_string(array->size()) + " steps; at most " +
+           std::to_string(max_items));
+      return;
+    }
+    std::vector<Duration> steps;
+    for (const toml::node& item : *array) {
+      Result<Duration> d = Status::InvalidArgument("");
+      if (item.is_integer()) {
+        const int64_t seconds = *item.value<int64_t>();
+        // Out of range before conversion, which could overflow.
+        const int64_t max_seconds = std::chrono::duration_cast<std::chrono::seconds>(max).count();
+        d = Duration(std::chrono::seconds(std::clamp<int64_t>(seconds, -1, max_seconds + 1)));
+      } else if (item.is_string()) {
+        d = ParseDuration(*item.value<std::string>());
+      } else {
+        Fail(At(item) + name + " must contain only durations such as \"10m\" or \"1h\"");
+        return;
+      }
+      if (!d.ok()) {
+        Fail(At(item) + name + ": " + d.status().message());
+        return;
+      }
+      if (*d < min || *d > max) {
+        Fail(At(item) + name + ": each step must be between " + FormatDuration(min) + " and " +
+             FormatDuration(max));
+        return;
+      }
+      if (!steps.empty() && *d <= steps.back()) {
+        Fail(At(item) + name + ": steps must be in ascending order without repeats (" +
+             FormatDuration(*d) + " follows " + FormatDuration(steps.back()) + ")");
+        return;
+      }
+      steps.push_back(*d);
+    }
+    out = std::move(steps);
   }
 
   void ByteSize(std::string_view key, int64_t& out, int64_t min, int64_t max) {
@@ -474,7 +526,9 @@ Result<Config> ParseConfig(std::string_view text, std::string_view file_name,
     r.DurationKey("backoff_max", config.backoff_max, std::chrono::seconds(1),
                   std::chrono::hours(24 * 7));
     r.Integer("max_pages_per_poll", config.max_pages_per_poll, 1, 10000);
-    r.RejectUnknown("jitter, backoff_initial, backoff_max, max_pages_per_poll");
+    r.DurationList("conversations", config.conversation_schedule, Duration(0),
+                   std::chrono::hours(24 * 365), 100);
+    r.RejectUnknown("jitter, backoff_initial, backoff_max, max_pages_per_poll, conversations");
     EARSHOT_RETURN_IF_ERROR(r.status());
     if (config.backoff_max < config.backoff_initial) {
       return Status::InvalidArgument(r.AtTable() +

@@ -52,6 +52,12 @@ struct Config {
   Duration backoff_initial = std::chrono::seconds(30);
   Duration backoff_max = std::chrono::hours(1);
   int64_t max_pages_per_poll = 20;
+  // `conversations`: when a watched post's conversation is fetched, as
+  // offsets from the post's creation, strictly ascending ("0s" only first).
+  // Empty: conversation watching is off.
+  std::vector<Duration> conversation_schedule = {std::chrono::minutes(10), std::chrono::hours(1),
+                                                 std::chrono::hours(6), std::chrono::hours(24),
+                                                 std::chrono::hours(72)};
 
   // [classify]: where the rules and gazetteer live; empty means the
   // defaults (DefaultClassifierPaths in classifiers/classifier.h).

@@ -77,6 +77,7 @@ class Crawl {
                        .per_host_concurrency = static_cast<int>(config.per_host_concurrency),
                        .per_host_min_delay = config.per_host_delay,
                        .max_pages_per_poll = static_cast<int>(config.max_pages_per_poll),
+                       .conversation_schedule = config.conversation_schedule,
                    }),
         engine_(io_, clock_, transport_, scheduler_, pipeline_) {}
 
@@ -94,15 +95,16 @@ void ShowProgress(Scheduler& scheduler, std::ostream& err) {
   scheduler.SetEventListener([&err](const SourceEvent& e) {
     switch (e.kind) {
       case SourceEvent::Kind::kPage:
-        err << "  " << e.source << ": " << e.http_status << " " << e.posts << " post(s)"
+        err << "  " << e.source << ": " << e.http_status << " " << e.posts
+            << (e.conversation ? " repl(ies) in a conversation" : " post(s)")
             << (e.caught_up ? "" : ", more pages waiting") << "\n";
         break;
       case SourceEvent::Kind::kNotModified:
         err << "  " << e.source << ": 304 not modified\n";
         break;
       case SourceEvent::Kind::kFailure:
-        err << "  " << e.source << ": failed (" << SourceHealthName(e.health)
-            << "): " << e.error.message() << "\n";
+        err << "  " << e.source << (e.conversation ? ": conversation" : "") << ": failed ("
+            << SourceHealthName(e.health) << "): " << e.error.message() << "\n";
         break;
     }
   });
@@ -112,7 +114,14 @@ void PrintSummary(const RunSummary& s, std::ostream& out) {
   out << "polled " << s.sources_polled << " source(s): " << s.requests << " request(s), " << s.pages
       << " page(s), " << s.not_modified << " not modified, " << s.posts_stored << " new post(s), "
       << s.duplicates << " already stored, " << s.failures << " failure(s), " << s.quarantined
-      << " body(ies) quarantined\n";
+      << " body(ies) quarantined";
+  // Only when they happened: most runs neither delete nor follow threads.
+  if (s.posts_deleted > 0) out << ", " << s.posts_deleted << " post(s) deleted (tombstoned)";
+  if (s.conversations > 0 || s.conversation_pages > 0) {
+    out << ", " << s.conversations << " conversation(s) fetched (" << s.conversation_pages
+        << " page(s))";
+  }
+  out << "\n";
 }
 
 }  // namespace

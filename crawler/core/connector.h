@@ -240,6 +240,15 @@ struct ConnectorDescriptor {
   // ("`items`: ...") makes the loader point at that key's line. Never echoes
   // a secret value.
   Status (*validate)(const SourceSpec& source) = nullptr;
+  // Optional: the platform's own explanation of a non-2xx answer (its error
+  // JSON's message, a short plain-text body), which the engine appends to
+  // "HTTP 400" in the failure of a poll, a session request or a
+  // conversation fetch (`last_error`, logs). Called for any non-2xx status.
+  // Returns a short single line (the engine also cuts it to 300 bytes,
+  // repairs UTF-8 and masks the source's secrets), "" when the body says
+  // nothing useful (an HTML error page); never a token or credential; never
+  // throws. Null: the status alone.
+  std::string (*error_detail)(const HttpResponse& response) = nullptr;
 };
 
 // Retry-After (RFC 9110): delta-seconds or an HTTP-date, relative to `now`.

@@ -78,6 +78,7 @@ RunSummary Engine::Impl::Run(bool single_pass) {
   summary.duplicates = p.duplicates - pipeline_before.duplicates;
   summary.posts_deleted = p.deleted - pipeline_before.deleted;
   summary.conversations = s.conversation_fetches - scheduler_before.conversation_fetches;
+  summary.conversation_pages = s.conversation_pages - scheduler_before.conversation_pages;
   summary.quarantined = p.quarantined - pipeline_before.quarantined;
   summary.flush_failures = p.failures - pipeline_before.failures;
   summary.status = final_status;

@@ -43,14 +43,15 @@ struct RunSummary {
   // watched conversation).
   int64_t sources_polled = 0;
   int64_t requests = 0;
-  int64_t pages = 0;          // 2xx poll pages parsed (conversation pages not included)
-  int64_t not_modified = 0;   // 304s
-  int64_t posts_stored = 0;   // new posts committed
-  int64_t duplicates = 0;     // posts the store already had
-  int64_t posts_deleted = 0;  // stored posts turned into tombstones
-  int64_t conversations = 0;  // watched conversations fetched
-  int64_t failures = 0;       // failed steps of any source
-  int64_t quarantined = 0;    // unparseable bodies kept aside
+  int64_t pages = 0;               // 2xx poll pages parsed (conversation pages not included)
+  int64_t not_modified = 0;        // 304s
+  int64_t posts_stored = 0;        // new posts committed
+  int64_t duplicates = 0;          // posts the store already had
+  int64_t posts_deleted = 0;       // stored posts turned into tombstones
+  int64_t conversations = 0;       // watched conversations fetched
+  int64_t conversation_pages = 0;  // their pages parsed (not in `pages`)
+  int64_t failures = 0;            // failed steps of any source
+  int64_t quarantined = 0;         // unparseable bodies kept aside
   int64_t flush_failures = 0;
   // OK, or why the final flush failed (the writes were not committed).
   Status status;

@@ -109,6 +109,33 @@ namespace {
 
 // Watches read from the store per source at a time: the soonest due.
 constexpr int kWatchWindow = 64;
+// Longest platform explanation kept in an error message, in bytes.
+constexpr size_t kMaxErrorDetail = 300;
+
+// `text` as one line of valid UTF-8: control characters as spaces, runs of
+// spaces collapsed, at most kMaxErrorDetail bytes (cut on a character
+// boundary, "..." marking the cut).
+std::string OneLineDetail(std::string_view text) {
+  const std::string repaired = RepairUtf8(text);
+  std::string out;
+  for (char c : repaired) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f || c == ' ') {
+      if (!out.empty() && out.back() != ' ') out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  if (out.size() > kMaxErrorDetail) {
+    size_t cut = kMaxErrorDetail - 3;
+    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
+    out.resize(cut);
+    out += "...";
+  }
+  return out;
+}
+
 // Session tokens remembered for masking, per source (the current session's
 // and a few before it, which may still appear in late messages).
 constexpr size_t kMaxSessionSecrets = 8;
@@ -706,17 +733,17 @@ void Scheduler::OnPollResponse(Slot& slot, Result<HttpResponse> result) {
   } else if (status == 304) {
     HandleNotModified(slot, response);
   } else if (status == 429) {
-    HandleFailure(slot, url, status, StatusFromHttp(status, where), SourceHealth::kRateLimited,
+    HandleFailure(slot, url, status, HttpFailure(slot, response, where), SourceHealth::kRateLimited,
                   BlockFor429(slot.task_host, limits, now), std::nullopt);
   } else if (status == 401 && slot.has_auth() && !slot.session_retry_used) {
     RetryWithNewSession(slot, "GET " + Redacted(slot, url));
   } else if (status == 401 || status == 403) {
-    HandleFailure(slot, url, status, StatusFromHttp(status, where), SourceHealth::kStopped,
+    HandleFailure(slot, url, status, HttpFailure(slot, response, where), SourceHealth::kStopped,
                   std::nullopt, std::nullopt);
   } else {
     // 5xx, 408, other 4xx, stray 1xx/3xx: back off. A Retry-After on a
     // 503 is honoured when it asks for longer than the backoff.
-    HandleFailure(slot, url, status, StatusFromHttp(status, where), SourceHealth::kBackoff,
+    HandleFailure(slot, url, status, HttpFailure(slot, response, where), SourceHealth::kBackoff,
                   limits.retry_after, std::nullopt);
   }
 }
@@ -773,7 +800,19 @@ void Scheduler::OnSessionResponse(Slot& slot, Result<HttpResponse> result) {
     PrepareSession(slot);
     return;
   }
-  const Status error = parsed.status().Annotate(where + " at " + url);
+  // Connectors usually name the URL themselves; say it once.
+  const bool names_url = parsed.status().message().find(url) != std::string::npos;
+  Status error = parsed.status().Annotate(names_url ? where : where + " at " + url);
+  if (response.status < 200 || response.status >= 300) {
+    // parse_session usually quotes the platform already; add its words only
+    // when it did not.
+    const std::string detail = ErrorDetail(slot, response);
+    std::string_view core = detail;
+    if (core.size() >= 3 && core.substr(core.size() - 3) == "...") core.remove_suffix(3);
+    if (!core.empty() && Scrub(slot, error.message()).find(core) == std::string::npos) {
+      error = Status(error.code(), error.message() + ": " + detail);
+    }
+  }
   const StatusCode code = error.code();
   const bool rejected = code == StatusCode::kUnauthenticated ||
                         code == StatusCode::kPermissionDenied ||
@@ -845,7 +884,8 @@ void Scheduler::OnConversationResponse(Slot& slot, Result<HttpResponse> result) 
   } else if (status == 429) {
     const std::optional<TimePoint> until = BlockFor429(slot.task_host, limits, now);
     if (!until) {
-      HandleWatchFailure(slot, status, StatusFromHttp(status, where), false, false, std::nullopt);
+      HandleWatchFailure(slot, status, HttpFailure(slot, response, where), false, false,
+                         std::nullopt);
       return;
     }
     // Not the watch's fault: it stays due, and waits with its host.
@@ -860,7 +900,7 @@ void Scheduler::OnConversationResponse(Slot& slot, Result<HttpResponse> result) 
     event.url = Redacted(slot, url);
     event.http_status = status;
     event.error =
-        Status(StatusCode::kRateLimited, Scrub(slot, StatusFromHttp(status, where).message()));
+        Status(StatusCode::kRateLimited, Scrub(slot, HttpFailure(slot, response, where).message()));
     event.health = slot.state().health;
     event.next_poll_at = slot.state().next_poll_at;
     Emit(event);
@@ -869,14 +909,15 @@ void Scheduler::OnConversationResponse(Slot& slot, Result<HttpResponse> result) 
   } else if (status == 401) {
     // The source's credentials, not this conversation: as for polls.
     slot.job.reset();
-    HandleFailure(slot, url, status, StatusFromHttp(status, where), SourceHealth::kStopped,
+    HandleFailure(slot, url, status, HttpFailure(slot, response, where), SourceHealth::kStopped,
                   std::nullopt, std::nullopt);
   } else if (status == 403) {
     // This conversation is closed to us; the source may read others.
-    HandleWatchFailure(slot, status, StatusFromHttp(status, where), false, /*end=*/true,
+    HandleWatchFailure(slot, status, HttpFailure(slot, response, where), false, /*end=*/true,
                        std::nullopt);
   } else {
-    HandleWatchFailure(slot, status, StatusFromHttp(status, where), false, false, std::nullopt);
+    HandleWatchFailure(slot, status, HttpFailure(slot, response, where), false, false,
+                       std::nullopt);
   }
 }
 
@@ -1279,6 +1320,25 @@ Duration Scheduler::BackoffDelay(int failures) {
   Duration d = options_.backoff_initial;
   for (int i = 1; i < failures && d < options_.backoff_max; ++i) d *= 2;
   return Jittered(std::min(d, options_.backoff_max));
+}
+
+std::string Scheduler::ErrorDetail(const Slot& slot, const HttpResponse& response) const {
+  const ConnectorDescriptor* connector = slot.source.connector;
+  if (connector == nullptr || connector->error_detail == nullptr) return {};
+  std::string detail;
+  try {
+    detail = connector->error_detail(response);
+  } catch (...) {
+    // The promise is "never throws"; a connector that does loses its words.
+    return {};
+  }
+  // Masked before the cut, so no prefix of a secret survives it.
+  return OneLineDetail(Scrub(slot, std::move(detail)));
+}
+
+Status Scheduler::HttpFailure(const Slot& slot, const HttpResponse& response,
+                              const std::string& where) const {
+  return StatusFromHttp(response.status, where, ErrorDetail(slot, response));
 }
 
 std::string Scheduler::Scrub(const Slot& slot, std::string text) const {

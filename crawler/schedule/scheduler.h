@@ -22,6 +22,9 @@
 //   state), not a restart's.
 // - A page whose rate-limit facts say remaining == 0: nothing more to that
 //   host before the reset.
+// A non-2xx answer's failure message (polls, session requests, conversation
+// fetches) ends with the platform's own explanation when the connector has
+// an error_detail: "HTTP 401: InvalidToken: Bad token scope".
 // Every outcome, failures included, is submitted to the Pipeline as one
 // SourceWrite, so state writes stay ordered with page writes and commit with
 // them. Failure messages name the source and URL and never contain userinfo,
@@ -296,6 +299,12 @@ class Scheduler {
   void ApplyRateLimit(const std::string& host, const RateLimitInfo& info, TimePoint now);
   Duration Jittered(Duration d);
   Duration BackoffDelay(int failures);
+  // The connector's error_detail for a non-2xx `response`: secrets masked,
+  // one line of valid UTF-8, at most kMaxErrorDetail bytes; "" without one.
+  std::string ErrorDetail(const Slot& slot, const HttpResponse& response) const;
+  // StatusFromHttp for a non-2xx `response`, with its ErrorDetail.
+  Status HttpFailure(const Slot& slot, const HttpResponse& response,
+                     const std::string& where) const;
   std::string Scrub(const Slot& slot, std::string text) const;
   std::string Redacted(const Slot& slot, const std::string& url) const;
   void Emit(const SourceEvent& event);

@@ -18,10 +18,12 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "classifiers/classifier.h"
+#include "crawler/core/text.h"
 #include "crawler/core/url.h"
 #include "crawler/pipeline/classify_stage.h"
 #include "crawler/pipeline/pipeline.h"
@@ -187,6 +189,14 @@ Result<Page> ConvoConversationParse(const SourceSpec&, const Post& post,
   return page;
 }
 
+// The platform's explanation: the whole body, as is (the engine makes it one
+// short line, repairs its UTF-8 and masks secrets). A body starting "THROW"
+// makes it throw, which it promises never to do.
+std::string ConvoErrorDetail(const HttpResponse& response) {
+  if (response.body.rfind("THROW", 0) == 0) throw std::runtime_error("error_detail threw");
+  return response.body;
+}
+
 const AuthCapability kConvoAuth{&ConvoSessionRequest, &ConvoParseSession, &ConvoAuthorize};
 const ConversationCapability kConvoConversation{&ConvoConversationRequest, &ConvoConversationParse};
 
@@ -202,7 +212,9 @@ const ConnectorDescriptor& ConvoConnector() {
       &ConvoRateLimit,
       &kConvoAuth,
       &kConvoConversation,
-      nullptr};
+      nullptr,
+      nullptr,
+      &ConvoErrorDetail};
   return descriptor;
 }
 
@@ -712,6 +724,101 @@ TEST_CASE("session tokens and secrets never reach logs, errors or events", "[cap
   }
   spdlog::set_default_logger(previous);
   spdlog::set_level(spdlog::level::info);
+}
+
+TEST_CASE("a failed request's error carries the platform's explanation, one safe line",
+          "[capabilities][error_detail]") {
+  Harness h;
+  FakeConvo a(h.transport, h.clock, kBaseA);
+  h.Build({Convo("a", kBaseA)});
+  h.Settle();
+  h.AdvanceAndSettle();  // session + first poll
+  REQUIRE(h.Stored("a").health == SourceHealth::kOk);
+  const auto after_http = [](const std::string& message, const std::string& status) {
+    const size_t at = message.find("HTTP " + status);
+    REQUIRE(at != std::string::npos);
+    return message.substr(at);
+  };
+
+  SECTION("a poll answered 400: the words follow the status, cut, repaired, masked") {
+    a.timeline_reply =
+        MakeResponse(400, "BadQuery: the q parameter\nis too long\t(password " +
+                              std::string(kPassword) + ") \xC3\x28" + std::string(1000, 'x'));
+    h.AdvanceAndSettle();
+    const SourceState state = h.Stored("a");
+    CHECK(state.health == SourceHealth::kBackoff);
+    INFO(state.last_error);
+    const std::string tail = after_http(state.last_error, "400");
+    CHECK(tail.rfind("HTTP 400: BadQuery: the q parameter is too long (password ***) ", 0) == 0);
+    CHECK(tail.size() <= std::string("HTTP 400: ").size() + 300);
+    CHECK(tail.size() > std::string("HTTP 400: ").size() + 250);
+    CHECK(tail.substr(tail.size() - 3) == "...");
+    CHECK(IsValidUtf8(state.last_error));
+    CHECK(state.last_error.find('\n') == std::string::npos);
+    CHECK(state.last_error.find(kPassword) == std::string::npos);
+    CHECK(h.events.back().error.message() == state.last_error);
+  }
+  SECTION("a poll answered 429 and 403") {
+    a.timeline_reply = MakeResponse(429, "RateLimitExceeded: slow down", {{"Retry-After", "60"}});
+    h.AdvanceAndSettle();
+    CHECK(h.Stored("a").health == SourceHealth::kRateLimited);
+    CHECK(after_http(h.Stored("a").last_error, "429") == "HTTP 429: RateLimitExceeded: slow down");
+    a.timeline_reply = MakeResponse(403, "AccountTakedown: this account is suspended");
+    h.AdvanceAndSettle();
+    CHECK(h.Stored("a").health == SourceHealth::kStopped);
+    CHECK(after_http(h.Stored("a").last_error, "403") ==
+          "HTTP 403: AccountTakedown: this account is suspended");
+  }
+  SECTION("a detail that only repeats the status' words, or is empty, adds nothing odd") {
+    a.timeline_reply = MakeResponse(500, "   \n\t  ");
+    h.AdvanceAndSettle();
+    CHECK(after_http(h.Stored("a").last_error, "500") == "HTTP 500");
+  }
+  SECTION("an error_detail that throws costs only its words") {
+    a.timeline_reply = MakeResponse(502, "THROW me");
+    h.AdvanceAndSettle();
+    CHECK(h.Stored("a").health == SourceHealth::kBackoff);
+    CHECK(after_http(h.Stored("a").last_error, "502") == "HTTP 502");
+  }
+  SECTION("a refused session: the platform's words once, not twice") {
+    a.valid_access.clear();
+    a.session_reply = MakeResponse(401, "AuthenticationRequired: wrong app password");
+    h.AdvanceTo(h.clock.Now() + minutes(10));
+    const SourceState state = h.Stored("a");
+    CHECK(state.health == SourceHealth::kStopped);
+    INFO(state.last_error);
+    const std::string words = "AuthenticationRequired: wrong app password";
+    const size_t first = state.last_error.find(words);
+    REQUIRE(first != std::string::npos);
+    CHECK(state.last_error.find(words, first + 1) == std::string::npos);
+  }
+}
+
+TEST_CASE("a failed conversation fetch records the platform's explanation on its watch",
+          "[capabilities][error_detail][conversation]") {
+  Harness h;
+  ScheduleOptions options = Exact();
+  options.conversation_schedule = {minutes(10), hours(1)};
+  FakeConvo a(h.transport, h.clock, kBaseA);
+  a.timeline = {Body("1", false, {"n1 Waited five hours at the Northern General A&E"})};
+  h.Build({Convo("a", kBaseA, hours(1000))}, options);
+  h.Settle();
+  h.AdvanceAndSettle();
+  const TimePoint anchor = h.clock.Now();
+  a.threads["n1"] = [](const std::string&) {
+    return MakeResponse(403, "NotPermitted: this thread is\nfollowers-only");
+  };
+  h.AdvanceTo(anchor + minutes(11));
+  REQUIRE(a.thread_calls.size() == 1);
+  auto watch = h.Watch("n1");
+  REQUIRE(watch.has_value());
+  INFO(watch->last_error);
+  CHECK(watch->last_error.find("HTTP 403: NotPermitted: this thread is followers-only") !=
+        std::string::npos);
+  CHECK_FALSE(watch->next_fetch_at.has_value());
+  CHECK(h.events.back().conversation);
+  CHECK(h.events.back().error.message().find("NotPermitted") != std::string::npos);
+  CHECK(h.Stored("a").health == SourceHealth::kOk);
 }
 
 // ---------------------------------------------------------------------------

@@ -298,6 +298,61 @@ TEST_CASE("config: [[account]] errors name file, line and column", "[config]") {
   }
 }
 
+TEST_CASE("config: [schedule] conversations", "[config]") {
+  using std::chrono::hours;
+  using std::chrono::minutes;
+  using std::chrono::seconds;
+  SECTION("the default: 10m, 1h, 6h, 24h, 72h") {
+    auto c = Parse("[schedule]\njitter = 0.1\n");
+    REQUIRE(c.ok());
+    CHECK(c->conversation_schedule ==
+          std::vector<Duration>{minutes(10), hours(1), hours(6), hours(24), hours(72)});
+  }
+  SECTION("durations and integer seconds, 0s first") {
+    auto c = Parse("[schedule]\nconversations = [\"0s\", 90, \"1h30m\", \"2d\"]\n");
+    INFO(c.status().ToString());
+    REQUIRE(c.ok());
+    CHECK(c->conversation_schedule ==
+          std::vector<Duration>{Duration(0), seconds(90), minutes(90), hours(48)});
+  }
+  SECTION("an empty list turns watching off") {
+    auto c = Parse("[schedule]\nconversations = []\n");
+    REQUIRE(c.ok());
+    CHECK(c->conversation_schedule.empty());
+  }
+  SECTION("errors point at the element") {
+    struct Case {
+      std::string text;
+      std::string message;
+    };
+    const std::vector<Case> cases = {
+        {"conversations = \"10m\"",
+         "earshot.toml:2:17: [schedule].conversations must be a list of durations"},
+        {"conversations = [\"10m\", \"soon\"]",
+         "earshot.toml:2:25: [schedule].conversations: invalid duration \"soon\""},
+        {"conversations = [\"10m\", true]",
+         "earshot.toml:2:25: [schedule].conversations must contain only durations"},
+        {"conversations = [\"1h\", \"10m\"]",
+         "earshot.toml:2:24: [schedule].conversations: steps must be in ascending order"},
+        {"conversations = [\"0s\", \"0s\"]",
+         "earshot.toml:2:24: [schedule].conversations: steps must be in ascending order"},
+        {"conversations = [\"10m\", -5]",
+         "earshot.toml:2:25: [schedule].conversations: each step must be between 0s and"},
+        {"conversations = [\"400d\"]",
+         "earshot.toml:2:18: [schedule].conversations: each step must be between 0s and"},
+        {"conversations = [99999999999999999]",
+         "earshot.toml:2:18: [schedule].conversations: each step must be between 0s and"},
+    };
+    for (const Case& test : cases) {
+      INFO(test.text);
+      auto c = Parse("[schedule]\n" + test.text + "\n");
+      REQUIRE_FALSE(c.ok());
+      INFO(c.status().message());
+      CHECK(c.status().message().rfind(test.message, 0) == 0);
+    }
+  }
+}
+
 TEST_CASE("config: byte sizes", "[config]") {
   CHECK(*ParseByteSize("16MiB") == 16 * 1024 * 1024);
   CHECK(*ParseByteSize("1MB") == 1000 * 1000);
