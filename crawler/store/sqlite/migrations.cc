@@ -163,10 +163,115 @@ CREATE INDEX conversation_watch_due ON conversation_watch (source, next_fetch_at
 CREATE INDEX posts_by_raw_id ON posts (raw_id) WHERE raw_id IS NOT NULL;
 )sql";
 
+// v4: threads staff answer (crawler/threads/thread_store.h). Apply() threads
+// each newly stored post in its own transaction. Posts stored before v4 are
+// not threaded. thread_posts.post_id is unique: a post is on one thread.
+// deleted_posts counts the thread's tombstones. Audit rows are never changed.
+constexpr char kSchemaV4[] = R"sql(
+CREATE TABLE threads (
+  id INTEGER PRIMARY KEY,
+  platform TEXT NOT NULL,
+  root_post_id INTEGER NOT NULL UNIQUE REFERENCES posts (id),
+  opened_at INTEGER NOT NULL,
+  last_activity_at INTEGER NOT NULL,
+  deleted_posts INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+CREATE TABLE thread_posts (
+  post_id INTEGER PRIMARY KEY REFERENCES posts (id),
+  thread_id INTEGER NOT NULL REFERENCES threads (id),
+  joined_at INTEGER NOT NULL,
+  how TEXT NOT NULL
+    CHECK (how IN ('opened', 'reply', 'conversation', 'repeat', 'ours'))
+) STRICT;
+CREATE INDEX thread_posts_by_thread ON thread_posts (thread_id, post_id);
+
+CREATE TABLE thread_orgs (
+  thread_id INTEGER NOT NULL REFERENCES threads (id),
+  org TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'new'
+    CHECK (state IN ('new', 'assigned', 'responded', 'closed', 'dismissed')),
+  assignee TEXT NOT NULL DEFAULT '',
+  dismiss_reason TEXT NOT NULL DEFAULT '',
+  rule TEXT NOT NULL,
+  alerted_at INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (thread_id, org)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX thread_orgs_by_org ON thread_orgs (org, state, thread_id);
+
+CREATE TABLE notes (
+  id INTEGER PRIMARY KEY,
+  thread_id INTEGER NOT NULL REFERENCES threads (id),
+  org TEXT NOT NULL,
+  author TEXT NOT NULL,
+  body TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX notes_by_thread ON notes (thread_id, id);
+
+CREATE TABLE replies (
+  id INTEGER PRIMARY KEY,
+  thread_id INTEGER NOT NULL REFERENCES threads (id),
+  org TEXT NOT NULL,
+  in_reply_to INTEGER NOT NULL REFERENCES posts (id),
+  body TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'draft'
+    CHECK (state IN ('draft', 'approved', 'publishing', 'published', 'failed',
+                     'answer_on_platform')),
+  idempotency_key TEXT NOT NULL UNIQUE,
+  account TEXT NOT NULL DEFAULT '',
+  url TEXT NOT NULL DEFAULT '',
+  published_id TEXT NOT NULL DEFAULT '',
+  platform_error TEXT NOT NULL DEFAULT '',
+  author TEXT NOT NULL,
+  approver TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX replies_by_thread ON replies (thread_id, id);
+CREATE INDEX replies_by_published_id ON replies (published_id) WHERE published_id != '';
+
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  org TEXT NOT NULL,
+  thread_id INTEGER REFERENCES threads (id),
+  detail TEXT NOT NULL
+) STRICT;
+CREATE INDEX audit_by_thread ON audit (thread_id, id);
+
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL CHECK (role IN ('admin', 'responder', 'viewer')),
+  token_hash TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER
+) STRICT;
+
+-- kind 'org': an ODS code; 'region': an NHS England region or ICB code.
+CREATE TABLE user_scopes (
+  user_id INTEGER NOT NULL REFERENCES users (id),
+  kind TEXT NOT NULL CHECK (kind IN ('org', 'region')),
+  code TEXT NOT NULL,
+  PRIMARY KEY (user_id, kind, code)
+) STRICT, WITHOUT ROWID;
+
+-- Join lookups: a reply's parent by platform id, a repeat by author and hash.
+CREATE INDEX posts_by_external_id ON posts (platform, external_id);
+CREATE INDEX posts_by_author_hash ON posts (platform, author_handle, content_hash)
+  WHERE content_hash != '';
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3},
+    {4, kSchemaV4},
 };
 
 }  // namespace

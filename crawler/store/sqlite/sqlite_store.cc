@@ -10,6 +10,7 @@
 #include "crawler/store/sqlite/compression.h"
 #include "crawler/store/sqlite/database.h"
 #include "crawler/store/sqlite/migrations.h"
+#include "crawler/store/sqlite/thread_sqlite.h"
 
 namespace earshot {
 
@@ -595,6 +596,7 @@ Result<ApplyStats> SqliteStore::Apply(const std::vector<SourceWrite>& writes) {
     }
 
     int64_t inserted = 0;
+    std::vector<sqlite_internal::InsertedPost> to_thread;
     for (const Post& post : write.posts) {
       insert_post->BindText(1, post.platform);
       insert_post->BindText(2, post.id);
@@ -627,6 +629,7 @@ Result<ApplyStats> SqliteStore::Apply(const std::vector<SourceWrite>& writes) {
       }
       ++inserted;
       const int64_t post_id = sqlite3_last_insert_rowid(db_->handle());
+      to_thread.push_back({post_id, &post});
       if (write.watch_routed_after && HasOrgDecision(post) &&
           write.unwatchable.count(UidOf(post)) == 0) {
         const TimePoint anchor = WatchAnchor(post);
@@ -658,6 +661,8 @@ Result<ApplyStats> SqliteStore::Apply(const std::vector<SourceWrite>& writes) {
       }
     }
     stats.inserted += inserted;
+    status = sqlite_internal::ThreadInsertedPosts(*db_, std::move(to_thread));
+    if (!status.ok()) return in_source(status);
 
     if (inserted > 0) {
       add_total->BindText(1, write.source);
@@ -780,6 +785,7 @@ Status SqliteStore::ApplyDeletion(const PostDeletion& deletion, int64_t max_id_b
   if (!spans.ok()) return spans.status();
   spans->BindInt(1, post_id);
   EARSHOT_RETURN_IF_ERROR(spans->Run());
+  EARSHOT_RETURN_IF_ERROR(sqlite_internal::MarkDeletedOnThread(*db_, post_id));
 
   if (raw_id) {
     Result<Statement> drop =

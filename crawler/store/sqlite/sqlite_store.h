@@ -45,6 +45,23 @@
 //   each post it newly inserts that has an org decision (never for a
 //   duplicate, nor for a post watched before); watch_updates replace the
 //   stored progress of existing watches.
+// - Threads (ThreadStore, crawler/threads/thread_store.h; schema v4): every
+//   post Apply() newly inserts is threaded in the same transaction, in the
+//   order of its created_at (else fetched_at), so a parent in the same page
+//   comes before its replies. First rule that matches wins:
+//   1. ours: its id or uid is the published id of one of our replies on a
+//      thread of its platform;
+//   2. reply: its reply_to names (external id or uid) a post on a thread,
+//      same platform;
+//   3. conversation: likewise its conversation root;
+//   4. repeat: a post on a thread with the same platform, author handle and
+//      content hash, created within 7 days either side;
+//   5. opened: it has an org decision: a new thread, one thread_orgs row per
+//      organisation (state new, the first rule that routed it there).
+//   A post that joins (other than ours) adds its organisations to the thread.
+//   Posts no rule matches stay off threads. A duplicate is never threaded
+//   again. A tombstoned post stays on its thread, counted in deleted_posts.
+//   Posts stored before v4 are not threaded.
 // - ForEachPost() reads posts in pages and calls `visit` with no statement
 //   open, so `visit` may use this store; posts stored while it runs may or
 //   may not be visited. Memory is bounded by a page, not by the store.
@@ -65,6 +82,7 @@
 #include <vector>
 
 #include "crawler/store/store.h"
+#include "crawler/threads/thread_store.h"
 
 namespace earshot {
 
@@ -86,10 +104,10 @@ struct SqliteOptions {
   std::function<bool(std::string_view operation)> fail_step;
 };
 
-class SqliteStore final : public Store {
+class SqliteStore final : public Store, public ThreadStore {
  public:
   // The schema version this binary writes (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   // Opens (creating if needed) the database at `path` and migrates it;
   // ":memory:" gives a private in-memory database (tests). The parent
@@ -119,6 +137,37 @@ class SqliteStore final : public Store {
                                                         int limit) override;
   Result<std::optional<ConversationWatch>> FindWatch(const std::string& platform,
                                                      const std::string& uid) override;
+
+  // ThreadStore (see thread_store.h; implemented in thread_sqlite.cc).
+  Result<std::vector<ThreadSummary>> ListThreads(const ThreadFilter& filter) override;
+  Result<ThreadDetail> GetThread(int64_t thread_id) override;
+  Result<std::optional<int64_t>> ThreadOfPost(int64_t post_id) override;
+  Status SetState(int64_t thread_id, std::string_view org, OrgState state,
+                  std::string_view reason, std::string_view actor, TimePoint now) override;
+  Status Assign(int64_t thread_id, std::string_view org, std::string_view assignee,
+                std::string_view actor, TimePoint now) override;
+  Result<int64_t> AddNote(int64_t thread_id, std::string_view org, std::string_view body,
+                          std::string_view actor, TimePoint now) override;
+  Result<int64_t> CreateDraft(int64_t thread_id, std::string_view org, int64_t in_reply_to,
+                              std::string_view body, std::string_view idempotency_key,
+                              std::string_view actor, TimePoint now) override;
+  Result<Reply> GetReply(int64_t reply_id) override;
+  Status Approve(int64_t reply_id, std::string_view actor, TimePoint now) override;
+  Status MarkPublishing(int64_t reply_id, std::string_view account, std::string_view actor,
+                        TimePoint now) override;
+  Status MarkPublished(int64_t reply_id, std::string_view published_id, std::string_view url,
+                       std::string_view actor, TimePoint now) override;
+  Status MarkFailed(int64_t reply_id, std::string_view error, std::string_view actor,
+                    TimePoint now) override;
+  Status MarkAnswerOnPlatform(int64_t reply_id, std::string_view url, std::string_view actor,
+                              TimePoint now) override;
+  Result<std::vector<RuleDismissals>> DismissalsByRule() override;
+  Result<std::vector<AuditEntry>> AuditLog(int limit) override;
+  Result<int64_t> AddUser(const User& user, std::string_view token_hash, std::string_view actor,
+                          TimePoint now) override;
+  Result<std::vector<User>> ListUsers() override;
+  Status RevokeUser(std::string_view name, std::string_view actor, TimePoint now) override;
+  Result<std::optional<User>> UserByTokenHash(std::string_view token_hash) override;
 
   const std::string& path() const;
   // "wal" for a file database; "memory" for ":memory:".

@@ -1,0 +1,137 @@
+#include "crawler/threads/workflow.h"
+
+#include <algorithm>
+#include <string>
+
+#include "crawler/threads/tokens.h"
+
+namespace earshot {
+
+namespace {
+
+Status NoThread(int64_t thread_id) {
+  return Status::NotFound("thread " + std::to_string(thread_id) + " not found");
+}
+
+}  // namespace
+
+Status Workflow::Check(const User& user, Action action, int64_t thread_id, std::string_view org) {
+  Result<ThreadDetail> thread = store_.GetThread(thread_id);
+  if (!thread.ok()) return thread.status();
+  const auto& orgs = thread->summary.orgs;
+  const bool readable = std::any_of(orgs.begin(), orgs.end(), [&](const ThreadOrg& o) {
+    return Allowed(user, Action::kRead, o.org, places_);
+  });
+  if (!readable) return NoThread(thread_id);
+  const bool on_thread =
+      std::any_of(orgs.begin(), orgs.end(), [&](const ThreadOrg& o) { return o.org == org; });
+  if (!on_thread || !Allowed(user, Action::kRead, org, places_)) {
+    return Status::NotFound("organisation '" + std::string(org) + "' is not on thread " +
+                            std::to_string(thread_id));
+  }
+  if (!Allowed(user, action, org, places_)) {
+    return Status::PermissionDenied("user '" + user.name + "' may not " +
+                                    std::string(ActionName(action)) + " for '" + std::string(org) +
+                                    "'");
+  }
+  return Status::Ok();
+}
+
+Result<Reply> Workflow::CheckReply(const User& user, Action action, int64_t reply_id) {
+  Result<Reply> reply = store_.GetReply(reply_id);
+  if (!reply.ok()) return reply.status();
+  Status allowed = Check(user, action, reply->thread_id, reply->org);
+  if (allowed.code() == StatusCode::kNotFound) {
+    return Status::NotFound("reply " + std::to_string(reply_id) + " not found");
+  }
+  if (!allowed.ok()) return allowed;
+  return reply;
+}
+
+Result<std::vector<ThreadSummary>> Workflow::ListThreads(const User& user,
+                                                         const ThreadFilter& filter) {
+  if (!filter.org.empty() && !Allowed(user, Action::kRead, filter.org, places_)) {
+    return std::vector<ThreadSummary>{};
+  }
+  Result<std::vector<ThreadSummary>> threads = store_.ListThreads(filter);
+  if (!threads.ok()) return threads.status();
+  std::vector<ThreadSummary> visible;
+  for (ThreadSummary& thread : *threads) {
+    std::erase_if(thread.orgs, [&](const ThreadOrg& o) {
+      return !Allowed(user, Action::kRead, o.org, places_);
+    });
+    if (!thread.orgs.empty()) visible.push_back(std::move(thread));
+  }
+  return visible;
+}
+
+Result<ThreadDetail> Workflow::GetThread(const User& user, int64_t thread_id) {
+  Result<ThreadDetail> thread = store_.GetThread(thread_id);
+  if (!thread.ok()) return thread.status();
+  auto hidden = [&](const std::string& org) { return !Allowed(user, Action::kRead, org, places_); };
+  std::erase_if(thread->summary.orgs, [&](const ThreadOrg& o) { return hidden(o.org); });
+  if (thread->summary.orgs.empty()) return NoThread(thread_id);
+  std::erase_if(thread->notes, [&](const Note& n) { return hidden(n.org); });
+  std::erase_if(thread->replies, [&](const Reply& r) { return hidden(r.org); });
+  std::erase_if(thread->audit, [&](const AuditEntry& a) { return hidden(a.org); });
+  return thread;
+}
+
+Status Workflow::SetState(const User& user, int64_t thread_id, std::string_view org, OrgState state,
+                          std::string_view reason) {
+  EARSHOT_RETURN_IF_ERROR(Check(user, Action::kSetState, thread_id, org));
+  return store_.SetState(thread_id, org, state, reason, user.name, clock_.Now());
+}
+
+Status Workflow::Assign(const User& user, int64_t thread_id, std::string_view org,
+                        std::string_view assignee) {
+  EARSHOT_RETURN_IF_ERROR(Check(user, Action::kAssign, thread_id, org));
+  return store_.Assign(thread_id, org, assignee, user.name, clock_.Now());
+}
+
+Result<int64_t> Workflow::AddNote(const User& user, int64_t thread_id, std::string_view org,
+                                  std::string_view body) {
+  EARSHOT_RETURN_IF_ERROR(Check(user, Action::kNote, thread_id, org));
+  return store_.AddNote(thread_id, org, body, user.name, clock_.Now());
+}
+
+Result<int64_t> Workflow::CreateDraft(const User& user, int64_t thread_id, std::string_view org,
+                                      int64_t in_reply_to, std::string_view body) {
+  EARSHOT_RETURN_IF_ERROR(Check(user, Action::kDraft, thread_id, org));
+  Result<std::string> key = NewIdempotencyKey();
+  if (!key.ok()) return key.status();
+  return store_.CreateDraft(thread_id, org, in_reply_to, body, *key, user.name, clock_.Now());
+}
+
+Status Workflow::Approve(const User& user, int64_t reply_id) {
+  Result<Reply> reply = CheckReply(user, Action::kApprove, reply_id);
+  if (!reply.ok()) return reply.status();
+  return store_.Approve(reply_id, user.name, clock_.Now());
+}
+
+Status Workflow::MarkPublishing(const User& user, int64_t reply_id, std::string_view account) {
+  Result<Reply> reply = CheckReply(user, Action::kPublish, reply_id);
+  if (!reply.ok()) return reply.status();
+  return store_.MarkPublishing(reply_id, account, user.name, clock_.Now());
+}
+
+Status Workflow::MarkPublished(const User& user, int64_t reply_id, std::string_view published_id,
+                               std::string_view url) {
+  Result<Reply> reply = CheckReply(user, Action::kPublish, reply_id);
+  if (!reply.ok()) return reply.status();
+  return store_.MarkPublished(reply_id, published_id, url, user.name, clock_.Now());
+}
+
+Status Workflow::MarkFailed(const User& user, int64_t reply_id, std::string_view error) {
+  Result<Reply> reply = CheckReply(user, Action::kPublish, reply_id);
+  if (!reply.ok()) return reply.status();
+  return store_.MarkFailed(reply_id, error, user.name, clock_.Now());
+}
+
+Status Workflow::MarkAnswerOnPlatform(const User& user, int64_t reply_id, std::string_view url) {
+  Result<Reply> reply = CheckReply(user, Action::kPublish, reply_id);
+  if (!reply.ok()) return reply.status();
+  return store_.MarkAnswerOnPlatform(reply_id, url, user.name, clock_.Now());
+}
+
+}  // namespace earshot

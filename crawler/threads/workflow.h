@@ -1,0 +1,62 @@
+// Workflow: the thread operations staff perform, each checked with
+// Allowed() (access.h) before it reaches the ThreadStore.
+//
+// - An action the user may not take on an organisation it can read is
+//   kPermissionDenied; on a thread where it can read no organisation, or an
+//   organisation not on the thread, it is kNotFound (a responder of one trust
+//   learns nothing of another's threads).
+// - Reads are filtered: a thread's summary lists only the organisations the
+//   user may read, and its notes, replies and audit entries only theirs.
+//   Threads with none are left out of lists.
+// - Time comes from the injected clock; audit entries name the user.
+// Borrows the store, clock and places, which must outlive it. One thread at a
+// time (as ThreadStore).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "crawler/core/clock.h"
+#include "crawler/threads/access.h"
+#include "crawler/threads/thread_store.h"
+
+namespace earshot {
+
+class Workflow {
+ public:
+  Workflow(ThreadStore& store, const Clock& clock, const OrgPlaces& places)
+      : store_(store), clock_(clock), places_(places) {}
+
+  Result<std::vector<ThreadSummary>> ListThreads(const User& user, const ThreadFilter& filter);
+  Result<ThreadDetail> GetThread(const User& user, int64_t thread_id);
+
+  Status SetState(const User& user, int64_t thread_id, std::string_view org, OrgState state,
+                  std::string_view reason);
+  Status Assign(const User& user, int64_t thread_id, std::string_view org,
+                std::string_view assignee);
+  Result<int64_t> AddNote(const User& user, int64_t thread_id, std::string_view org,
+                          std::string_view body);
+  // A draft answering `in_reply_to` (0: the thread's opening post), with a
+  // fresh random idempotency key.
+  Result<int64_t> CreateDraft(const User& user, int64_t thread_id, std::string_view org,
+                              int64_t in_reply_to, std::string_view body);
+  Status Approve(const User& user, int64_t reply_id);
+  Status MarkPublishing(const User& user, int64_t reply_id, std::string_view account);
+  Status MarkPublished(const User& user, int64_t reply_id, std::string_view published_id,
+                       std::string_view url);
+  Status MarkFailed(const User& user, int64_t reply_id, std::string_view error);
+  Status MarkAnswerOnPlatform(const User& user, int64_t reply_id, std::string_view url);
+
+ private:
+  // kOk when `user` may do `action` on `org`'s part of the thread; see above.
+  Status Check(const User& user, Action action, int64_t thread_id, std::string_view org);
+  // The reply, after checking `action` on its organisation.
+  Result<Reply> CheckReply(const User& user, Action action, int64_t reply_id);
+
+  ThreadStore& store_;
+  const Clock& clock_;
+  const OrgPlaces& places_;
+};
+
+}  // namespace earshot
