@@ -1,0 +1,441 @@
+// Threads in the SQLite store: how posts join threads inside Apply(), that a
+// failed Apply leaves no post without its thread, and the workflow
+// operations with their audit entries.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "crawler/core/text.h"
+#include "crawler/core/time_format.h"
+#include "crawler/store/sqlite/sqlite_store.h"
+#include "crawler/threads/thread_store.h"
+#include "crawler/threads/tokens.h"
+
+namespace earshot {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kT0 = 1'790'000'000'000;
+constexpr int64_t kMinute = 60'000;
+constexpr int64_t kDay = 24 * 60 * kMinute;
+
+TimePoint At(int64_t offset_ms) { return FromUnixMillis(kT0 + offset_ms); }
+
+Post MakePost(const std::string& id, const std::string& text, int64_t created = 0) {
+  Post post;
+  post.platform = "mastodon";
+  post.id = id;
+  post.uid = "https://example.social/statuses/" + id;
+  post.url = post.uid;
+  post.author_handle = "@alice@example.social";
+  post.text = text;
+  post.created_at = At(created);
+  post.fetched_at = At(created + kMinute);
+  post.content_hash = Sha256Hex(text);
+  return post;
+}
+
+Post Routed(Post post, const std::string& org, const std::string& rule = "orgs-name") {
+  Decision decision;
+  decision.kind = Decision::Kind::kOrg;
+  decision.value = org;
+  decision.rule = rule;
+  post.decisions.push_back(decision);
+  return post;
+}
+
+SourceWrite Page(std::vector<Post> posts) {
+  SourceWrite write;
+  write.source = "masto";
+  write.posts = std::move(posts);
+  return write;
+}
+
+std::unique_ptr<SqliteStore> OpenMemory() {
+  auto store = SqliteStore::Open(":memory:");
+  REQUIRE(store.ok());
+  return std::move(store).value();
+}
+
+int64_t RowOf(SqliteStore& store, const Post& post) {
+  auto found = store.FindPost(post.platform, post.uid);
+  REQUIRE(found.ok());
+  REQUIRE(found->has_value());
+  return (*found)->row_id;
+}
+
+std::optional<int64_t> ThreadOf(SqliteStore& store, const Post& post) {
+  auto thread = store.ThreadOfPost(RowOf(store, post));
+  REQUIRE(thread.ok());
+  return *thread;
+}
+
+void ApplyOrDie(SqliteStore& store, const std::vector<SourceWrite>& writes) {
+  auto applied = store.Apply(writes);
+  INFO(applied.status().ToString());
+  REQUIRE(applied.ok());
+}
+
+std::vector<std::string> HowJoined(const ThreadDetail& thread) {
+  std::vector<std::string> out;
+  for (const ThreadPost& post : thread.posts) {
+    out.push_back(post.uid.substr(post.uid.rfind('/') + 1) + ":" +
+                  std::string(JoinReasonName(post.how)));
+  }
+  return out;
+}
+
+TEST_CASE("A routed post opens a thread with one row per organisation", "[threads]") {
+  auto store = OpenMemory();
+  Post post = Routed(Routed(Routed(MakePost("1", "A&E at Leeds and Sheffield"), "RR8", "leeds"),
+                            "RHQ", "sheffield"),
+                     "RR8", "leeds-again");
+  Post unrouted = MakePost("2", "nothing about the NHS", kMinute);
+  ApplyOrDie(*store, {Page({post, unrouted})});
+
+  auto thread_id = ThreadOf(*store, post);
+  REQUIRE(thread_id.has_value());
+  CHECK_FALSE(ThreadOf(*store, unrouted).has_value());
+  auto thread = store->GetThread(*thread_id);
+  REQUIRE(thread.ok());
+  CHECK(thread->summary.platform == "mastodon");
+  CHECK(thread->summary.root_post_id == RowOf(*store, post));
+  CHECK(thread->summary.opened_at == post.fetched_at);
+  CHECK(thread->summary.posts == 1);
+  REQUIRE(thread->summary.orgs.size() == 2);
+  CHECK(thread->summary.orgs[0].org == "RHQ");
+  CHECK(thread->summary.orgs[0].rule == "sheffield");
+  CHECK(thread->summary.orgs[1].org == "RR8");
+  CHECK(thread->summary.orgs[1].rule == "leeds");  // the first rule routing it
+  for (const ThreadOrg& org : thread->summary.orgs) CHECK(org.state == OrgState::kNew);
+  CHECK(HowJoined(*thread) == std::vector<std::string>{"1:opened"});
+}
+
+TEST_CASE("Replies join by external id or uid, on the same platform only", "[threads]") {
+  auto store = OpenMemory();
+  Post root = Routed(MakePost("1", "waited nine hours"), "RR8");
+  ApplyOrDie(*store, {Page({root})});
+
+  Post by_id = MakePost("2", "same here", 10 * kMinute);
+  by_id.reply_to = "1";
+  Post by_uid = MakePost("3", "and me", 20 * kMinute);
+  by_uid.reply_to = root.uid;
+  Post other_platform = MakePost("4", "elsewhere", 30 * kMinute);
+  other_platform.platform = "bluesky";
+  other_platform.reply_to = "1";
+  Post unknown_parent = MakePost("5", "reply to a post we never stored", 40 * kMinute);
+  unknown_parent.reply_to = "999";
+  ApplyOrDie(*store, {Page({by_id, by_uid, other_platform, unknown_parent})});
+
+  auto thread_id = ThreadOf(*store, root);
+  REQUIRE(thread_id.has_value());
+  CHECK(ThreadOf(*store, by_id) == thread_id);
+  CHECK(ThreadOf(*store, by_uid) == thread_id);
+  CHECK_FALSE(ThreadOf(*store, other_platform).has_value());
+  CHECK_FALSE(ThreadOf(*store, unknown_parent).has_value());
+  auto thread = store->GetThread(*thread_id);
+  REQUIRE(thread.ok());
+  CHECK(HowJoined(*thread) == std::vector<std::string>{"1:opened", "2:reply", "3:reply"});
+  CHECK(thread->summary.last_activity_at == At(20 * kMinute));
+}
+
+TEST_CASE("A page's replies join in conversation order whatever the page order",
+          "[threads]") {
+  auto store = OpenMemory();
+  Post a = Routed(MakePost("a", "root"), "RR8");
+  Post b = MakePost("b", "reply to root", 5 * kMinute);
+  b.reply_to = "a";
+  Post c = MakePost("c", "reply to the reply", 9 * kMinute);
+  c.reply_to = "b";
+  // Newest first, as timelines come.
+  ApplyOrDie(*store, {Page({c, b, a})});
+  auto thread_id = ThreadOf(*store, a);
+  REQUIRE(thread_id.has_value());
+  auto thread = store->GetThread(*thread_id);
+  REQUIRE(thread.ok());
+  CHECK(HowJoined(*thread) == std::vector<std::string>{"a:opened", "b:reply", "c:reply"});
+}
+
+TEST_CASE("Conversation replies join their conversation's thread", "[threads]") {
+  auto store = OpenMemory();
+  Post article = Routed(MakePost("article", "a blog post about the ward"), "RHQ");
+  ApplyOrDie(*store, {Page({article})});
+  Post comment = MakePost("comment-1", "a comment", 30 * kMinute);
+  comment.conversation = "article";
+  comment.reply_to = "comment-0";  // a comment we never stored
+  SourceWrite conversation = Page({comment});
+  conversation.conversation_replies = true;
+  ApplyOrDie(*store, {conversation});
+  auto thread = store->GetThread(*ThreadOf(*store, article));
+  REQUIRE(thread.ok());
+  CHECK(HowJoined(*thread) ==
+        std::vector<std::string>{"article:opened", "comment-1:conversation"});
+}
+
+TEST_CASE("The same story posted again within 7 days joins as a repeat", "[threads]") {
+  auto store = OpenMemory();
+  const std::string story = "My mum waited 14 hours on a trolley at Leeds General";
+  Post first = Routed(MakePost("1", story), "RR8");
+  ApplyOrDie(*store, {Page({first})});
+
+  Post again = Routed(MakePost("2", story, 3 * kDay), "RR8");
+  Post other_author = Routed(MakePost("3", story, 3 * kDay), "RR8");
+  other_author.author_handle = "@bob@example.social";
+  Post much_later = Routed(MakePost("4", story, 30 * kDay), "RR8");
+  Post different_text = Routed(MakePost("5", story + "!", 1 * kDay), "RR8");
+  ApplyOrDie(*store, {Page({again, other_author, much_later, different_text})});
+
+  const auto thread_id = ThreadOf(*store, first);
+  CHECK(ThreadOf(*store, again) == thread_id);
+  CHECK(ThreadOf(*store, other_author) != thread_id);
+  CHECK(ThreadOf(*store, much_later) != thread_id);
+  CHECK(ThreadOf(*store, different_text) != thread_id);
+  auto thread = store->GetThread(*thread_id);
+  REQUIRE(thread.ok());
+  CHECK(HowJoined(*thread) == std::vector<std::string>{"1:opened", "2:repeat"});
+}
+
+TEST_CASE("A reply naming another organisation adds it to the thread", "[threads]") {
+  auto store = OpenMemory();
+  Post root = Routed(MakePost("1", "root"), "RR8");
+  Post reply = Routed(MakePost("2", "and the same at Sheffield", kMinute), "RHQ", "sheffield");
+  reply.reply_to = "1";
+  ApplyOrDie(*store, {Page({root}), Page({reply})});
+  auto thread = store->GetThread(*ThreadOf(*store, root));
+  REQUIRE(thread.ok());
+  REQUIRE(thread->summary.orgs.size() == 2);
+  CHECK(thread->summary.orgs[0].org == "RHQ");
+  CHECK(thread->summary.orgs[0].rule == "sheffield");
+  CHECK(ThreadOf(*store, reply) == thread->summary.id);
+}
+
+TEST_CASE("Duplicates are not threaded twice", "[threads]") {
+  auto store = OpenMemory();
+  Post root = Routed(MakePost("1", "root"), "RR8");
+  Post reply = MakePost("2", "reply", kMinute);
+  reply.reply_to = "1";
+  ApplyOrDie(*store, {Page({root, reply})});
+  ApplyOrDie(*store, {Page({root, reply}), Page({reply, root})});
+  auto threads = store->ListThreads({});
+  REQUIRE(threads.ok());
+  REQUIRE(threads->size() == 1);
+  CHECK(threads->front().posts == 2);
+}
+
+TEST_CASE("A deleted post keeps its place and marks its thread", "[threads]") {
+  auto store = OpenMemory();
+  Post root = Routed(MakePost("1", "root"), "RR8");
+  Post reply = MakePost("2", "reply with a name in it", kMinute);
+  reply.reply_to = "1";
+  ApplyOrDie(*store, {Page({root, reply})});
+  SourceWrite deletion = Page({});
+  deletion.deletions.push_back({"mastodon", reply.uid, "deleted by its author", At(kDay)});
+  ApplyOrDie(*store, {deletion});
+  // Deleted twice: counted once.
+  ApplyOrDie(*store, {deletion});
+  auto thread = store->GetThread(*ThreadOf(*store, root));
+  REQUIRE(thread.ok());
+  CHECK(thread->summary.deleted_posts == 1);
+  REQUIRE(thread->posts.size() == 2);
+  CHECK(thread->posts[1].deleted);
+  CHECK(thread->posts[1].text.empty());
+  CHECK_FALSE(thread->posts[0].deleted);
+}
+
+TEST_CASE("Our published reply comes back as ours", "[threads]") {
+  auto store = OpenMemory();
+  Post root = Routed(MakePost("1", "root"), "RR8");
+  ApplyOrDie(*store, {Page({root})});
+  const int64_t thread_id = *ThreadOf(*store, root);
+  auto draft = store->CreateDraft(thread_id, "RR8", 0, "Sorry to hear this", "key-1", "ann", At(0));
+  REQUIRE(draft.ok());
+  REQUIRE(store->MarkPublishing(*draft, "rr8-mastodon", "ann", At(1)).ok());
+  REQUIRE(store->MarkPublished(*draft, "777", "https://example.social/@rr8/777", "ann", At(2))
+              .ok());
+
+  Post ours = MakePost("777", "Sorry to hear this", kDay);
+  ours.reply_to = "1";
+  ApplyOrDie(*store, {Page({ours})});
+  auto thread = store->GetThread(thread_id);
+  REQUIRE(thread.ok());
+  CHECK(HowJoined(*thread) == std::vector<std::string>{"1:opened", "777:ours"});
+  CHECK(thread->summary.orgs.front().state == OrgState::kResponded);
+}
+
+class TempFile {
+ public:
+  TempFile() {
+    std::random_device random;
+    path_ = fs::temp_directory_path() / ("earshot-threads-" + std::to_string(random()) + ".db");
+  }
+  ~TempFile() {
+    std::error_code ignored;
+    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path_.string() + suffix, ignored);
+  }
+  std::string path() const { return path_.string(); }
+
+ private:
+  fs::path path_;
+};
+
+TEST_CASE("A failed Apply leaves no post without its thread", "[threads]") {
+  Post root = Routed(MakePost("1", "root"), "RR8");
+  Post reply = MakePost("2", "reply", kMinute);
+  reply.reply_to = "1";
+  Post repeat = Routed(MakePost("3", "root", 2 * kMinute), "RR8");
+  int succeeded_at = 0;
+  for (int n = 1; n < 200 && succeeded_at == 0; ++n) {
+    TempFile file;
+    int steps = 0;
+    bool armed = false;
+    SqliteOptions options;
+    options.fail_step = [&](std::string_view) { return armed && ++steps == n; };
+    {
+      auto opened = SqliteStore::Open(file.path(), options);
+      REQUIRE(opened.ok());
+      auto& store = **opened;
+      armed = true;
+      auto applied = store.Apply({Page({root, reply, repeat})});
+      armed = false;
+      if (applied.ok()) {
+        succeeded_at = n;
+        continue;
+      }
+      CHECK(applied.status().message().find("injected fault") != std::string::npos);
+      CHECK(store.CountPosts().value() == 0);
+      CHECK(store.ListThreads({}).value().empty());
+      // The same page applied again threads everything.
+      ApplyOrDie(store, {Page({root, reply, repeat})});
+      auto threads = store.ListThreads({});
+      REQUIRE(threads->size() == 1);
+      CHECK(threads->front().posts == 3);
+      CHECK(store.CheckIntegrity().ok());
+    }
+  }
+  // Every step of the batch was failed once before it went through.
+  CHECK(succeeded_at > 10);
+}
+
+TEST_CASE("Workflow operations change state and are audited", "[threads]") {
+  auto store = OpenMemory();
+  Post root = Routed(Routed(MakePost("1", "root"), "RR8", "leeds"), "RHQ", "sheffield");
+  ApplyOrDie(*store, {Page({root})});
+  const int64_t id = *ThreadOf(*store, root);
+
+  REQUIRE(store->Assign(id, "RR8", "ann", "admin", At(1)).ok());
+  CHECK(store->SetState(id, "RHQ", OrgState::kDismissed, "", "bob", At(2)).code() ==
+        StatusCode::kInvalidArgument);
+  REQUIRE(store->SetState(id, "RHQ", OrgState::kDismissed, "not about us", "bob", At(3)).ok());
+  CHECK(store->SetState(id, "XXX", OrgState::kClosed, "", "bob", At(3)).code() ==
+        StatusCode::kNotFound);
+  auto note = store->AddNote(id, "RR8", "called the ward", "ann", At(4));
+  REQUIRE(note.ok());
+  CHECK(store->AddNote(id, "XXX", "no", "ann", At(4)).status().code() == StatusCode::kNotFound);
+
+  auto draft = store->CreateDraft(id, "RR8", 0, "We are sorry", "k1", "ann", At(5));
+  REQUIRE(draft.ok());
+  CHECK(store->CreateDraft(id, "RR8", 0, "again", "k1", "ann", At(5)).status().code() ==
+        StatusCode::kAlreadyExists);
+  CHECK(store->CreateDraft(id, "RR8", 424242, "x", "k2", "ann", At(5)).status().code() ==
+        StatusCode::kNotFound);
+  CHECK(store->Approve(*draft, "ann", At(6)).code() == StatusCode::kPermissionDenied);
+  CHECK(store->MarkPublished(*draft, "9", "u", "ann", At(6)).code() ==
+        StatusCode::kInvalidArgument);
+  REQUIRE(store->Approve(*draft, "carol", At(7)).ok());
+  REQUIRE(store->MarkPublishing(*draft, "rr8-account", "ann", At(8)).ok());
+  REQUIRE(store->MarkFailed(*draft, "The access token is invalid", "ann", At(9)).ok());
+  auto reply = store->GetReply(*draft);
+  REQUIRE(reply.ok());
+  CHECK(reply->state == ReplyState::kFailed);
+  CHECK(reply->platform_error == "The access token is invalid");
+  CHECK(reply->approver == "carol");
+  CHECK(reply->idempotency_key == "k1");
+  REQUIRE(store->MarkPublishing(*draft, "rr8-account", "ann", At(10)).ok());
+  REQUIRE(store->MarkPublished(*draft, "55", "https://example.social/@rr8/55", "ann", At(11))
+              .ok());
+
+  auto feed_reply = store->CreateDraft(id, "RR8", 0, "Please see our reply", "k3", "ann", At(12));
+  REQUIRE(feed_reply.ok());
+  REQUIRE(store->MarkAnswerOnPlatform(*feed_reply, root.url, "ann", At(13)).ok());
+  CHECK(store->MarkPublishing(*feed_reply, "a", "ann", At(14)).code() ==
+        StatusCode::kInvalidArgument);
+
+  auto thread = store->GetThread(id);
+  REQUIRE(thread.ok());
+  REQUIRE(thread->summary.orgs.size() == 2);
+  CHECK(thread->summary.orgs[0].org == "RHQ");
+  CHECK(thread->summary.orgs[0].state == OrgState::kDismissed);
+  CHECK(thread->summary.orgs[0].dismiss_reason == "not about us");
+  CHECK(thread->summary.orgs[1].state == OrgState::kResponded);
+  CHECK(thread->summary.orgs[1].assignee == "ann");
+  REQUIRE(thread->notes.size() == 1);
+  CHECK(thread->notes[0].body == "called the ward");
+  REQUIRE(thread->replies.size() == 2);
+  CHECK(thread->replies[0].state == ReplyState::kPublished);
+  CHECK(thread->replies[0].url == "https://example.social/@rr8/55");
+  CHECK(thread->replies[1].state == ReplyState::kAnswerOnPlatform);
+  std::vector<std::string> actions;
+  for (const AuditEntry& entry : thread->audit) {
+    actions.push_back(entry.actor + " " + entry.action + " " + entry.org);
+  }
+  CHECK(actions == std::vector<std::string>{
+                       "admin assign RR8", "bob status RHQ", "ann note RR8", "ann draft RR8",
+                       "carol approve RR8", "ann publishing RR8", "ann failed RR8",
+                       "ann publishing RR8", "ann published RR8", "ann draft RR8",
+                       "ann answer on platform RR8"});
+
+  auto dismissals = store->DismissalsByRule();
+  REQUIRE(dismissals.ok());
+  REQUIRE(dismissals->size() == 1);
+  CHECK(dismissals->front().rule == "sheffield");
+  CHECK(dismissals->front().reason == "not about us");
+  CHECK(dismissals->front().count == 1);
+
+  ThreadFilter filter;
+  filter.org = "RR8";
+  filter.state = OrgState::kResponded;
+  CHECK(store->ListThreads(filter).value().size() == 1);
+  filter.state = OrgState::kNew;
+  CHECK(store->ListThreads(filter).value().empty());
+  filter.org = "";
+  filter.state = OrgState::kDismissed;
+  CHECK(store->ListThreads(filter).value().size() == 1);
+}
+
+TEST_CASE("Users are stored with a token hash and can be revoked", "[threads]") {
+  auto store = OpenMemory();
+  User user;
+  user.name = "ann";
+  user.role = Role::kResponder;
+  user.orgs = {"RR8", "RHQ"};
+  auto token = NewBearerToken();
+  REQUIRE(token.ok());
+  CHECK(token->size() == 43);
+  CHECK(token->find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+        std::string::npos);
+  CHECK(*token != NewBearerToken().value());
+  REQUIRE(store->AddUser(user, TokenHash(*token), "cli", At(0)).ok());
+  CHECK(store->AddUser(user, TokenHash("other"), "cli", At(0)).status().code() ==
+        StatusCode::kAlreadyExists);
+  auto found = store->UserByTokenHash(TokenHash(*token));
+  REQUIRE(found.ok());
+  REQUIRE(found->has_value());
+  CHECK((*found)->name == "ann");
+  CHECK((*found)->orgs == std::vector<std::string>{"RHQ", "RR8"});
+  REQUIRE(store->RevokeUser("ann", "cli", At(1)).ok());
+  CHECK_FALSE(store->UserByTokenHash(TokenHash(*token)).value().has_value());
+  CHECK(store->RevokeUser("nobody", "cli", At(1)).code() == StatusCode::kNotFound);
+  auto users = store->ListUsers();
+  REQUIRE(users->size() == 1);
+  CHECK(users->front().revoked_at == At(1));
+  auto log = store->AuditLog(10);
+  REQUIRE(log->size() == 2);
+  CHECK(log->at(0).action == "user add");
+  CHECK(log->at(1).action == "user revoke");
+}
+
+}  // namespace
+}  // namespace earshot
