@@ -142,8 +142,7 @@ TEST_CASE("Replies join by external id or uid, on the same platform only", "[thr
   CHECK(thread->summary.last_activity_at == At(20 * kMinute));
 }
 
-TEST_CASE("A page's replies join in conversation order whatever the page order",
-          "[threads]") {
+TEST_CASE("A page's replies join in conversation order whatever the page order", "[threads]") {
   auto store = OpenMemory();
   Post a = Routed(MakePost("a", "root"), "RR8");
   Post b = MakePost("b", "reply to root", 5 * kMinute);
@@ -171,8 +170,7 @@ TEST_CASE("Conversation replies join their conversation's thread", "[threads]") 
   ApplyOrDie(*store, {conversation});
   auto thread = store->GetThread(*ThreadOf(*store, article));
   REQUIRE(thread.ok());
-  CHECK(HowJoined(*thread) ==
-        std::vector<std::string>{"article:opened", "comment-1:conversation"});
+  CHECK(HowJoined(*thread) == std::vector<std::string>{"article:opened", "comment-1:conversation"});
 }
 
 TEST_CASE("The same story posted again within 7 days joins as a repeat", "[threads]") {
@@ -253,8 +251,8 @@ TEST_CASE("Our published reply comes back as ours", "[threads]") {
   auto draft = store->CreateDraft(thread_id, "RR8", 0, "Sorry to hear this", "key-1", "ann", At(0));
   REQUIRE(draft.ok());
   REQUIRE(store->MarkPublishing(*draft, "rr8-mastodon", "ann", At(1)).ok());
-  REQUIRE(store->MarkPublished(*draft, "777", "https://example.social/@rr8/777", "ann", At(2))
-              .ok());
+  REQUIRE(
+      store->MarkPublished(*draft, "777", "https://example.social/@rr8/777", "ann", At(2)).ok());
 
   Post ours = MakePost("777", "Sorry to hear this", kDay);
   ours.reply_to = "1";
@@ -354,8 +352,7 @@ TEST_CASE("Workflow operations change state and are audited", "[threads]") {
   CHECK(reply->approver == "carol");
   CHECK(reply->idempotency_key == "k1");
   REQUIRE(store->MarkPublishing(*draft, "rr8-account", "ann", At(10)).ok());
-  REQUIRE(store->MarkPublished(*draft, "55", "https://example.social/@rr8/55", "ann", At(11))
-              .ok());
+  REQUIRE(store->MarkPublished(*draft, "55", "https://example.social/@rr8/55", "ann", At(11)).ok());
 
   auto feed_reply = store->CreateDraft(id, "RR8", 0, "Please see our reply", "k3", "ann", At(12));
   REQUIRE(feed_reply.ok());
@@ -381,11 +378,11 @@ TEST_CASE("Workflow operations change state and are audited", "[threads]") {
   for (const AuditEntry& entry : thread->audit) {
     actions.push_back(entry.actor + " " + entry.action + " " + entry.org);
   }
-  CHECK(actions == std::vector<std::string>{
-                       "admin assign RR8", "bob status RHQ", "ann note RR8", "ann draft RR8",
-                       "carol approve RR8", "ann publishing RR8", "ann failed RR8",
-                       "ann publishing RR8", "ann published RR8", "ann draft RR8",
-                       "ann answer on platform RR8"});
+  CHECK(actions == std::vector<std::string>{"admin assign RR8", "bob status RHQ", "ann note RR8",
+                                            "ann draft RR8", "carol approve RR8",
+                                            "ann publishing RR8", "ann failed RR8",
+                                            "ann publishing RR8", "ann published RR8",
+                                            "ann draft RR8", "ann answer on platform RR8"});
 
   auto dismissals = store->DismissalsByRule();
   REQUIRE(dismissals.ok());
@@ -414,7 +411,8 @@ TEST_CASE("Users are stored with a token hash and can be revoked", "[threads]") 
   auto token = NewBearerToken();
   REQUIRE(token.ok());
   CHECK(token->size() == 43);
-  CHECK(token->find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+  CHECK(token->find_first_not_of(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
         std::string::npos);
   CHECK(*token != NewBearerToken().value());
   REQUIRE(store->AddUser(user, TokenHash(*token), "cli", At(0)).ok());
