@@ -4,6 +4,7 @@
 // input (config error, unparseable file, bad flag).
 #pragma once
 
+#include <cstdint>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -80,5 +81,30 @@ struct PublishCommandOptions {
 };
 int CmdPublish(const GlobalOptions& global, const PublishCommandOptions& options, std::ostream& out,
                std::ostream& err);
+
+// `users add`: prints the new bearer token as the last line, once. Exit 2
+// for bad input (unknown role, organisation or region code, a name taken).
+struct UsersAddOptions {
+  std::string name;
+  std::string role;
+  std::vector<std::string> orgs;
+  std::vector<std::string> regions;
+  std::string orgs_dir;  // gazetteer to check codes against; empty: the default
+};
+int CmdUsersAdd(const GlobalOptions& global, const UsersAddOptions& options, std::ostream& out,
+                std::ostream& err);
+int CmdUsersList(const GlobalOptions& global, std::ostream& out, std::ostream& err);
+int CmdUsersRevoke(const GlobalOptions& global, const std::string& name, std::ostream& out,
+                   std::ostream& err);
+// `threads list|show`, as an admin.
+struct ThreadsListOptions {
+  std::string org;     // empty: every organisation
+  std::string status;  // empty: any state
+  int limit = 50;
+};
+int CmdThreadsList(const GlobalOptions& global, const ThreadsListOptions& options,
+                   std::ostream& out, std::ostream& err);
+int CmdThreadsShow(const GlobalOptions& global, int64_t thread_id, std::ostream& out,
+                   std::ostream& err);
 
 }  // namespace earshot

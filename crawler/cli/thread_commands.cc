@@ -1,0 +1,271 @@
+// `earshot users add|list|revoke` and `earshot threads list|show`: staff
+// accounts and the thread inbox from the command line. The CLI acts as an
+// admin (whoever runs it can open the database); audit entries name it "cli".
+#include <filesystem>
+#include <iostream>
+#include <set>
+
+#include "classifiers/classifier.h"
+#include "classifiers/orgs/gazetteer.h"
+#include "crawler/cli/cli.h"
+#include "crawler/core/time_format.h"
+#include "crawler/store/sqlite/sqlite_store.h"
+#include "crawler/threads/access.h"
+#include "crawler/threads/tokens.h"
+#include "crawler/threads/workflow.h"
+
+namespace earshot {
+
+Result<std::unique_ptr<SqliteStore>> OpenStore(const Config& config);
+
+namespace {
+
+constexpr std::string_view kCliActor = "cli";
+
+std::string When(const std::optional<TimePoint>& t) {
+  return t ? FormatRfc3339(*t) : std::string("-");
+}
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : ",") + item;
+  return out.empty() ? "-" : out;
+}
+
+// The gazetteer `orgs_flag`, [classify] orgs or the default points at;
+// nullopt when that folder does not exist (codes are then not checked).
+Result<std::optional<orgs::Gazetteer>> LoadOrgs(const Config& config,
+                                                const std::string& orgs_flag) {
+  std::filesystem::path dir = DefaultClassifierPaths().orgs_dir;
+  if (!config.orgs_dir.empty()) dir = config.orgs_dir;
+  if (!orgs_flag.empty()) dir = orgs_flag;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return std::optional<orgs::Gazetteer>();
+  Result<orgs::Gazetteer> gazetteer = orgs::LoadGazetteer(dir);
+  if (!gazetteer.ok()) return gazetteer.status();
+  return std::optional<orgs::Gazetteer>(std::move(gazetteer).value());
+}
+
+User CliAdmin() {
+  User user;
+  user.name = std::string(kCliActor);
+  user.role = Role::kAdmin;
+  return user;
+}
+
+}  // namespace
+
+int CmdUsersAdd(const GlobalOptions& global, const UsersAddOptions& options, std::ostream& out,
+                std::ostream& err) {
+  auto fail = [&](const Status& status, int code) {
+    err << "earshot users add: " << status.message() << "\n";
+    return code;
+  };
+  auto config = LoadEffectiveConfig(global);
+  if (!config.ok()) return fail(config.status(), 2);
+  std::optional<Role> role = RoleFromName(options.role);
+  if (!role) {
+    return fail(Status::InvalidArgument("--role must be admin, responder or viewer"), 2);
+  }
+  if (*role == Role::kResponder && options.orgs.empty()) {
+    return fail(Status::InvalidArgument("a responder needs at least one --org"), 2);
+  }
+  if (*role == Role::kViewer && options.orgs.empty() && options.regions.empty()) {
+    return fail(Status::InvalidArgument("a viewer needs at least one --org or --region"), 2);
+  }
+  if (*role == Role::kResponder && !options.regions.empty()) {
+    return fail(Status::InvalidArgument("--region scopes viewers only"), 2);
+  }
+  auto gazetteer = LoadOrgs(*config, options.orgs_dir);
+  if (!gazetteer.ok()) return fail(gazetteer.status(), 2);
+  if (*gazetteer) {
+    const auto& known = (*gazetteer)->orgs;
+    for (const std::string& code : options.orgs) {
+      if (known.find(code) == known.end()) {
+        return fail(Status::InvalidArgument("unknown organisation code '" + code +
+                                            "' (not in the gazetteer)"),
+                    2);
+      }
+    }
+    for (const std::string& code : options.regions) {
+      auto found = known.find(code);
+      if (found == known.end() || (found->second.kind != "region" && found->second.kind != "icb")) {
+        return fail(Status::InvalidArgument("unknown region or ICB code '" + code + "'"), 2);
+      }
+    }
+  } else {
+    err << "earshot users add: no gazetteer found; organisation codes are not checked\n";
+  }
+  auto store = OpenStore(*config);
+  if (!store.ok()) return fail(store.status(), 1);
+  Result<std::string> token = NewBearerToken();
+  if (!token.ok()) return fail(token.status(), 1);
+  User user;
+  user.name = options.name;
+  user.role = *role;
+  user.orgs = options.orgs;
+  user.regions = options.regions;
+  Result<int64_t> id = (*store)->AddUser(user, TokenHash(*token), kCliActor, SystemClock().Now());
+  if (!id.ok()) {
+    const bool bad_input = id.status().code() == StatusCode::kAlreadyExists ||
+                           id.status().code() == StatusCode::kInvalidArgument;
+    return fail(id.status(), bad_input ? 2 : 1);
+  }
+  out << "added user '" << user.name << "' (" << RoleName(user.role) << ")";
+  if (!user.orgs.empty()) out << " orgs " << Join(user.orgs);
+  if (!user.regions.empty()) out << " regions " << Join(user.regions);
+  out << "\nbearer token (shown once; only its hash is stored):\n" << *token << "\n";
+  return 0;
+}
+
+int CmdUsersList(const GlobalOptions& global, std::ostream& out, std::ostream& err) {
+  auto config = LoadEffectiveConfig(global);
+  if (!config.ok()) {
+    err << "earshot users list: " << config.status().message() << "\n";
+    return 2;
+  }
+  auto store = OpenStore(*config);
+  if (!store.ok()) {
+    err << "earshot users list: " << store.status().message() << "\n";
+    return 1;
+  }
+  auto users = (*store)->ListUsers();
+  if (!users.ok()) {
+    err << "earshot users list: " << users.status().message() << "\n";
+    return 1;
+  }
+  for (const User& user : *users) {
+    out << user.name << "  " << RoleName(user.role) << "  orgs " << Join(user.orgs) << "  regions "
+        << Join(user.regions) << "  created " << When(user.created_at)
+        << (user.revoked_at ? "  revoked " + When(user.revoked_at) : std::string()) << "\n";
+  }
+  return 0;
+}
+
+int CmdUsersRevoke(const GlobalOptions& global, const std::string& name, std::ostream& out,
+                   std::ostream& err) {
+  auto config = LoadEffectiveConfig(global);
+  if (!config.ok()) {
+    err << "earshot users revoke: " << config.status().message() << "\n";
+    return 2;
+  }
+  auto store = OpenStore(*config);
+  if (!store.ok()) {
+    err << "earshot users revoke: " << store.status().message() << "\n";
+    return 1;
+  }
+  Status revoked = (*store)->RevokeUser(name, kCliActor, SystemClock().Now());
+  if (!revoked.ok()) {
+    err << "earshot users revoke: " << revoked.message() << "\n";
+    return revoked.code() == StatusCode::kNotFound ? 2 : 1;
+  }
+  out << "revoked user '" << name << "'\n";
+  return 0;
+}
+
+int CmdThreadsList(const GlobalOptions& global, const ThreadsListOptions& options,
+                   std::ostream& out, std::ostream& err) {
+  auto config = LoadEffectiveConfig(global);
+  if (!config.ok()) {
+    err << "earshot threads list: " << config.status().message() << "\n";
+    return 2;
+  }
+  ThreadFilter filter;
+  filter.org = options.org;
+  filter.limit = options.limit;
+  if (!options.status.empty()) {
+    filter.state = OrgStateFromName(options.status);
+    if (!filter.state) {
+      err << "earshot threads list: --status must be new, assigned, responded, closed or "
+             "dismissed\n";
+      return 2;
+    }
+  }
+  auto store = OpenStore(*config);
+  if (!store.ok()) {
+    err << "earshot threads list: " << store.status().message() << "\n";
+    return 1;
+  }
+  SystemClock clock;
+  const OrgPlaces places;
+  Workflow workflow(**store, clock, places);
+  auto threads = workflow.ListThreads(CliAdmin(), filter);
+  if (!threads.ok()) {
+    err << "earshot threads list: " << threads.status().message() << "\n";
+    return 1;
+  }
+  for (const ThreadSummary& thread : *threads) {
+    out << "#" << thread.id << "  " << thread.platform << "  opened " << When(thread.opened_at)
+        << "  last " << When(thread.last_activity_at) << "  posts " << thread.posts;
+    if (thread.deleted_posts > 0) out << " (" << thread.deleted_posts << " deleted)";
+    out << "\n";
+    for (const ThreadOrg& org : thread.orgs) {
+      out << "    " << org.org << "  " << OrgStateName(org.state);
+      if (!org.assignee.empty()) out << "  assignee " << org.assignee;
+      if (!org.dismiss_reason.empty()) out << "  reason \"" << org.dismiss_reason << "\"";
+      out << "  rule " << (org.rule.empty() ? "-" : org.rule) << "\n";
+    }
+  }
+  return 0;
+}
+
+int CmdThreadsShow(const GlobalOptions& global, int64_t thread_id, std::ostream& out,
+                   std::ostream& err) {
+  auto config = LoadEffectiveConfig(global);
+  if (!config.ok()) {
+    err << "earshot threads show: " << config.status().message() << "\n";
+    return 2;
+  }
+  auto store = OpenStore(*config);
+  if (!store.ok()) {
+    err << "earshot threads show: " << store.status().message() << "\n";
+    return 1;
+  }
+  SystemClock clock;
+  const OrgPlaces places;
+  Workflow workflow(**store, clock, places);
+  auto thread = workflow.GetThread(CliAdmin(), thread_id);
+  if (!thread.ok()) {
+    err << "earshot threads show: " << thread.status().message() << "\n";
+    return thread.status().code() == StatusCode::kNotFound ? 2 : 1;
+  }
+  const ThreadSummary& s = thread->summary;
+  out << "thread #" << s.id << "  " << s.platform << "  opened " << When(s.opened_at)
+      << "  last activity " << When(s.last_activity_at) << "\n";
+  out << "organisations:\n";
+  for (const ThreadOrg& org : s.orgs) {
+    out << "  " << org.org << "  " << OrgStateName(org.state) << "  rule "
+        << (org.rule.empty() ? "-" : org.rule);
+    if (!org.assignee.empty()) out << "  assignee " << org.assignee;
+    if (!org.dismiss_reason.empty()) out << "  reason \"" << org.dismiss_reason << "\"";
+    out << "\n";
+  }
+  out << "posts:\n";
+  for (const ThreadPost& post : thread->posts) {
+    out << "  [" << JoinReasonName(post.how) << "] " << When(post.created_at) << "  "
+        << (post.author_handle.empty() ? "-" : post.author_handle) << "  " << post.uid << "\n";
+    out << "      " << (post.deleted ? std::string("[deleted]") : post.text) << "\n";
+  }
+  if (!thread->notes.empty()) out << "notes:\n";
+  for (const Note& note : thread->notes) {
+    out << "  " << When(note.created_at) << "  " << note.org << "  " << note.author << ": "
+        << note.body << "\n";
+  }
+  if (!thread->replies.empty()) out << "replies:\n";
+  for (const Reply& reply : thread->replies) {
+    out << "  #" << reply.id << "  " << reply.org << "  " << ReplyStateName(reply.state) << "  by "
+        << reply.author;
+    if (!reply.approver.empty()) out << "  approved by " << reply.approver;
+    if (!reply.url.empty()) out << "  " << reply.url;
+    if (!reply.platform_error.empty()) out << "  error: " << reply.platform_error;
+    out << "\n      " << reply.body << "\n";
+  }
+  if (!thread->audit.empty()) out << "audit:\n";
+  for (const AuditEntry& entry : thread->audit) {
+    out << "  " << When(entry.at) << "  " << entry.actor << "  " << entry.action << "  "
+        << entry.org << "  " << entry.detail << "\n";
+  }
+  return 0;
+}
+
+}  // namespace earshot
