@@ -1,0 +1,149 @@
+// `earshot users` and `earshot threads` with the real binary: tokens shown
+// once and stored hashed, codes checked against the gazetteer, and threads
+// opened by importing routed posts.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+
+#include "crawler/threads/tokens.h"
+#include "tests/integration/harness.h"
+
+namespace earshot::integration {
+namespace {
+
+namespace fs = std::filesystem;
+using earshot::testing::Describe;
+using earshot::testing::WriteFile;
+
+std::string LastLine(const std::string& text) {
+  std::string trimmed = text;
+  while (!trimmed.empty() && trimmed.back() == '\n') trimmed.pop_back();
+  const size_t newline = trimmed.rfind('\n');
+  return newline == std::string::npos ? trimmed : trimmed.substr(newline + 1);
+}
+
+std::string ReadAll(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST_CASE("users add prints a token once, stores its hash; list and revoke", "[integration]") {
+  Sandbox box({});
+  box.WriteConfig("");
+  ProcessResult added =
+      box.Earshot({"users", "add", "--name", "ann", "--role", "responder", "--org", "RHQ"});
+  INFO(Describe(added));
+  REQUIRE(added.exit_code == 0);
+  const std::string token = LastLine(added.out);
+  CHECK(token.size() == 43);
+  CHECK(
+      token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+      std::string::npos);
+
+  ProcessResult viewer =
+      box.Earshot({"users", "add", "--name", "mp", "--role", "viewer", "--region", "Y63"});
+  INFO(Describe(viewer));
+  REQUIRE(viewer.exit_code == 0);
+  CHECK(LastLine(viewer.out) != token);
+
+  // Bad input: unknown codes, a taken name, a responder without an org.
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"users", "add", "--name", "x", "--role", "responder", "--org", "NOPE1"},
+           {"users", "add", "--name", "x", "--role", "viewer", "--region", "RHQ"},
+           {"users", "add", "--name", "ann", "--role", "responder", "--org", "RHQ"},
+           {"users", "add", "--name", "x", "--role", "responder"},
+           {"users", "add", "--name", "x", "--role", "boss", "--org", "RHQ"},
+       }) {
+    ProcessResult refused = box.Earshot(args);
+    INFO(Describe(refused));
+    CHECK(refused.exit_code == 2);
+  }
+
+  ProcessResult listed = box.Earshot({"users", "list"});
+  INFO(Describe(listed));
+  REQUIRE(listed.exit_code == 0);
+  CHECK(listed.out.find("ann  responder  orgs RHQ") != std::string::npos);
+  CHECK(listed.out.find("mp  viewer  orgs -  regions Y63") != std::string::npos);
+  CHECK(listed.out.find(token) == std::string::npos);
+  CHECK(listed.out.find("revoked") == std::string::npos);
+
+  {
+    auto store = box.OpenStore();
+    auto user = store->UserByTokenHash(TokenHash(token));
+    REQUIRE(user.ok());
+    REQUIRE(user->has_value());
+    CHECK((*user)->name == "ann");
+    CHECK((*user)->orgs == std::vector<std::string>{"RHQ"});
+  }
+  // The token itself is nowhere in the database files.
+  for (const char* suffix : {"", "-wal"}) {
+    const fs::path file = box.db().string() + suffix;
+    if (fs::exists(file)) CHECK(ReadAll(file).find(token) == std::string::npos);
+  }
+
+  ProcessResult revoked = box.Earshot({"users", "revoke", "ann"});
+  INFO(Describe(revoked));
+  CHECK(revoked.exit_code == 0);
+  CHECK(box.Earshot({"users", "revoke", "nobody"}).exit_code == 2);
+  {
+    auto store = box.OpenStore();
+    CHECK_FALSE(store->UserByTokenHash(TokenHash(token)).value().has_value());
+  }
+  ProcessResult after = box.Earshot({"users", "list"});
+  CHECK(after.out.find("ann  responder  orgs RHQ  regions -  created ") != std::string::npos);
+  CHECK(after.out.find("revoked ") != std::string::npos);
+}
+
+TEST_CASE("Imported routed posts open threads; threads list and show", "[integration]") {
+  Sandbox box({});
+  box.WriteConfig("");
+  const fs::path posts = box.dir() / "posts.jsonl";
+  WriteFile(
+      posts,
+      R"({"platform":"mastodon","id":"1","author":"@a@x.social",)"
+      R"("created_at":"2026-10-01T09:00:00Z","text":"Six hours in A&E at the Northern General"})"
+      "\n"
+      R"({"platform":"mastodon","id":"2","author":"@a@x.social",)"
+      R"("created_at":"2026-10-02T09:00:00Z","text":"Six hours in A&E at the Northern General"})"
+      "\n"
+      R"({"platform":"mastodon","id":"3","author":"@b@x.social",)"
+      R"("created_at":"2026-10-03T09:00:00Z","text":"Brilliant midwives at Leeds General Infirmary"})"
+      "\n");
+  ProcessResult imported = box.Earshot({"import", posts.string()});
+  INFO(Describe(imported));
+  REQUIRE(imported.exit_code == 0);
+
+  ProcessResult listed = box.Earshot({"threads", "list"});
+  INFO(Describe(listed));
+  REQUIRE(listed.exit_code == 0);
+  // Two threads: the repeated story joined the first.
+  CHECK(listed.out.find("#2  mastodon") != std::string::npos);
+  CHECK(listed.out.find("#1  mastodon") != std::string::npos);
+  CHECK(listed.out.find("#3 ") == std::string::npos);
+  CHECK(listed.out.find("posts 2") != std::string::npos);
+  CHECK(listed.out.find("RHQ  new") != std::string::npos);
+  CHECK(listed.out.find("RR8  new") != std::string::npos);
+
+  ProcessResult sheffield = box.Earshot({"threads", "list", "--org", "RHQ"});
+  INFO(Describe(sheffield));
+  CHECK(sheffield.out.find("RHQ") != std::string::npos);
+  CHECK(sheffield.out.find("RR8") == std::string::npos);
+  ProcessResult none = box.Earshot({"threads", "list", "--status", "responded"});
+  CHECK(none.exit_code == 0);
+  CHECK(none.out.empty());
+  CHECK(box.Earshot({"threads", "list", "--status", "bogus"}).exit_code == 2);
+
+  ProcessResult shown = box.Earshot({"threads", "show", "1"});
+  INFO(Describe(shown));
+  REQUIRE(shown.exit_code == 0);
+  CHECK(shown.out.find("thread #1") != std::string::npos);
+  CHECK(shown.out.find("[opened]") != std::string::npos);
+  CHECK(shown.out.find("[repeat]") != std::string::npos);
+  CHECK(shown.out.find("Six hours in A&E at the Northern General") != std::string::npos);
+  CHECK(box.Earshot({"threads", "show", "99"}).exit_code == 2);
+}
+
+}  // namespace
+}  // namespace earshot::integration
