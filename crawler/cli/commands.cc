@@ -14,6 +14,7 @@
 #include "crawler/pipeline/classify_stage.h"
 #include "crawler/pipeline/pipeline.h"
 #include "crawler/store/sqlite/sqlite_store.h"
+#include "crawler/threads/thread_store.h"
 
 namespace earshot {
 
@@ -382,7 +383,7 @@ int CmdImport(const GlobalOptions& global, const std::string& source,
   Pipeline pipeline(**store, clock,
                     BatchOptions{.max_rows = static_cast<int>(config->batch_rows),
                                  .max_delay = config->batch_interval});
-  pipeline.AddStage(std::make_unique<ClassifyStage>(holder));
+  pipeline.AddStage(std::make_unique<ClassifyStage>(holder, AnswersHeldThread(**store)));
   SourceState state = record->state;
   int64_t read = 0, rejected = 0;
   int code = 0;

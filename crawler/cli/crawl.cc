@@ -21,6 +21,7 @@
 #include "crawler/schedule/scheduler.h"
 #include "crawler/server/fixture_server.h"
 #include "crawler/store/sqlite/sqlite_store.h"
+#include "crawler/threads/thread_store.h"
 
 namespace earshot {
 
@@ -56,7 +57,14 @@ class Crawl {
       sources.push_back({spec, connector, state});
     }
     auto crawl = std::unique_ptr<Crawl>(new Crawl(config, store, std::move(sources)));
-    crawl->pipeline_.AddStage(std::make_unique<ClassifyStage>(classifier));
+    // Replies to threads we hold are kept whatever they say (SqliteStore
+    // holds threads; another Store without them keeps the old behaviour).
+    if (auto* threads = dynamic_cast<ThreadStore*>(&store)) {
+      crawl->pipeline_.AddStage(
+          std::make_unique<ClassifyStage>(classifier, AnswersHeldThread(*threads)));
+    } else {
+      crawl->pipeline_.AddStage(std::make_unique<ClassifyStage>(classifier));
+    }
     return crawl;
   }
 

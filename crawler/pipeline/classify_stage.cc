@@ -1,6 +1,8 @@
 #include "crawler/pipeline/classify_stage.h"
 
 #include <map>
+#include <set>
+#include <string>
 #include <utility>
 
 #include "crawler/core/text.h"
@@ -29,6 +31,16 @@ Status ClassifyStage::Process(SourceWrite& write) {
   int64_t dropped = 0;
   std::vector<Post> kept;
   kept.reserve(write.posts.size());
+  // Ids and uids of this write's posts kept so far that will be on a thread
+  // (routed, or answering one): replies to them join those threads.
+  std::set<std::string, std::less<>> threaded_here;
+  auto answers_held_thread = [&](const Post& post) {
+    for (const std::string* key : {&post.reply_to, &post.conversation}) {
+      if (!key->empty() && threaded_here.count(*key) > 0) return true;
+    }
+    return on_held_thread_ && (!post.reply_to.empty() || !post.conversation.empty()) &&
+           on_held_thread_(post);
+  };
   for (Post& post : write.posts) {
     // A title is one line; folding its line breaks keeps the first blank
     // line of the full text the title/text boundary.
@@ -40,7 +52,8 @@ Status ClassifyStage::Process(SourceWrite& write) {
     for (const Decision& d : c.ToDecisions()) {
       if (!d.rule.empty()) ++fired[{std::string(StageOf(d.kind)), d.rule}];
     }
-    if (!c.relevant && !write.conversation_replies) {
+    const bool answers = c.orgs.empty() && answers_held_thread(post);
+    if (!c.relevant && !write.conversation_replies && !answers) {
       ++dropped;
       continue;
     }
@@ -61,6 +74,10 @@ Status ClassifyStage::Process(SourceWrite& write) {
     }
     post.content_hash = Sha256Hex(post.text);
     post.decisions = c.ToDecisions();
+    if (!c.orgs.empty() || answers) {
+      threaded_here.insert(post.id);
+      threaded_here.insert(post.uid);
+    }
     kept.push_back(std::move(post));
   }
   write.posts = std::move(kept);

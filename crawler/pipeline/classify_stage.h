@@ -13,10 +13,19 @@
 //   context), counting it — except in a write of conversation replies
 //   (SourceWrite::conversation_replies): a reply in a thread we hold is
 //   kept, redacted and classified like any post, whatever it talks about;
+//   nor a post answering a thread we hold: one whose reply_to or
+//   conversation names a post kept earlier in the same write that is routed
+//   or itself answers a thread we hold, or for
+//   which the optional `on_held_thread` predicate says yes (the CLI asks the
+//   store's threads). A parent still queued in the pipeline, unflushed, is
+//   not seen by the predicate;
 // - adds a RuleCount per rule that fired, and one per source for the drops.
 // It takes the classifier from a ClassifierHolder for each write, so a
 // reload applies from the next write on.
 #pragma once
+
+#include <functional>
+#include <utility>
 
 #include "classifiers/classifier.h"
 #include "crawler/pipeline/pipeline.h"
@@ -27,10 +36,14 @@ class ClassifyStage final : public PipelineStage {
  public:
   // `holder` must outlive the stage.
   explicit ClassifyStage(const ClassifierHolder& holder) : holder_(holder) {}
+  // `on_held_thread(post)`: whether the post answers a thread we hold.
+  ClassifyStage(const ClassifierHolder& holder, std::function<bool(const Post&)> on_held_thread)
+      : holder_(holder), on_held_thread_(std::move(on_held_thread)) {}
   Status Process(SourceWrite& write) override;
 
  private:
   const ClassifierHolder& holder_;
+  std::function<bool(const Post&)> on_held_thread_;
 };
 
 // The text a post is classified as; Decision spans are offsets into it.

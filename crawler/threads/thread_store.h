@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +32,8 @@
 #include "crawler/core/status.h"
 
 namespace earshot {
+
+struct Post;
 
 // How a post came to be on a thread.
 enum class JoinReason {
@@ -178,6 +181,10 @@ class ThreadStore {
   virtual Result<ThreadDetail> GetThread(int64_t thread_id) = 0;
   // The thread a post is on, if any.
   virtual Result<std::optional<int64_t>> ThreadOfPost(int64_t post_id) = 0;
+  // The thread of the post stored on `platform` whose external id or uid is
+  // `key` (what a reply's reply_to or conversation names), if any.
+  virtual Result<std::optional<int64_t>> ThreadOfPostNamed(std::string_view platform,
+                                                           std::string_view key) = 0;
 
   // Sets `org`'s state on the thread. kDismissed needs a non-empty reason;
   // other states clear the reason. Audited as "status".
@@ -227,5 +234,10 @@ class ThreadStore {
   // The unrevoked user holding the token with this hash; nullopt when none.
   virtual Result<std::optional<User>> UserByTokenHash(std::string_view token_hash) = 0;
 };
+
+// A predicate for ClassifyStage: whether `post` answers (reply_to or
+// conversation names) a post on a thread in `store`. A failed lookup counts
+// as no. Borrows `store`, which must outlive the predicate; same thread rules.
+std::function<bool(const Post&)> AnswersHeldThread(ThreadStore& store);
 
 }  // namespace earshot

@@ -143,6 +143,29 @@ TEST_CASE("Imported routed posts open threads; threads list and show", "[integra
   CHECK(shown.out.find("[repeat]") != std::string::npos);
   CHECK(shown.out.find("Six hours in A&E at the Northern General") != std::string::npos);
   CHECK(box.Earshot({"threads", "show", "99"}).exit_code == 2);
+
+  // Replies that name no organisation are kept when they answer a thread we
+  // hold: one in a later import, one to it in the same file; a reply to a
+  // post we never stored is dropped as before.
+  const fs::path replies = box.dir() / "replies.jsonl";
+  WriteFile(replies, R"({"platform":"mastodon","id":"10","reply_to":"3","author":"@c@x.social",)"
+                     R"("created_at":"2026-10-04T09:00:00Z","text":"so glad to hear it"})"
+                     "\n"
+                     R"({"platform":"mastodon","id":"11","reply_to":"10","author":"@d@x.social",)"
+                     R"("created_at":"2026-10-04T10:00:00Z","text":"agreed"})"
+                     "\n"
+                     R"({"platform":"mastodon","id":"12","reply_to":"999","author":"@d@x.social",)"
+                     R"("created_at":"2026-10-04T10:00:00Z","text":"agreed too"})"
+                     "\n");
+  ProcessResult answered = box.Earshot({"import", replies.string()});
+  INFO(Describe(answered));
+  REQUIRE(answered.exit_code == 0);
+  CHECK(answered.out.find("2 new") != std::string::npos);
+  ProcessResult leeds = box.Earshot({"threads", "show", "2"});
+  INFO(Describe(leeds));
+  CHECK(leeds.out.find("Leeds General Infirmary") != std::string::npos);
+  CHECK(leeds.out.find("[reply] 2026-10-04T09:00:00Z  @c@x.social  10") != std::string::npos);
+  CHECK(leeds.out.find("[reply] 2026-10-04T10:00:00Z  @d@x.social  11") != std::string::npos);
 }
 
 }  // namespace

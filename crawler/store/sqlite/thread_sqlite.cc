@@ -483,6 +483,22 @@ Result<std::optional<int64_t>> SqliteStore::ThreadOfPost(int64_t post_id) {
   return std::optional<int64_t>(read->Int(0));
 }
 
+Result<std::optional<int64_t>> SqliteStore::ThreadOfPostNamed(std::string_view platform,
+                                                              std::string_view key) {
+  if (key.empty()) return std::optional<int64_t>();
+  Result<Statement> find = db_->Prepare(
+      "SELECT tp.thread_id FROM posts p JOIN thread_posts tp ON tp.post_id = p.id"
+      " WHERE p.platform = ?1 AND (p.external_id = ?2 OR p.uid = ?2) ORDER BY p.id LIMIT 1",
+      "thread of named post");
+  if (!find.ok()) return find.status();
+  find->BindText(1, platform);
+  find->BindText(2, key);
+  Result<bool> row = find->Next();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<int64_t>();
+  return std::optional<int64_t>(find->Int(0));
+}
+
 Status SqliteStore::SetState(int64_t thread_id, std::string_view org, OrgState state,
                              std::string_view reason, std::string_view actor, TimePoint now) {
   if (state == OrgState::kDismissed && reason.empty()) {
