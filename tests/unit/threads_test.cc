@@ -9,6 +9,8 @@
 
 #include "crawler/core/text.h"
 #include "crawler/core/time_format.h"
+#include "crawler/pipeline/classify_stage.h"
+#include "crawler/pipeline/pipeline.h"
 #include "crawler/store/sqlite/sqlite_store.h"
 #include "crawler/threads/thread_store.h"
 #include "crawler/threads/tokens.h"
@@ -433,6 +435,45 @@ TEST_CASE("Users are stored with a token hash and can be revoked", "[threads]") 
   REQUIRE(log->size() == 2);
   CHECK(log->at(0).action == "user add");
   CHECK(log->at(1).action == "user revoke");
+}
+
+TEST_CASE("The relevance stage keeps replies that answer a thread we hold", "[threads]") {
+  auto loaded = Classifier::Load(DefaultClassifierPaths());
+  INFO(loaded.status().ToString());
+  REQUIRE(loaded.ok());
+  ClassifierHolder holder(std::move(loaded).value());
+  std::vector<std::string> asked;
+  ClassifyStage stage(holder, [&](const Post& post) {
+    asked.push_back(post.id);
+    return post.reply_to == "held-1";
+  });
+
+  Post root = MakePost("a", "Six hours in A&E at the Northern General");
+  Post reply = MakePost("b", "so sorry to hear that", kMinute);
+  reply.reply_to = "a";
+  Post reply_to_reply = MakePost("c", "me too", 2 * kMinute);
+  reply_to_reply.reply_to = reply.uid;
+  Post held = MakePost("d", "thanks for sharing", 3 * kMinute);
+  held.reply_to = "held-1";
+  Post stranger = MakePost("e", "what a lovely day", 4 * kMinute);
+  stranger.reply_to = "nobody";
+  Post no_parent = MakePost("f", "a cat picture", 5 * kMinute);
+  SourceWrite write = Page({root, reply, reply_to_reply, held, stranger, no_parent});
+  for (Post& post : write.posts) NormalisePost(post);
+  REQUIRE(stage.Process(write).ok());
+  std::vector<std::string> kept;
+  for (const Post& post : write.posts) kept.push_back(post.id);
+  CHECK(kept == std::vector<std::string>{"a", "b", "c", "d"});
+  // The store is asked only about replies not answered within the write.
+  CHECK(asked == std::vector<std::string>{"d", "e"});
+
+  auto store = OpenMemory();
+  ApplyOrDie(*store, {write});
+  auto thread = store->GetThread(*ThreadOf(*store, root));
+  REQUIRE(thread.ok());
+  CHECK(HowJoined(*thread) == std::vector<std::string>{"a:opened", "b:reply", "c:reply"});
+  CHECK(AnswersHeldThread(*store)(reply));
+  CHECK_FALSE(AnswersHeldThread(*store)(stranger));
 }
 
 }  // namespace
