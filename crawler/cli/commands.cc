@@ -208,6 +208,12 @@ int CmdConfigCheck(const GlobalOptions& global, std::ostream& out, std::ostream&
     out << "  account for " << a.org << ": "
         << DescribeSource(a.spec, FindConnector(a.spec.connector)) << "\n";
   }
+  for (const OrgSettings& o : config->orgs) {
+    out << "  org " << o.code << ": "
+        << (o.require_approval ? "replies need a second person's approval"
+                               : "replies published without approval")
+        << "\n";
+  }
   return 0;
 }
 

@@ -590,7 +590,45 @@ Result<Config> ParseConfig(std::string_view text, std::string_view file_name,
       config.accounts.push_back(std::move(account));
     }
   }
-  top.RejectUnknown("store, http, schedule, classify, source, account");
+  if (const toml::node* n = top.Node("org")) {
+    const toml::array* orgs = n->as_array();
+    if (!orgs || !orgs->is_array_of_tables()) {
+      return Status::InvalidArgument(top.At(*n) + "org must be written as [[org]] tables");
+    }
+    for (size_t i = 0; i < orgs->size(); ++i) {
+      const toml::table& t = *(*orgs)[i].as_table();
+      OrgSettings org;
+      TableReader r(file_name, t, "[[org]] #" + std::to_string(i + 1));
+      r.String("code", org.code);
+      if (const toml::node* approval = r.Node("require_approval")) {
+        if (!approval->is_boolean()) {
+          r.Fail(r.At(*approval) + r.context() + ".require_approval must be true or false");
+        } else {
+          org.require_approval = approval->as_boolean()->get();
+        }
+      }
+      r.RejectUnknown("code, require_approval");
+      EARSHOT_RETURN_IF_ERROR(r.status());
+      for (char& c : org.code) {
+        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+      }
+      if (org.code.empty()) {
+        return Status::InvalidArgument(r.AtTable() + r.context() +
+                                       " needs code = \"ODS code\" (e.g. \"RHQ\")");
+      }
+      if (!IsOdsCode(org.code)) {
+        return Status::InvalidArgument(r.At(*t.get("code")) + r.context() + ".code \"" + org.code +
+                                       "\" is not an ODS code (3 to 8 letters and digits, "
+                                       "e.g. \"RHQ\")");
+      }
+      if (FindOrg(config, org.code) != nullptr) {
+        return Status::InvalidArgument(r.AtTable() + "[[org]] code \"" + org.code +
+                                       "\" is used twice");
+      }
+      config.orgs.push_back(std::move(org));
+    }
+  }
+  top.RejectUnknown("store, http, schedule, classify, source, account, org");
   EARSHOT_RETURN_IF_ERROR(top.status());
   return config;
 }
@@ -602,6 +640,13 @@ Result<Config> LoadConfig(const std::string& path, const ConnectorLookup& connec
   std::ostringstream text;
   text << in.rdbuf();
   return ParseConfig(text.str(), path, connectors, env);
+}
+
+const OrgSettings* FindOrg(const Config& config, std::string_view code) {
+  for (const OrgSettings& org : config.orgs) {
+    if (org.code == code) return &org;
+  }
+  return nullptr;
 }
 
 const AccountSpec* FindAccount(const Config& config, std::string_view name) {

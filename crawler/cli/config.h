@@ -1,6 +1,7 @@
 // The operator's configuration file (TOML): [store], [http], [schedule],
-// [classify], one [[source]] table per source and one [[account]] table per
-// organisation account that publishes replies. See config/earshot.example.toml and
+// [classify], one [[source]] table per source, one [[account]] table per
+// organisation account that publishes replies and one [[org]] table per
+// organisation with settings of its own. See config/earshot.example.toml and
 // docs/configuration in README.md.
 //
 // Promise: a file that loads is fully valid — every key known, every type
@@ -32,6 +33,12 @@ namespace earshot {
 struct AccountSpec {
   SourceSpec spec;
   std::string org;  // ODS code of the organisation, upper case: "RHQ"
+};
+
+// One validated [[org]] table: how an organisation's staff work.
+struct OrgSettings {
+  std::string code;               // ODS code, upper case: "RHQ"
+  bool require_approval = false;  // a draft is published only after a second person approved it
 };
 
 struct Config {
@@ -69,7 +76,13 @@ struct Config {
 
   // [[account]], in file order; names unique (apart from source names).
   std::vector<AccountSpec> accounts;
+
+  // [[org]], in file order; codes unique.
+  std::vector<OrgSettings> orgs;
 };
+
+// The settings of organisation `code`, or nullptr (defaults apply).
+const OrgSettings* FindOrg(const Config& config, std::string_view code);
 
 // The account named `name`, or nullptr.
 const AccountSpec* FindAccount(const Config& config, std::string_view name);

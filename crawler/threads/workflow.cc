@@ -48,6 +48,12 @@ Result<Reply> Workflow::CheckReply(const User& user, Action action, int64_t repl
   return reply;
 }
 
+Status Workflow::CheckApproved(const Reply& reply) const {
+  if (!RequiresApproval(reply.org) || !reply.approver.empty()) return Status::Ok();
+  return Status::InvalidArgument("reply " + std::to_string(reply.id) + " of '" + reply.org +
+                                 "' needs approval by a second person before it is published");
+}
+
 Result<std::vector<ThreadSummary>> Workflow::ListThreads(const User& user,
                                                          const ThreadFilter& filter) {
   if (!filter.org.empty() && !Allowed(user, Action::kRead, filter.org, places_)) {
@@ -75,6 +81,10 @@ Result<ThreadDetail> Workflow::GetThread(const User& user, int64_t thread_id) {
   std::erase_if(thread->replies, [&](const Reply& r) { return hidden(r.org); });
   std::erase_if(thread->audit, [&](const AuditEntry& a) { return hidden(a.org); });
   return thread;
+}
+
+Result<Reply> Workflow::GetReply(const User& user, int64_t reply_id) {
+  return CheckReply(user, Action::kRead, reply_id);
 }
 
 Status Workflow::SetState(const User& user, int64_t thread_id, std::string_view org, OrgState state,
@@ -112,6 +122,7 @@ Status Workflow::Approve(const User& user, int64_t reply_id) {
 Status Workflow::MarkPublishing(const User& user, int64_t reply_id, std::string_view account) {
   Result<Reply> reply = CheckReply(user, Action::kPublish, reply_id);
   if (!reply.ok()) return reply.status();
+  EARSHOT_RETURN_IF_ERROR(CheckApproved(*reply));
   return store_.MarkPublishing(reply_id, account, user.name, clock_.Now());
 }
 
@@ -131,6 +142,7 @@ Status Workflow::MarkFailed(const User& user, int64_t reply_id, std::string_view
 Status Workflow::MarkAnswerOnPlatform(const User& user, int64_t reply_id, std::string_view url) {
   Result<Reply> reply = CheckReply(user, Action::kPublish, reply_id);
   if (!reply.ok()) return reply.status();
+  EARSHOT_RETURN_IF_ERROR(CheckApproved(*reply));
   return store_.MarkAnswerOnPlatform(reply_id, url, user.name, clock_.Now());
 }
 

@@ -14,6 +14,8 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -28,8 +30,21 @@ class Workflow {
   Workflow(ThreadStore& store, const Clock& clock, const OrgPlaces& places)
       : store_(store), clock_(clock), places_(places) {}
 
+  // Organisations ([[org]] require_approval) whose drafts are published, or
+  // marked answer-on-platform, only once a second person (not the author)
+  // approved them; otherwise that is kInvalidArgument. Default: none.
+  void RequireApproval(std::set<std::string, std::less<>> orgs) {
+    approval_required_ = std::move(orgs);
+  }
+  bool RequiresApproval(std::string_view org) const {
+    return approval_required_.find(org) != approval_required_.end();
+  }
+
   Result<std::vector<ThreadSummary>> ListThreads(const User& user, const ThreadFilter& filter);
   Result<ThreadDetail> GetThread(const User& user, int64_t thread_id);
+
+  // A reply the user may read (kNotFound otherwise).
+  Result<Reply> GetReply(const User& user, int64_t reply_id);
 
   Status SetState(const User& user, int64_t thread_id, std::string_view org, OrgState state,
                   std::string_view reason);
@@ -53,10 +68,13 @@ class Workflow {
   Status Check(const User& user, Action action, int64_t thread_id, std::string_view org);
   // The reply, after checking `action` on its organisation.
   Result<Reply> CheckReply(const User& user, Action action, int64_t reply_id);
+  // kOk unless the reply's organisation requires approval it lacks.
+  Status CheckApproved(const Reply& reply) const;
 
   ThreadStore& store_;
   const Clock& clock_;
   const OrgPlaces& places_;
+  std::set<std::string, std::less<>> approval_required_;
 };
 
 }  // namespace earshot

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "connectors/registry.h"
+#include "crawler/cli/config.h"
 #include "crawler/core/text.h"
 #include "crawler/core/time_format.h"
 #include "crawler/pipeline/classify_stage.h"
@@ -14,6 +16,7 @@
 #include "crawler/store/sqlite/sqlite_store.h"
 #include "crawler/threads/thread_store.h"
 #include "crawler/threads/tokens.h"
+#include "crawler/threads/workflow.h"
 
 namespace earshot {
 namespace {
@@ -474,6 +477,84 @@ TEST_CASE("The relevance stage keeps replies that answer a thread we hold", "[th
   CHECK(HowJoined(*thread) == std::vector<std::string>{"a:opened", "b:reply", "c:reply"});
   CHECK(AnswersHeldThread(*store)(reply));
   CHECK_FALSE(AnswersHeldThread(*store)(stranger));
+}
+
+Result<Config> ParseOrgs(const std::string& text) {
+  return ParseConfig(text, "earshot.toml", FindConnector,
+                     [](std::string_view) { return std::optional<std::string>(); });
+}
+
+TEST_CASE("config: [[org]] settings load and bad ones name the place", "[threads][config]") {
+  auto c = ParseOrgs("[[org]]\ncode = \"rhq\"\nrequire_approval = true\n[[org]]\ncode = \"RR8\"\n");
+  INFO(c.status().ToString());
+  REQUIRE(c.ok());
+  REQUIRE(c->orgs.size() == 2);
+  CHECK(c->orgs[0].code == "RHQ");
+  CHECK(c->orgs[0].require_approval);
+  CHECK_FALSE(c->orgs[1].require_approval);
+  REQUIRE(FindOrg(*c, "RHQ") != nullptr);
+  CHECK(FindOrg(*c, "XYZ") == nullptr);
+
+  struct Case {
+    std::string text;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {"[[org]]\ncode = \"RHQ\"\napproval = true\n",
+       "earshot.toml:3:1: unknown key \"approval\" in [[org]] #1 (known keys: code, "
+       "require_approval)"},
+      {"[[org]]\ncode = \"RHQ\"\nrequire_approval = \"yes\"\n",
+       "earshot.toml:3:20: [[org]] #1.require_approval must be true or false"},
+      {"[[org]]\nrequire_approval = true\n", "earshot.toml:1:1: [[org]] #1 needs code"},
+      {"[[org]]\ncode = \"R!\"\n", "earshot.toml:2:8: [[org]] #1.code \"R!\" is not an ODS code"},
+      {"[[org]]\ncode = \"RHQ\"\n[[org]]\ncode = \"rhq\"\n",
+       "earshot.toml:3:1: [[org]] code \"RHQ\" is used twice"},
+      {"org = \"RHQ\"\n", "earshot.toml:1:7: org must be written as [[org]] tables"},
+  };
+  for (const Case& test : cases) {
+    INFO(test.text);
+    auto bad = ParseOrgs(test.text);
+    REQUIRE_FALSE(bad.ok());
+    INFO(bad.status().message());
+    CHECK(bad.status().message().rfind(test.error, 0) == 0);
+  }
+}
+
+TEST_CASE("Workflow: an organisation requiring approval publishes only approved replies",
+          "[threads]") {
+  auto store = OpenMemory();
+  Post root = Routed(Routed(MakePost("1", "root"), "RR8", "leeds"), "RHQ", "sheffield");
+  ApplyOrDie(*store, {Page({root})});
+  const int64_t id = *ThreadOf(*store, root);
+  FakeClock clock(At(0));
+  const OrgPlaces places;
+  Workflow workflow(*store, clock, places);
+  workflow.RequireApproval({"RHQ"});
+  User ann;
+  ann.name = "ann";
+  ann.role = Role::kResponder;
+  ann.orgs = {"RHQ", "RR8"};
+  User bob = ann;
+  bob.name = "bob";
+
+  auto rhq = workflow.CreateDraft(ann, id, "RHQ", 0, "We are sorry");
+  auto rr8 = workflow.CreateDraft(ann, id, "RR8", 0, "We are sorry too");
+  REQUIRE(rhq.ok());
+  REQUIRE(rr8.ok());
+  Status early = workflow.MarkPublishing(ann, *rhq, "rhq-mastodon");
+  CHECK(early.code() == StatusCode::kInvalidArgument);
+  CHECK(early.message().find("needs approval by a second person") != std::string::npos);
+  CHECK(workflow.MarkAnswerOnPlatform(ann, *rhq, "https://x").code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(workflow.Approve(ann, *rhq).code() == StatusCode::kPermissionDenied);  // its author
+  REQUIRE(workflow.Approve(bob, *rhq).ok());
+  CHECK(workflow.MarkPublishing(ann, *rhq, "rhq-mastodon").ok());
+  // RR8 does not require approval.
+  CHECK(workflow.MarkPublishing(ann, *rr8, "rr8-mastodon").ok());
+  auto reply = workflow.GetReply(ann, *rhq);
+  REQUIRE(reply.ok());
+  CHECK(reply->state == ReplyState::kPublishing);
+  CHECK(reply->approver == "bob");
 }
 
 }  // namespace
