@@ -243,6 +243,37 @@ auto* threads_show = threads->add_subcommand(
 threads_show->add_option("id", threads_show_id, "Thread id")->required();
 threads_show->callback(
     [&] { code = CmdThreadsShow(global, threads_show_id, std::cout, std::cerr); });
+ThreadActionOptions act;
+auto add_action = [&](const std::string& action, const std::string& help,
+                      const std::string& id_help) {
+  auto* sub = threads->add_subcommand(action, help);
+  sub->add_option("id", act.id, id_help)->required();
+  sub->add_option("--as", act.as,
+                  "Act as this user (`earshot users add`); default: an admin audited as \"cli\"");
+  sub->callback([&, action] { code = CmdThreadsAct(global, action, act, std::cout, std::cerr); });
+  return sub;
+};
+auto* threads_note = add_action("note", "Add an internal note for an organisation", "Thread id");
+threads_note->add_option("--org", act.org, "Organisation (ODS code)")->required();
+threads_note->add_option("--body", act.body, "The note")->required();
+auto* threads_reply =
+    add_action("reply", "Draft a reply for an organisation; prints its id and tone hints",
+               "Thread id");
+threads_reply->add_option("--org", act.org, "Organisation (ODS code)")->required();
+threads_reply->add_option("--body", act.body, "The reply, plain text")->required();
+add_action("approve", "Approve a draft (someone other than its author)", "Reply id");
+add_action("publish",
+           "Publish a reply from its organisation's [[account]], or mark it answer-on-platform",
+           "Reply id");
+auto* threads_assign = add_action("assign", "Assign an organisation's part to a user", "Thread id");
+threads_assign->add_option("--org", act.org, "Organisation (ODS code)")->required();
+threads_assign->add_option("--to", act.to, "User name (empty: unassign)")->required();
+auto* threads_status = add_action("status", "Set an organisation's state", "Thread id");
+threads_status->add_option("--org", act.org, "Organisation (ODS code)")->required();
+threads_status
+    ->add_option("--status", act.status, "new, assigned, responded, closed or dismissed")
+    ->required();
+threads_status->add_option("--reason", act.reason, "Why (needed to dismiss)");
 
 std::string demo_dir = EARSHOT_DEMO_DIR;
 auto* demo = app.add_subcommand(

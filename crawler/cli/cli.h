@@ -106,5 +106,22 @@ int CmdThreadsList(const GlobalOptions& global, const ThreadsListOptions& option
                    std::ostream& out, std::ostream& err);
 int CmdThreadsShow(const GlobalOptions& global, int64_t thread_id, std::ostream& out,
                    std::ostream& err);
+// `threads note|reply|approve|publish|assign|status` (`action`), as the
+// user named by `as` (empty: an implicit admin audited as "cli"). `reply`
+// prints "draft ID ..." and one line per tone hint; `publish` prints the
+// reply's URL, or where to answer on the platform, and exits 1 with the
+// platform's message when it failed. Exit 2 for bad input (unknown thread,
+// reply or user, an action the user may not take, missing approval).
+struct ThreadActionOptions {
+  std::string as;
+  int64_t id = 0;  // thread id; reply id for approve and publish
+  std::string org;
+  std::string body;
+  std::string to;
+  std::string status;
+  std::string reason;
+};
+int CmdThreadsAct(const GlobalOptions& global, const std::string& action,
+                  const ThreadActionOptions& options, std::ostream& out, std::ostream& err);
 
 }  // namespace earshot
