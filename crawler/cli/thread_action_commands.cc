@@ -61,8 +61,7 @@ ToneRules LoadTone(const Config& config, std::ostream& err) {
   if (!config.rules_dir.empty()) dir = config.rules_dir;
   Result<ToneRules> rules = LoadToneRules((dir / "tone.toml").string());
   if (rules.ok()) return std::move(rules).value();
-  err << "earshot threads reply: " << rules.status().message()
-      << "; boilerplate is not hinted\n";
+  err << "earshot threads reply: " << rules.status().message() << "; boilerplate is not hinted\n";
   return ToneRules();
 }
 

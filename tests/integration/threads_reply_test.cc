@@ -54,8 +54,7 @@ bool Has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-TEST_CASE("threads: staff note, draft, approve and publish a reply from the CLI",
-          "[integration]") {
+TEST_CASE("threads: staff note, draft, approve and publish a reply from the CLI", "[integration]") {
   const std::string post_id = StatusId(7);
   const std::string reply_id = StatusId(70);
   Sandbox box(Routes(post_id, JsonRoute(kStatuses, ReplyStatus(reply_id, post_id))));
@@ -123,7 +122,7 @@ require_approval = true
   INFO(Describe(drafted));
   REQUIRE(drafted.exit_code == 0);
   CHECK(Lines(drafted.out).front() == "draft 1 on thread 1 (RHQ)");
-  CHECK(Has(drafted.out, "hint boilerplate take-feedback-seriously at 0-29:"));
+  CHECK(Has(drafted.out, "hint boilerplate take-feedback-seriously at 0-30:"));
 
   ProcessResult early = run({"publish", "1", "--as", "ann"});
   INFO(Describe(early));
@@ -194,9 +193,9 @@ require_approval = true
   CHECK(Has(shown.out, "#1  RHQ  published  by ann  approved by bob  " + url));
   CHECK(Has(shown.out, "#2  RHQ  failed  by bob  approved by ann"));
   CHECK(Has(shown.out, "error: "));
-  for (const char* entry : {"ann  note  RHQ", "bob  assign  RHQ", "ann  draft  RHQ",
-                            "bob  approve  RHQ", "ann  publishing  RHQ", "ann  published  RHQ",
-                            "bob  failed  RHQ", "ann  status  RHQ"}) {
+  for (const char* entry :
+       {"ann  note  RHQ", "bob  assign  RHQ", "ann  draft  RHQ", "bob  approve  RHQ",
+        "ann  publishing  RHQ", "ann  published  RHQ", "bob  failed  RHQ", "ann  status  RHQ"}) {
     INFO(entry);
     CHECK(Has(shown.out, entry));
   }
