@@ -96,16 +96,17 @@ int CmdUsersAdd(const GlobalOptions& global, const UsersAddOptions& options, std
 int CmdUsersList(const GlobalOptions& global, std::ostream& out, std::ostream& err);
 int CmdUsersRevoke(const GlobalOptions& global, const std::string& name, std::ostream& out,
                    std::ostream& err);
-// `threads list|show`, as an admin.
+// `threads list|show`, as the user named by `as` (empty: an admin).
 struct ThreadsListOptions {
+  std::string as;
   std::string org;     // empty: every organisation
   std::string status;  // empty: any state
   int limit = 50;
 };
 int CmdThreadsList(const GlobalOptions& global, const ThreadsListOptions& options,
                    std::ostream& out, std::ostream& err);
-int CmdThreadsShow(const GlobalOptions& global, int64_t thread_id, std::ostream& out,
-                   std::ostream& err);
+int CmdThreadsShow(const GlobalOptions& global, int64_t thread_id, const std::string& as,
+                   std::ostream& out, std::ostream& err);
 // `threads note|reply|approve|publish|assign|status` (`action`), as the
 // user named by `as` (empty: an implicit admin audited as "cli"). `reply`
 // prints "draft ID ..." and one line per tone hint; `publish` prints the

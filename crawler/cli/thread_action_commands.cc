@@ -39,7 +39,20 @@ int ExitFor(const Status& status) {
   }
 }
 
-Result<User> ActingUser(SqliteStore& store, const std::string& name) {
+ToneRules LoadTone(const Config& config, std::ostream& err) {
+  std::filesystem::path dir = DefaultClassifierPaths().rules_dir;
+  if (!config.rules_dir.empty()) dir = config.rules_dir;
+  Result<ToneRules> rules = LoadToneRules((dir / "tone.toml").string());
+  if (rules.ok()) return std::move(rules).value();
+  err << "earshot threads reply: " << rules.status().message() << "; boilerplate is not hinted\n";
+  return ToneRules();
+}
+
+}  // namespace
+
+// The user named by --as, or the implicit admin "cli" (also used by
+// thread_commands.cc).
+Result<User> CliActingUser(SqliteStore& store, const std::string& name) {
   if (name.empty()) {
     User admin;
     admin.name = "cli";
@@ -55,17 +68,6 @@ Result<User> ActingUser(SqliteStore& store, const std::string& name) {
   }
   return Status::NotFound("no user '" + name + "' (`earshot users list` lists them)");
 }
-
-ToneRules LoadTone(const Config& config, std::ostream& err) {
-  std::filesystem::path dir = DefaultClassifierPaths().rules_dir;
-  if (!config.rules_dir.empty()) dir = config.rules_dir;
-  Result<ToneRules> rules = LoadToneRules((dir / "tone.toml").string());
-  if (rules.ok()) return std::move(rules).value();
-  err << "earshot threads reply: " << rules.status().message() << "; boilerplate is not hinted\n";
-  return ToneRules();
-}
-
-}  // namespace
 
 int CmdThreadsAct(const GlobalOptions& global, const std::string& action,
                   const ThreadActionOptions& options, std::ostream& out, std::ostream& err) {
@@ -84,7 +86,7 @@ int CmdThreadsAct(const GlobalOptions& global, const std::string& action,
     err << name << ": " << store.status().message() << "\n";
     return 1;
   }
-  Result<User> user = ActingUser(**store, options.as);
+  Result<User> user = CliActingUser(**store, options.as);
   if (!user.ok()) return fail(user.status());
   SystemClock clock;
   const OrgPlaces places;

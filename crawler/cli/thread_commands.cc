@@ -1,6 +1,7 @@
 // `earshot users add|list|revoke` and `earshot threads list|show`: staff
-// accounts and the thread inbox from the command line. The CLI acts as an
-// admin (whoever runs it can open the database); audit entries name it "cli".
+// accounts and the thread inbox from the command line. User management acts
+// as an admin (whoever runs it can open the database), audited as "cli";
+// `threads list|show` read as the user named by --as, else that admin.
 #include <filesystem>
 #include <iostream>
 #include <set>
@@ -17,6 +18,7 @@
 namespace earshot {
 
 Result<std::unique_ptr<SqliteStore>> OpenStore(const Config& config);
+Result<User> CliActingUser(SqliteStore& store, const std::string& name);
 
 namespace {
 
@@ -44,13 +46,6 @@ Result<std::optional<orgs::Gazetteer>> LoadOrgs(const Config& config,
   Result<orgs::Gazetteer> gazetteer = orgs::LoadGazetteer(dir);
   if (!gazetteer.ok()) return gazetteer.status();
   return std::optional<orgs::Gazetteer>(std::move(gazetteer).value());
-}
-
-User CliAdmin() {
-  User user;
-  user.name = std::string(kCliActor);
-  user.role = Role::kAdmin;
-  return user;
 }
 
 }  // namespace
@@ -189,7 +184,12 @@ int CmdThreadsList(const GlobalOptions& global, const ThreadsListOptions& option
   SystemClock clock;
   const OrgPlaces places;
   Workflow workflow(**store, clock, places);
-  auto threads = workflow.ListThreads(CliAdmin(), filter);
+  Result<User> user = CliActingUser(**store, options.as);
+  if (!user.ok()) {
+    err << "earshot threads list: " << user.status().message() << "\n";
+    return 2;
+  }
+  auto threads = workflow.ListThreads(*user, filter);
   if (!threads.ok()) {
     err << "earshot threads list: " << threads.status().message() << "\n";
     return 1;
@@ -209,8 +209,8 @@ int CmdThreadsList(const GlobalOptions& global, const ThreadsListOptions& option
   return 0;
 }
 
-int CmdThreadsShow(const GlobalOptions& global, int64_t thread_id, std::ostream& out,
-                   std::ostream& err) {
+int CmdThreadsShow(const GlobalOptions& global, int64_t thread_id, const std::string& as,
+                   std::ostream& out, std::ostream& err) {
   auto config = LoadEffectiveConfig(global);
   if (!config.ok()) {
     err << "earshot threads show: " << config.status().message() << "\n";
@@ -224,7 +224,12 @@ int CmdThreadsShow(const GlobalOptions& global, int64_t thread_id, std::ostream&
   SystemClock clock;
   const OrgPlaces places;
   Workflow workflow(**store, clock, places);
-  auto thread = workflow.GetThread(CliAdmin(), thread_id);
+  Result<User> user = CliActingUser(**store, as);
+  if (!user.ok()) {
+    err << "earshot threads show: " << user.status().message() << "\n";
+    return 2;
+  }
+  auto thread = workflow.GetThread(*user, thread_id);
   if (!thread.ok()) {
     err << "earshot threads show: " << thread.status().message() << "\n";
     return thread.status().code() == StatusCode::kNotFound ? 2 : 1;

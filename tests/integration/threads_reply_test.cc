@@ -116,6 +116,12 @@ require_approval = true
   CHECK(stranger.exit_code == 2);
   CHECK(Has(stranger.err, "not found"));
   CHECK(run({"note", "1", "--org", "RHQ", "--body", "x", "--as", "nobody"}).exit_code == 2);
+  ProcessResult stranger_list = run({"list", "--as", "lee"});
+  INFO(Describe(stranger_list));
+  CHECK(stranger_list.exit_code == 0);
+  CHECK(stranger_list.out.empty());
+  CHECK(run({"show", "1", "--as", "lee"}).exit_code == 2);
+  CHECK(Has(run({"list", "--as", "ann"}).out, "#1  mastodon"));
 
   ProcessResult drafted = run({"reply", "1", "--org", "RHQ", "--as", "ann", "--body",
                                "We take all feedback seriously. Glad it was quick: thank you!"});
