@@ -167,6 +167,26 @@ TEST_CASE("ReplySender: a reply is published with its key and recorded", "[reply
   for (const ThreadOrg& org : thread->summary.orgs) {
     if (org.org == "RHQ") CHECK(org.state == OrgState::kResponded);
   }
+  // The reply, come back in a later poll (read elsewhere: another id, the
+  // same uid), joins the thread as ours.
+  Post ours;
+  ours.platform = "mastodon";
+  ours.id = "999000000000000001";
+  ours.uid = "https://social.example/users/nhs_trust/statuses/113500000000000500";
+  ours.url = "https://social.example/@nhs_trust/113500000000000500";
+  ours.reply_to = "113500000000000402";
+  ours.text = "Thank you for telling us. We would like to hear more.";
+  ours.fetched_at = FromUnixSeconds(1'790'000'500);
+  ours.content_hash = Sha256Hex(ours.text);
+  SourceWrite poll;
+  poll.source = "masto";
+  poll.posts = {ours};
+  REQUIRE(bench.store->Apply({poll}).ok());
+  auto joined = bench.store->GetThread(bench.thread_id);
+  REQUIRE(joined.ok());
+  REQUIRE(joined->posts.size() == 2);
+  CHECK(joined->posts[1].how == JoinReason::kOurs);
+
   // Published once: publishing again is refused, nothing more is sent.
   CHECK(bench.sender->Publish(bench.bob, id).status().code() == StatusCode::kInvalidArgument);
   CHECK(bench.transport.RequestsTo(kStatuses).size() == 1);
