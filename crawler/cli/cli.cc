@@ -15,6 +15,10 @@
 
 namespace earshot {
 
+// serve_command.cc
+int CmdServe(const GlobalOptions& global, const std::string& listen, std::ostream& out,
+             std::ostream& err);
+
 Result<Config> LoadEffectiveConfig(const GlobalOptions& global) {
   std::string path = global.config_path;
   if (path.empty()) {
@@ -243,6 +247,13 @@ auto* threads_show = threads->add_subcommand(
 threads_show->add_option("id", threads_show_id, "Thread id")->required();
 threads_show->callback(
     [&] { code = CmdThreadsShow(global, threads_show_id, std::cout, std::cerr); });
+
+std::string serve_listen = "127.0.0.1:8080";
+auto* serve = app.add_subcommand(
+    "serve", "Serve the JSON API (docs/api.md) from the store until SIGINT or SIGTERM");
+serve->add_option("--listen", serve_listen, "Address to listen on (port 0 picks a free one)")
+    ->type_name("HOST:PORT");
+serve->callback([&] { code = CmdServe(global, serve_listen, std::cout, std::cerr); });
 
 std::string demo_dir = EARSHOT_DEMO_DIR;
 auto* demo = app.add_subcommand(
