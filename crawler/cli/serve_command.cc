@@ -94,6 +94,7 @@ int CmdServe(const GlobalOptions& global, const std::string& listen, std::ostrea
   auto server = ApiServer::Start(routes, options);
   if (!server.ok()) return fail(server.status(), 1);
   out << "earshot: serving the API on " << (*server)->BaseUrl() << std::endl;
+  spdlog::info("serve: listening on {}", (*server)->BaseUrl());
   signals_context.run();
   spdlog::info("serve: signal {}: stopping", caught);
   (*server)->Stop();
