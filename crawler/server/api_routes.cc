@@ -276,7 +276,17 @@ class RequestContext {
         if (!Method("POST")) return NotAllowed("POST");
         return Assign(*id);
       }
+      if (parts.size() == 4 && parts[3] == "replies") {
+        if (!Method("POST")) return NotAllowed("POST");
+        return Draft(*id);
+      }
       return ApiRoutes::Error(404, "no such endpoint");
+    }
+    if (parts[1] == "replies" && parts.size() == 4 && parts[3] == "approve") {
+      std::optional<int64_t> id = ParseId(parts[2]);
+      if (!id) return ApiRoutes::Error(404, "no such reply");
+      if (!Method("POST")) return NotAllowed("POST");
+      return Approve(*id);
     }
     if (parts[1] == "orgs" && parts.size() == 2) {
       if (!Method("GET")) return NotAllowed("GET");
@@ -573,6 +583,39 @@ class RequestContext {
     Status assigned = workflow_.Assign(user_, id, org, assignee);
     if (!assigned.ok()) return FromStatus(assigned);
     return Changed(200, id);
+  }
+
+  // A draft answering the thread's opening post. Publishing comes with the
+  // connectors' reply capability (next increment).
+  ApiResponse Draft(int64_t id) {
+    auto fields = ParseBody(request_.body, {"org", "body"}, {"org", "body"});
+    if (!fields.ok()) return FromStatus(fields.status());
+    const std::string& body = (*fields)["body"];
+    if (TrimAsciiSpace(body).empty()) return ApiRoutes::Error(400, "body must not be empty");
+    if (body.size() > kMaxNoteBytes) {
+      return ApiRoutes::Error(400,
+                              "body is longer than " + std::to_string(kMaxNoteBytes) + " bytes");
+    }
+    Result<int64_t> reply = workflow_.CreateDraft(user_, id, (*fields)["org"], 0, body);
+    if (!reply.ok()) return FromStatus(reply.status());
+    return ReplyAnswer(201, *reply);
+  }
+
+  ApiResponse Approve(int64_t reply_id) {
+    if (!TrimAsciiSpace(request_.body).empty()) {
+      auto fields = ParseBody(request_.body, {}, {});
+      if (!fields.ok()) return FromStatus(fields.status());
+    }
+    Status approved = workflow_.Approve(user_, reply_id);
+    if (!approved.ok()) return FromStatus(approved);
+    return ReplyAnswer(200, reply_id);
+  }
+
+  // The reply, read after Workflow has checked the user may act on it.
+  ApiResponse ReplyAnswer(int status, int64_t reply_id) {
+    Result<Reply> reply = threads_.GetReply(reply_id);
+    if (!reply.ok()) return FromStatus(reply.status());
+    return Json(status, json::object{{"reply", ReplyJson(*reply)}});
   }
 
   ApiResponse ListOrgs() {

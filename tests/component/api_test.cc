@@ -161,6 +161,7 @@ class ApiFixture {
     REQUIRE(workflow.AddNote(bob, b_, "RXX", "RXX-ONLY note on b").ok());
     REQUIRE(workflow.AddNote(bob, ab_, "RXX", "RXX-ONLY note on ab").ok());
     REQUIRE(workflow.Assign(bob, ab_, "RXX", "bob").ok());
+    REQUIRE(workflow.CreateDraft(bob, ab_, "RXX", 0, "RXX-ONLY draft").ok());
     REQUIRE(workflow.SetState(bob, b_, "RXX", OrgState::kDismissed, "RXX-ONLY reason").ok());
 
     routes_ = std::make_unique<ApiRoutes>(*store_, *store_, clock_, places_);
@@ -503,6 +504,44 @@ TEST_CASE("api: bad requests, unknown paths, wrong methods and limits", "[api]")
     const std::string body = R"({"org":"RHQ","body":")" + std::string(1000 * 1000, 'a') + "\"}";
     CHECK(api.Post(notes, api.rita_, body).status == 400);  // over the note limit
   }
+}
+
+TEST_CASE("api: drafting and approving replies, with access checked", "[api]") {
+  ApiFixture api;
+  const std::string rhq = R"({"org":"RHQ","body":"Sorry to hear this; please DM us."})";
+  CHECK(api.Post(Path(api.a_, "/replies"), api.vera_, rhq).status == 403);
+  CHECK(api.Post(Path(api.a_, "/replies"), api.bob_, rhq).status == 404);
+  CHECK(api.Post(Path(api.a_, "/replies"), api.rita_, R"({"org":"RHQ","body":""})").status == 400);
+  Answer drafted = api.Post(Path(api.a_, "/replies"), api.rita_, rhq);
+  INFO(drafted.body);
+  REQUIRE(drafted.status == 201);
+  const json::value reply = drafted.Json().at("reply");
+  CHECK(reply.at("state") == "draft");
+  CHECK(reply.at("author") == "rita");
+  CHECK(reply.at("url").is_null());
+  const std::string approve =
+      "/api/replies/" + std::to_string(reply.at("id").as_int64()) + "/approve";
+
+  CHECK(api.Post(approve, api.rita_, "").status == 403);  // not one's own
+  CHECK(api.Post(approve, api.vera_, "").status == 403);
+  CHECK(api.Post(approve, api.bob_, "").status == 404);
+  CHECK(api.Post(approve, api.admin_, R"({"why":"x"})").status == 400);
+  CHECK(Call(api.port(), http::verb::get, approve, api.admin_).status == 405);
+  CHECK(api.Post("/api/replies/999999/approve", api.admin_, "").status == 404);
+  Answer approved = api.Post(approve, api.admin_, "");
+  INFO(approved.body);
+  REQUIRE(approved.status == 200);
+  CHECK(approved.Json().at("reply").at("state") == "approved");
+  CHECK(approved.Json().at("reply").at("approver") == "ann");
+  CHECK(api.Post(approve, api.admin_, "").status == 400);  // approved already
+
+  json::value thread = api.Get(Path(api.a_), api.vera_).Json();
+  REQUIRE(thread.at("thread").at("replies").as_array().size() == 1);
+  CHECK(thread.at("thread").at("replies").at(0).at("state") == "approved");
+  // RXX's draft on the shared thread stays RXX's.
+  json::value shared = api.Get(Path(api.ab_), api.rita_).Json();
+  CHECK(shared.at("thread").at("replies").as_array().empty());
+  CHECK(api.Get(Path(api.ab_), api.bob_).Json().at("thread").at("replies").as_array().size() == 1);
 }
 
 TEST_CASE("api: keep-alive carries several requests on one connection", "[api]") {
