@@ -15,6 +15,10 @@
 
 namespace earshot {
 
+// serve_command.cc
+int CmdServe(const GlobalOptions& global, const std::string& listen, std::ostream& out,
+             std::ostream& err);
+
 Result<Config> LoadEffectiveConfig(const GlobalOptions& global) {
   std::string path = global.config_path;
   if (path.empty()) {
@@ -275,6 +279,13 @@ threads_status->add_option("--org", act.org, "Organisation (ODS code)")->require
 threads_status->add_option("--status", act.status, "new, assigned, responded, closed or dismissed")
     ->required();
 threads_status->add_option("--reason", act.reason, "Why (needed to dismiss)");
+
+std::string serve_listen = "127.0.0.1:8080";
+auto* serve = app.add_subcommand(
+    "serve", "Serve the JSON API (docs/api.md) from the store until SIGINT or SIGTERM");
+serve->add_option("--listen", serve_listen, "Address to listen on (port 0 picks a free one)")
+    ->type_name("HOST:PORT");
+serve->callback([&] { code = CmdServe(global, serve_listen, std::cout, std::cerr); });
 
 std::string demo_dir = EARSHOT_DEMO_DIR;
 auto* demo = app.add_subcommand(
