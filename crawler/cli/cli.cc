@@ -201,8 +201,8 @@ UsersAddOptions users_add_options;
 std::string users_revoke_name;
 auto* users = app.add_subcommand("users", "Staff accounts and their bearer tokens");
 users->require_subcommand(1);
-auto* users_add = users->add_subcommand(
-    "add", "Add a user; prints its bearer token as the last line, once");
+auto* users_add =
+    users->add_subcommand("add", "Add a user; prints its bearer token as the last line, once");
 users_add->add_option("--name", users_add_options.name, "Unique user name")->required();
 users_add->add_option("--role", users_add_options.role, "admin, responder or viewer")
     ->required()
@@ -215,17 +215,18 @@ users_add
     ->add_option("--region", users_add_options.regions,
                  "NHS England region or ICB code a viewer reads")
     ->type_name("CODE");
-users_add->add_option("--orgs", users_add_options.orgs_dir,
-                      "Gazetteer folder to check codes against (default config/orgs)")
+users_add
+    ->add_option("--orgs", users_add_options.orgs_dir,
+                 "Gazetteer folder to check codes against (default config/orgs)")
     ->type_name("DIR");
-users_add->callback(
-    [&] { code = CmdUsersAdd(global, users_add_options, std::cout, std::cerr); });
+users_add->callback([&] { code = CmdUsersAdd(global, users_add_options, std::cout, std::cerr); });
 auto* users_list = users->add_subcommand("list", "List users (never their tokens)");
 users_list->callback([&] { code = CmdUsersList(global, std::cout, std::cerr); });
 auto* users_revoke = users->add_subcommand("revoke", "Revoke a user's token");
 users_revoke->add_option("name", users_revoke_name, "User name")->required();
-users_revoke->callback(
-    [&] { code = CmdUsersRevoke(global, users_revoke_name, std::cout, std::cerr); });
+users_revoke->callback([&] {
+  code = CmdUsersRevoke(global, users_revoke_name, std::cout, std::cerr);
+});
 
 ThreadsListOptions threads_list_options;
 int64_t threads_show_id = 0;
@@ -241,15 +242,17 @@ threads_list
 threads_list->add_option("--as", threads_list_options.as, "Read as this user; default: an admin");
 threads_list->add_option("--limit", threads_list_options.limit, "How many")
     ->check(CLI::Range(1, 10000));
-threads_list->callback(
-    [&] { code = CmdThreadsList(global, threads_list_options, std::cout, std::cerr); });
-auto* threads_show = threads->add_subcommand(
-    "show", "One thread: organisations, posts, notes, replies, audit");
+threads_list->callback([&] {
+  code = CmdThreadsList(global, threads_list_options, std::cout, std::cerr);
+});
+auto* threads_show =
+    threads->add_subcommand("show", "One thread: organisations, posts, notes, replies, audit");
 threads_show->add_option("id", threads_show_id, "Thread id")->required();
 std::string threads_show_as;
 threads_show->add_option("--as", threads_show_as, "Read as this user; default: an admin");
-threads_show->callback(
-    [&] { code = CmdThreadsShow(global, threads_show_id, threads_show_as, std::cout, std::cerr); });
+threads_show->callback([&] {
+  code = CmdThreadsShow(global, threads_show_id, threads_show_as, std::cout, std::cerr);
+});
 ThreadActionOptions act;
 auto add_action = [&](const std::string& action, const std::string& help,
                       const std::string& id_help) {

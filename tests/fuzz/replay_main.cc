@@ -42,11 +42,32 @@ struct Random {
   size_t Below(size_t n) { return n == 0 ? 0 : static_cast<size_t>(Next() % n); }
 };
 
-constexpr std::string_view kSplices[] = {
-    "{",    "}",         "[",     "]",    "\"",         ":",   ",",           "null",
-    "-1",   "1e999",     "\xff",  "\xc3", "\xed\xa0\x80", "<",   "</",          "&amp",
-    "<!--", "]]>",       "\\u",   "\\ud83d", "\0",      "99999999999999999999", "true",
-    "{}",   "[[[[[[[[[", "<a><b>"};
+constexpr std::string_view kSplices[] = {"{",
+                                         "}",
+                                         "[",
+                                         "]",
+                                         "\"",
+                                         ":",
+                                         ",",
+                                         "null",
+                                         "-1",
+                                         "1e999",
+                                         "\xff",
+                                         "\xc3",
+                                         "\xed\xa0\x80",
+                                         "<",
+                                         "</",
+                                         "&amp",
+                                         "<!--",
+                                         "]]>",
+                                         "\\u",
+                                         "\\ud83d",
+                                         "\0",
+                                         "99999999999999999999",
+                                         "true",
+                                         "{}",
+                                         "[[[[[[[[[",
+                                         "<a><b>"};
 
 std::string Mutate(const std::string& seed, Random& random) {
   std::string out = seed;

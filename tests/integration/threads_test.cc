@@ -29,7 +29,7 @@ std::string ReadAll(const fs::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-TEST_CASE("users add prints a token once, stores its hash; list and revoke", "[integration]") {
+TEST_CASE("users add prints a token once, stores its hash, list and revoke", "[integration]") {
   Sandbox box({});
   box.WriteConfig("");
   ProcessResult added =
@@ -96,7 +96,7 @@ TEST_CASE("users add prints a token once, stores its hash; list and revoke", "[i
   CHECK(after.out.find("revoked ") != std::string::npos);
 }
 
-TEST_CASE("Imported routed posts open threads; threads list and show", "[integration]") {
+TEST_CASE("Imported routed posts open threads, threads list and show", "[integration]") {
   Sandbox box({});
   box.WriteConfig("");
   const fs::path posts = box.dir() / "posts.jsonl";

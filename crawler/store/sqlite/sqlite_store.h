@@ -144,8 +144,8 @@ class SqliteStore final : public Store, public ThreadStore {
   Result<std::optional<int64_t>> ThreadOfPost(int64_t post_id) override;
   Result<std::optional<int64_t>> ThreadOfPostNamed(std::string_view platform,
                                                    std::string_view key) override;
-  Status SetState(int64_t thread_id, std::string_view org, OrgState state,
-                  std::string_view reason, std::string_view actor, TimePoint now) override;
+  Status SetState(int64_t thread_id, std::string_view org, OrgState state, std::string_view reason,
+                  std::string_view actor, TimePoint now) override;
   Status Assign(int64_t thread_id, std::string_view org, std::string_view assignee,
                 std::string_view actor, TimePoint now) override;
   Result<int64_t> AddNote(int64_t thread_id, std::string_view org, std::string_view body,
