@@ -57,7 +57,6 @@ class LabelScorer {
 
  private:
   std::shared_ptr<const rules::RuleSet> rules_;
-  std::vector<int> rule_label_;  // rules()[i] -> index into labels()
 };
 }  // namespace internal
 
