@@ -111,8 +111,32 @@ struct QuickRule {
 };
 
 struct Pattern {
+  Pattern(std::string pattern_text, const RE2::Options* re_options, bool is_exact, bool by_words)
+      : text(std::move(pattern_text)), options(re_options), exact(is_exact), words(by_words) {}
+  Pattern(Pattern&& o) noexcept
+      : text(std::move(o.text)),
+        options(o.options),
+        exact(o.exact),
+        words(o.words),
+        char_class(o.char_class),
+        re_(o.re_.exchange(nullptr)) {}
+  Pattern& operator=(Pattern&&) = delete;
+  ~Pattern() { delete re_.load(); }
+
+  // Its RE2, compiled on first use and then shared: most patterns are found
+  // by the word index and never need one. Thread-safe.
+  const RE2& Re() const {
+    RE2* re = re_.load(std::memory_order_acquire);
+    if (re) return *re;
+    auto fresh = std::make_unique<RE2>(text, *options);
+    if (re_.compare_exchange_strong(re, fresh.get(), std::memory_order_acq_rel)) {
+      return *fresh.release();
+    }
+    return *re;  // another thread's
+  }
+
   std::string text;
-  std::unique_ptr<RE2> re;
+  const RE2::Options* options;  // the set's, which outlives it
   // A hit is a match: the set entry is the pattern itself, or the word
   // index found it. Otherwise a hit only says that the pattern's pieces
   // occur, or that a word every match needs does (a word index filter).
@@ -122,6 +146,9 @@ struct Pattern {
   // A single character class (such as \S): the word index finds its first
   // match, the others are scanned for on demand.
   bool char_class = false;
+
+ private:
+  mutable std::atomic<RE2*> re_{nullptr};
 };
 
 // Per-thread working memory for Match(): reused across calls so the hot path
@@ -156,8 +183,13 @@ struct Scratch {
   // The word index's view of the text and what it found: occurrences
   // grouped by pattern, occ_begin[p] / occ_count[p] valid for hit patterns.
   internal::TokenizedText tokens;
-  std::vector<internal::Occurrence> occ;
-  std::vector<int32_t> maybe;
+  std::vector<internal::Occurrence> occ;  // this set's, of all_occ
+  // What the word index (WordIndex::serial) found in the text tokenized as
+  // `tokens` generation: shared by the rule sets of one index.
+  std::vector<internal::Occurrence> all_occ;
+  std::vector<int32_t> all_maybe;
+  uint64_t found_serial = 0;
+  uint64_t found_generation = 0;
   // Rules that hold, as bits (cleared as read); the spans of those that are
   // not simple, in rule order.
   std::vector<uint64_t> fired;
@@ -257,6 +289,8 @@ class Evaluator {
   Evaluator(const std::vector<Pattern>& patterns, const internal::WordIndex& words,
             std::string_view text, Scratch& s)
       : patterns_(patterns), words_(words), text_(text), s_(s) {}
+  // Pattern p is pattern word_base + p of the (possibly shared) word index.
+  void set_word_base(int32_t base) { word_base_ = base; }
 
   // Whether pattern p may occur (all pieces of one alternative found).
   bool Hit(int32_t p) const { return s_.IsHit(p); }
@@ -468,7 +502,7 @@ class Evaluator {
       WordMatches(entry, want);
       return entry->count >= want;
     }
-    const RE2& re = *pattern.re;
+    const RE2& re = pattern.Re();
     re2::StringPiece m;
     while (entry->count < want) {
       if (entry->count >= kMaxMatchesPerPattern || entry->resume > text_.size() ||
@@ -504,7 +538,7 @@ class Evaluator {
     internal::Occurrence* first = s_.occ_grouped.data() + s_.occ_begin[p];
     const size_t max = want == 1 ? 1 : kMaxMatchesPerPattern;
     s_.sequence.clear();
-    internal::Re2Sequence(first, first + s_.occ_count[p], *patterns_[p].re, text_, max,
+    internal::Re2Sequence(first, first + s_.occ_count[p], patterns_[p].Re(), text_, max,
                           &s_.sequence);
     s_.spans.resize(entry->begin);
     for (const internal::Occurrence& o : s_.sequence) s_.spans.push_back({o.start, o.end});
@@ -517,8 +551,8 @@ class Evaluator {
     while (entry->count < want) {
       int32_t start, end;
       if (entry->count >= kMaxMatchesPerPattern ||
-          !words_.NextCharMatch(entry->pattern, s_.tokens, static_cast<int32_t>(entry->resume),
-                                &start, &end)) {
+          !words_.NextCharMatch(word_base_ + entry->pattern, s_.tokens,
+                                static_cast<int32_t>(entry->resume), &start, &end)) {
         entry->complete = true;
         return false;
       }
@@ -547,6 +581,7 @@ class Evaluator {
 
   const std::vector<Pattern>& patterns_;
   const internal::WordIndex& words_;
+  int32_t word_base_ = 0;
   std::string_view text_;
   Scratch& s_;
 };
@@ -562,6 +597,16 @@ class CompiledRuleSet final : public RuleSet {
     return it == label_index_.end() ? nullptr : &labels_[it->second];
   }
   const MatchStats& stats() const override { return stats_; }
+
+  PatternCounts pattern_counts() const override {
+    PatternCounts c;
+    c.total = patterns_.size();
+    c.word_index = static_cast<size_t>(std::count_if(patterns_.begin(), patterns_.end(),
+                                                     [](const Pattern& p) { return p.words; }));
+    c.word_filter = word_patterns_ - c.word_index;
+    c.re2_set = c.total - word_patterns_;
+    return c;
+  }
 
   void Match(std::string_view text, std::vector<RuleMatch>* out) const override {
     ForEachMatch(text, [&](size_t r, Interval span) {
@@ -620,7 +665,8 @@ class CompiledRuleSet final : public RuleSet {
     if (s.fired.size() < words) s.fired.resize(words, 0);
     s.fired_spans.clear();
     s.Reset(patterns_.size());
-    Evaluator ev(patterns_, words_, text, s);
+    Evaluator ev(patterns_, *words_, text, s);
+    ev.set_word_base(word_base_);
     bool any_fired = false;
     for (int p : s.hits) {
       const uint32_t begin = simple_offsets_[p], end = simple_offsets_[p + 1];
@@ -703,7 +749,7 @@ class CompiledRuleSet final : public RuleSet {
   void FindPatterns(std::string_view text, Scratch* s) const {
     s->NewHits(patterns_.size());
     s->re2_only = false;
-    if (words_.patterns() > 0) {
+    if (word_patterns_ > 0) {
       s->tokens.Reset(text);
       if (!s->tokens.usable()) {
         stats_.slow_texts.fetch_add(1, std::memory_order_relaxed);
@@ -722,7 +768,7 @@ class CompiledRuleSet final : public RuleSet {
       stats_.fallbacks.fetch_add(1, std::memory_order_relaxed);
       for (size_t p = 0; p < patterns_.size(); ++p) {
         if (!patterns_[p].words && !s->IsHit(static_cast<int>(p)) &&
-            patterns_[p].re->Match(text, 0, text.size(), RE2::UNANCHORED, nullptr, 0)) {
+            patterns_[p].Re().Match(text, 0, text.size(), RE2::UNANCHORED, nullptr, 0)) {
           s->AddHit(static_cast<int>(p));
         }
       }
@@ -742,9 +788,23 @@ class CompiledRuleSet final : public RuleSet {
   // The word index's occurrences, grouped by pattern; each pattern that
   // occurs is a hit.
   void FindWordPatterns(Scratch* s) const {
+    // One look at the text for every rule set sharing the index: the
+    // others reuse what the first found in the same bytes.
+    if (s->found_serial != words_->serial() || s->found_generation != s->tokens.generation()) {
+      s->all_occ.clear();
+      s->all_maybe.clear();
+      words_->FindAll(s->tokens, &s->all_occ, &s->all_maybe);
+      s->found_serial = words_->serial();
+      s->found_generation = s->tokens.generation();
+    }
+    // Ours, numbered as patterns_.
+    const int32_t base = word_base_;
+    const uint32_t n = static_cast<uint32_t>(patterns_.size());
     s->occ.clear();
-    s->maybe.clear();
-    words_.FindAll(s->tokens, &s->occ, &s->maybe);
+    for (internal::Occurrence o : s->all_occ) {
+      o.pattern -= base;
+      if (static_cast<uint32_t>(o.pattern) < n) s->occ.push_back(o);
+    }
     if (s->occ_begin.size() < patterns_.size()) {
       s->occ_begin.resize(patterns_.size());
       s->occ_count.resize(patterns_.size());
@@ -774,14 +834,16 @@ class CompiledRuleSet final : public RuleSet {
       }
       s->occ_grouped[s->occ_begin[o.pattern] + n++] = o;
     }
-    for (int32_t p : s->maybe) s->AddHit(p);
+    for (int32_t p : s->all_maybe) {
+      if (static_cast<uint32_t>(p - base) < n) s->AddHit(p - base);
+    }
   }
 
   void MatchEachPattern(std::string_view text, Scratch* s) const {
     s->NewHits(patterns_.size());
     s->re2_only = true;
     for (size_t p = 0; p < patterns_.size(); ++p) {
-      if (patterns_[p].re->Match(text, 0, text.size(), RE2::UNANCHORED, nullptr, 0)) {
+      if (patterns_[p].Re().Match(text, 0, text.size(), RE2::UNANCHORED, nullptr, 0)) {
         s->AddHit(static_cast<int>(p));
       }
     }
@@ -825,8 +887,14 @@ class CompiledRuleSet final : public RuleSet {
   // its weight.
   std::vector<int32_t> rule_label_;
   std::vector<double> rule_weight_;
-  // Patterns of the word-and-phrase shapes (Pattern::words).
-  internal::WordIndex words_;
+  // Patterns of the word-and-phrase shapes (Pattern::words, and word index
+  // filters): pattern p is word_base_ + p in words_, which other rule sets
+  // loaded with this one may share (LoadFiles).
+  std::shared_ptr<internal::WordIndex> words_;
+  int32_t word_base_ = 0;
+  size_t word_patterns_ = 0;
+  // How every pattern's RE2 is compiled.
+  RE2::Options re_options_;
   mutable MatchStats stats_;
 };
 
@@ -840,7 +908,8 @@ std::string CompiledRuleSet::Explain(std::string_view text) const {
   Scratch s;
   MatchEachPattern(text, &s);
   s.Reset(patterns_.size());
-  Evaluator ev(patterns_, words_, text, s);
+  Evaluator ev(patterns_, *words_, text, s);
+  ev.set_word_base(word_base_);
   std::ostringstream o;
   for (size_t i = 0; i < rules_.size(); ++i) {
     const Rule& rule = rules_[i];
@@ -894,7 +963,11 @@ std::string CompiledRuleSet::Explain(std::string_view text) const {
 // message starts with FILE:LINE:COLUMN.
 class Loader {
  public:
-  Loader(std::string_view file, const RuleSetOptions& options) : file_(file), options_(options) {}
+  // `shared`: the word index to add to (not built here); nullptr: the set's
+  // own, built when loaded.
+  Loader(std::string_view file, const RuleSetOptions& options,
+         std::shared_ptr<internal::WordIndex> shared = nullptr)
+      : file_(file), options_(options), shared_(std::move(shared)), own_index_(!shared_) {}
 
   Result<std::shared_ptr<const RuleSet>> Load(std::string_view toml_text) {
     toml::table root;
@@ -905,6 +978,8 @@ class Loader {
     }
     auto set = std::make_shared<CompiledRuleSet>();
     set_ = set.get();
+    set->words_ = own_index_ ? std::make_shared<internal::WordIndex>() : shared_;
+    set->word_base_ = static_cast<int32_t>(set->words_->ids());
     if (root.empty()) return Fail("1:1: empty rule file: expected [meta] and [[rule]] tables");
     EARSHOT_RETURN_IF_ERROR(CheckKeys(root, {"meta", "label", "rule"}, "the top level"));
 
@@ -940,7 +1015,8 @@ class Loader {
           file_ + ": the RE2::Set of " + std::to_string(piece_index_.size()) +
           " patterns does not fit max_mem of " + std::to_string(options_.max_mem) + " bytes");
     }
-    set->words_.Build();
+    set->words_->ReserveIds(static_cast<size_t>(set->word_base_) + set->patterns_.size());
+    if (own_index_) set->words_->Build();
     BuildTriggers();
     return std::shared_ptr<const RuleSet>(std::move(set));
   }
@@ -1002,7 +1078,9 @@ class Loader {
     opts.set_longest_match(false);
     opts.set_log_errors(false);
     re_options_ = opts;
+    set_->re_options_ = opts;
     set_->set_ = std::make_unique<RE2::Set>(opts, RE2::UNANCHORED);
+    checker_ = std::make_unique<RE2::Set>(opts, RE2::UNANCHORED);
     return Status::Ok();
   }
 
@@ -1054,24 +1132,28 @@ class Loader {
                                      std::string(clause) + " pattern (it would match everywhere)");
     }
     if (auto it = pattern_index_.find(text); it != pattern_index_.end()) return it->second;
-    auto re = std::make_unique<RE2>(text, re_options_);
-    if (!re->ok()) {
+    // Parsing is enough to refuse a bad pattern with RE2's message; a
+    // pattern the word index takes is compiled only if ever needed.
+    std::string error;
+    if (checker_->Add(text, &error) < 0) {
       return Status::InvalidArgument(Where(file_, n) + "rule " + Quote(rule_id) + ": bad " +
                                      std::string(clause) + " pattern " + Quote(text) + ": " +
-                                     re->error());
+                                     error);
     }
     const int32_t index = static_cast<int32_t>(set_->patterns_.size());
     std::string why_not;
     using Coverage = internal::WordIndex::Coverage;
-    const Coverage coverage = options_.word_index
-                                  ? set_->words_.Add(index, text, case_sensitive_, &why_not)
-                                  : Coverage::kNone;
+    const Coverage coverage =
+        options_.word_index
+            ? set_->words_->Add(set_->word_base_ + index, text, case_sensitive_, &why_not)
+            : Coverage::kNone;
     if (coverage != Coverage::kNone) {
       // Exact: the index finds its matches. Filter: the index finds texts
       // that may hold it, and RE2 looks (as for a cut pattern).
       const bool exact = coverage == Coverage::kExact;
-      Pattern pattern{text, std::move(re), exact, exact, false};
-      pattern.char_class = exact && set_->words_.IsCharPattern(index);
+      Pattern pattern(text, &set_->re_options_, exact, exact);
+      pattern.char_class = exact && set_->words_->IsCharPattern(set_->word_base_ + index);
+      ++set_->word_patterns_;
       set_->patterns_.push_back(std::move(pattern));
       pattern_index_.emplace(text, index);
       return index;
@@ -1110,7 +1192,13 @@ class Loader {
       set_->conj_pieces_.push_back(static_cast<int32_t>(pieces.size()));
       for (int32_t p : pieces) piece_conj_.emplace_back(p, c);
     }
-    set_->patterns_.push_back({text, std::move(re), split.whole, false, false});
+    Pattern pattern(text, &set_->re_options_, split.whole, false);
+    if (!pattern.Re().ok()) {
+      return Status::InvalidArgument(Where(file_, n) + "rule " + Quote(rule_id) + ": bad " +
+                                     std::string(clause) + " pattern " + Quote(text) + ": " +
+                                     pattern.Re().error());
+    }
+    set_->patterns_.push_back(std::move(pattern));
     pattern_index_.emplace(text, index);
     return index;
   }
@@ -1346,9 +1434,13 @@ class Loader {
 
   std::string file_;
   RuleSetOptions options_;
+  std::shared_ptr<internal::WordIndex> shared_;
+  bool own_index_ = true;
   CompiledRuleSet* set_ = nullptr;
   bool case_sensitive_ = false;
   RE2::Options re_options_;
+  // Parses patterns to check them (never compiled).
+  std::unique_ptr<RE2::Set> checker_;
   std::unordered_map<std::string, int32_t> pattern_index_;
   std::unordered_map<std::string, int32_t> piece_index_;
   std::string piece_error_;
@@ -1364,14 +1456,39 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::LoadText(std::string_view toml_t
   return Loader(file_name, options).Load(toml_text);
 }
 
-Result<std::shared_ptr<const RuleSet>> RuleSet::LoadFile(const std::filesystem::path& file,
-                                                         const RuleSetOptions& options) {
+namespace {
+
+Result<std::string> ReadRuleFile(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) return Status::NotFound(file.string() + ": cannot open rule file");
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) return Status::IoError(file.string() + ": cannot read rule file");
-  return LoadText(text.str(), file.string(), options);
+  return text.str();
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const RuleSet>> RuleSet::LoadFile(const std::filesystem::path& file,
+                                                         const RuleSetOptions& options) {
+  auto text = ReadRuleFile(file);
+  if (!text.ok()) return text.status();
+  return LoadText(*text, file.string(), options);
+}
+
+Result<std::vector<std::shared_ptr<const RuleSet>>> RuleSet::LoadFiles(
+    const std::vector<std::filesystem::path>& files, const RuleSetOptions& options) {
+  auto index = std::make_shared<internal::WordIndex>();
+  std::vector<std::shared_ptr<const RuleSet>> sets;
+  for (const auto& file : files) {
+    auto text = ReadRuleFile(file);
+    if (!text.ok()) return text.status();
+    auto set = Loader(file.string(), options, index).Load(*text);
+    if (!set.ok()) return set.status();
+    sets.push_back(std::move(set).value());
+  }
+  index->Build();
+  return sets;
 }
 
 std::string Explain(const RuleSet& rules, std::string_view text) {

@@ -111,6 +111,13 @@ class RuleSet {
   static Result<std::shared_ptr<const RuleSet>> LoadText(std::string_view toml_text,
                                                          std::string_view file_name,
                                                          const RuleSetOptions& options = {});
+  // Rule files that will read the same texts (one classifier's stages), in
+  // order: the same sets as LoadFile each, but their word-and-phrase
+  // patterns share one word index, so a text is looked at once for all of
+  // them (a set matching the text its thread's previous set matched reuses
+  // what that one found). The first bad file fails the whole call.
+  static Result<std::vector<std::shared_ptr<const RuleSet>>> LoadFiles(
+      const std::vector<std::filesystem::path>& files, const RuleSetOptions& options = {});
   virtual ~RuleSet() = default;
 
   virtual const std::string& stage() const = 0;    // [meta] stage
@@ -131,6 +138,15 @@ class RuleSet {
   virtual void MatchLabels(std::string_view text, std::vector<LabelTotal>* out) const = 0;
 
   virtual const MatchStats& stats() const = 0;
+
+  // How the distinct patterns are found (benchmarks, `earshot rules check`).
+  struct PatternCounts {
+    size_t total = 0;
+    size_t word_index = 0;   // matched by the word index (exact)
+    size_t word_filter = 0;  // the word index finds a word they need; RE2 confirms
+    size_t re2_set = 0;      // in the RE2::Set
+  };
+  virtual PatternCounts pattern_counts() const = 0;
 };
 
 }  // namespace earshot::rules

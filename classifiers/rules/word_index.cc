@@ -28,6 +28,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <tuple>
@@ -1290,6 +1291,7 @@ void TokenizedText::Reset(std::string_view text) {
   }
   copy_.assign(text.data(), text.size());
   text_ = text;
+  ++generation_;
   // Padding: token hashes read whole words (what the padding holds does not
   // matter, HashBytesPadded masks it).
   folded_.resize(text.size() + 8);
@@ -1392,6 +1394,8 @@ struct WordIndex::Impl {
     bool fold;
   };
   std::vector<Filter> filters;
+  int32_t max_id = -1;
+  uint64_t serial = 0;  // set by Build
 
   // A bit per key (by its high bits): most probes for absent keys (word
   // pairs, mostly) stop here, in a few kilobytes, not in the table.
@@ -1829,6 +1833,8 @@ WordIndex& WordIndex::operator=(WordIndex&&) noexcept = default;
 
 WordIndex::Coverage WordIndex::Add(int32_t id, std::string_view pattern, bool case_sensitive,
                                    std::string* why_not) {
+  // Reserved even when not taken: ids are the rule sets' pattern numbers.
+  impl_->max_id = std::max(impl_->max_id, id);
   const bool fold = !case_sensitive;
   Node root;
   Parser parser(pattern, fold);
@@ -1886,6 +1892,8 @@ WordIndex::Coverage WordIndex::Add(int32_t id, std::string_view pattern, bool ca
 
 void WordIndex::Build() {
   Impl& ix = *impl_;
+  static std::atomic<uint64_t> serials{0};
+  ix.serial = ++serials;
   ix.staged.clear();
   // Skip groups.
   std::unordered_map<std::string, int32_t> group_of;
@@ -2193,6 +2201,12 @@ std::string WordIndex::Describe() const {
        std::to_string(ix.begin_other.size() + ix.count_only.size()) + " at the start";
   return d;
 }
+
+size_t WordIndex::ids() const { return static_cast<size_t>(impl_->max_id + 1); }
+void WordIndex::ReserveIds(size_t ids) {
+  impl_->max_id = std::max(impl_->max_id, static_cast<int32_t>(ids) - 1);
+}
+uint64_t WordIndex::serial() const { return impl_->serial; }
 
 size_t WordIndex::patterns() const { return impl_->pattern_count; }
 size_t WordIndex::programs() const { return impl_->programs.size(); }

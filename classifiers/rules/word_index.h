@@ -59,6 +59,8 @@ class TokenizedText {
   bool usable() const { return usable_; }
   // Every byte is ASCII (a character is a byte).
   bool ascii() const { return ascii_; }
+  // Changes whenever Reset reads different bytes.
+  uint64_t generation() const { return generation_; }
 
  private:
   std::string_view text_;
@@ -67,6 +69,7 @@ class TokenizedText {
   std::vector<Token> tokens_;
   bool usable_ = true;
   bool ascii_ = true;
+  uint64_t generation_ = 0;
 };
 
 // A match of one pattern.
@@ -132,6 +135,13 @@ class WordIndex {
   bool IsCharPattern(int32_t id) const;
 
   size_t patterns() const;  // how many were added
+  // One more than the largest id added or reserved (0 when none): where
+  // another rule set sharing the index starts numbering.
+  size_t ids() const;
+  void ReserveIds(size_t ids);
+  // Unique per built index in the process (not reused after destruction):
+  // identifies whose results a cache holds.
+  uint64_t serial() const;
   size_t programs() const;  // word programs they became
   // Sizes of the built index, for benchmarks and tuning.
   std::string Describe() const;
