@@ -95,12 +95,17 @@ class ClassifierImpl final : public Classifier {
     }
 
     // Stages read a copy with each placeholder blanked out, byte for byte,
-    // so spans stay valid for c.text and "[phone]" never reads as a word.
-    std::string masked = c.text;
-    for (const RedactionSpan& r : c.redactions) {
-      std::fill(masked.begin() + r.start, masked.begin() + r.end, ' ');
+    // so spans stay valid for c.text and "[phone]" never reads as a word
+    // (most posts have nothing to blank: they read c.text itself).
+    thread_local std::string masked;
+    std::string_view view = c.text;
+    if (!c.redactions.empty()) {
+      masked = c.text;
+      for (const RedactionSpan& r : c.redactions) {
+        std::fill(masked.begin() + r.start, masked.begin() + r.end, ' ');
+      }
+      view = masked;
     }
-    const std::string_view view = masked;
 
     orgs::Routing routing = router_->Route(view);
     for (orgs::OrgMatch& m : routing.orgs) {
@@ -112,7 +117,11 @@ class ClassifierImpl final : public Classifier {
       c.unrouted.push_back({std::move(u.mention), u.start, u.end, std::move(u.candidates)});
     }
 
-    for (const topics::LabelDecision& d : topic_.Classify(view)) {
+    thread_local std::vector<topics::LabelDecision> held;
+    held.clear();
+    topic_.Classify(view, &held);
+    c.topics.reserve(held.size());
+    for (const topics::LabelDecision& d : held) {
       c.topics.push_back(
           {d.label->name, d.label->category, FromEvidence(d.evidence, topic_.rules().version())});
     }

@@ -622,9 +622,10 @@ class CompiledRuleSet final : public RuleSet {
     }
     s.touched_labels.clear();
     ForEachMatch(text, [&](size_t r, Interval span) {
-      const int32_t l = rule_label_[r];
+      const RuleFacts& facts = facts_[r];
+      const int32_t l = facts.label;
       if (l < 0) return;
-      const double weight = rule_weight_[r];
+      const double weight = facts.weight;
       LabelTotal& t = s.totals[l];
       if (t.matches == 0) {
         s.touched_labels.push_back(l);
@@ -715,7 +716,7 @@ class CompiledRuleSet final : public RuleSet {
         if (k < s.fired_spans.size() && s.fired_spans[k].first == static_cast<int32_t>(r)) {
           fire(r, s.fired_spans[k++].second);
         } else {
-          fire(r, s.first[simple_word_pattern_[r]]);
+          fire(r, s.first[facts_[r].simple_pattern]);
         }
       }
       s.fired[w] = 0;
@@ -875,7 +876,16 @@ class CompiledRuleSet final : public RuleSet {
   // Per rule: its one pattern when the rule is simple and the pattern is in
   // the word index (not a single class), else -1. A dense copy of what the
   // hot loop needs from compiled_ and patterns_.
-  std::vector<int32_t> simple_word_pattern_;
+  // Per rule, densely, what the hot loops read.
+  struct RuleFacts {
+    double weight = 0;
+    int32_t label = -1;  // index in labels_; -1: not declared
+    // Its one pattern when the rule is simple (one `any` pattern, nothing
+    // else) and the pattern is in the word index (not a single class);
+    // else -1.
+    int32_t simple_pattern = -1;
+  };
+  std::vector<RuleFacts> facts_;
   std::vector<uint32_t> simple_offsets_;
   std::vector<int32_t> simple_rules_;
   // Quick rules (QuickRule): quick_of_rule_[r] is rule r's index in
@@ -883,10 +893,7 @@ class CompiledRuleSet final : public RuleSet {
   std::vector<int32_t> quick_of_rule_;
   std::vector<QuickRule> quick_rules_;
   std::vector<int32_t> quick_patterns_;
-  // Per rule, densely: its label's index in labels_ (-1: not declared) and
-  // its weight.
-  std::vector<int32_t> rule_label_;
-  std::vector<double> rule_weight_;
+
   // Patterns of the word-and-phrase shapes (Pattern::words, and word index
   // filters): pattern p is word_base_ + p in words_, which other rule sets
   // loaded with this one may share (LoadFiles).
@@ -1364,14 +1371,15 @@ class Loader {
   void BuildTriggers() {
     for (const Rule& rule : set_->rules_) {
       auto it = set_->label_index_.find(rule.label);
-      set_->rule_label_.push_back(
-          it == set_->label_index_.end() ? -1 : static_cast<int32_t>(it->second));
-      set_->rule_weight_.push_back(rule.weight);
+      CompiledRuleSet::RuleFacts facts;
+      facts.weight = rule.weight;
+      facts.label = it == set_->label_index_.end() ? -1 : static_cast<int32_t>(it->second);
+      set_->facts_.push_back(facts);
     }
     for (const CompiledRule& cr : set_->compiled_) {
       const bool word =
           cr.simple && set_->patterns_[cr.any[0]].words && !set_->patterns_[cr.any[0]].char_class;
-      set_->simple_word_pattern_.push_back(word ? cr.any[0] : -1);
+      set_->facts_[&cr - set_->compiled_.data()].simple_pattern = word ? cr.any[0] : -1;
       auto exact = [&](int32_t p) { return set_->patterns_[p].words; };
       bool quick = !cr.any.empty() && cr.all.empty() && cr.near.empty() &&
                    (cr.negation < 0 || exact(cr.negation));
@@ -1407,8 +1415,8 @@ class Loader {
     std::vector<std::vector<int32_t>> by_pattern(np), simple_by_pattern(np);
     for (size_t r = 0; r < set_->compiled_.size(); ++r) {
       const CompiledRule& cr = set_->compiled_[r];
-      if (set_->simple_word_pattern_[r] >= 0) {
-        simple_by_pattern[set_->simple_word_pattern_[r]].push_back(static_cast<int32_t>(r));
+      if (set_->facts_[r].simple_pattern >= 0) {
+        simple_by_pattern[set_->facts_[r].simple_pattern].push_back(static_cast<int32_t>(r));
       } else if (!cr.any.empty()) {
         for (int32_t p : cr.any) by_pattern[p].push_back(static_cast<int32_t>(r));
       } else if (!cr.all.empty()) {

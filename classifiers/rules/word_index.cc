@@ -48,6 +48,12 @@ constexpr size_t kMaxClassStrings = 16;
 inline bool IsWordByte(unsigned char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
+// Equal bytes, for the short strings words are.
+inline bool Same(const char* a, const char* b, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (a[i] != b[i]) return false;
+  return true;
+}
 inline bool IsWordCp(uint32_t c) { return c < 0x80 && IsWordByte(static_cast<unsigned char>(c)); }
 inline char LowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
@@ -1396,6 +1402,15 @@ struct WordIndex::Impl {
   std::vector<Filter> filters;
   int32_t max_id = -1;
   uint64_t serial = 0;  // set by Build
+  // The same pattern added again (another rule file of a shared index):
+  // matched once, reported under every id. canonical[key] is the first id,
+  // with its coverage; aliases[first id] the others, flattened by Build
+  // into alias_list[alias_begin[id] .. alias_begin[id + 1]).
+  std::unordered_map<std::string, std::pair<int32_t, WordIndex::Coverage>> canonical;
+  std::unordered_map<int32_t, std::vector<int32_t>> aliases;
+  std::unordered_map<int32_t, int32_t> canonical_of;  // alias -> first id
+  std::vector<uint32_t> alias_begin;
+  std::vector<int32_t> alias_list;
 
   // A bit per key (by its high bits): most probes for absent keys (word
   // pairs, mostly) stop here, in a few kilobytes, not in the table.
@@ -1460,7 +1475,7 @@ class Matcher {
           RunEntries(*s, j);
         }
       }
-      if (!ix_.digit_entries.empty()) {
+      if (!ix_.digit_entries.empty() && first >= '0' && first <= '9') {
         bool digits = true;
         for (int32_t k = tok.start; k < tok.end && digits; ++k) digits = f[k] >= '0' && f[k] <= '9';
         if (digits)
@@ -1477,7 +1492,7 @@ class Matcher {
       const WordProgram& prog = ix_.programs[p];
       if (prog.has_lead && !GapOk(prog, prog.lead, 0, n_tokens_ ? toks_[0].start : 0)) continue;
       if (!prog.has_lead && toks_[0].start != 0) continue;
-      out_->push_back({prog.pattern, 0, toks_[need - 1].end});
+      Out(prog.pattern, 0, toks_[need - 1].end);
     }
     for (int32_t p : ix_.begin_other) RunBegin(ix_.programs[p]);
   }
@@ -1498,6 +1513,9 @@ class Matcher {
       if ((f.prefix ? f.word.size() <= len : f.word.size() == len) &&
           std::memcmp(b.data() + tok.start, f.word.data(), f.word.size()) == 0) {
         maybe_->push_back(f.pattern);
+        for (uint32_t k = ix_.alias_begin[f.pattern]; k < ix_.alias_begin[f.pattern + 1]; ++k) {
+          maybe_->push_back(ix_.alias_list[k]);
+        }
       }
       return;
     }
@@ -1505,7 +1523,7 @@ class Matcher {
     const TokenTest& t = prog.tokens[e.element];
     if (!TokenOk(prog, t, toks_[j], e.word)) return;
     if (prog.tokens.size() == 1 && prog.group < 0 && !prog.end && !t.partial) {
-      out_->push_back({prog.pattern, toks_[j].start, toks_[j].end});
+      Out(prog.pattern, toks_[j].start, toks_[j].end);
       return;
     }
     starts_.clear();
@@ -1543,7 +1561,7 @@ class Matcher {
               std::memcmp(b.data() + tok.start, g.words[w].data(), len) != 0) {
             continue;
           }
-          for (int32_t s : starts_) out_->push_back({g.patterns[w], s, tok.end});
+          for (int32_t s : starts_) Out(g.patterns[w], s, tok.end);
         }
       }
       if (!SkipChunk(head, g.skip, tok.start, tok.end, &count)) return;
@@ -1561,7 +1579,7 @@ class Matcher {
       return;
     }
     if (prog.tokens.size() == 2 && prog.group < 0 && !prog.end) {
-      out_->push_back({prog.pattern, toks_[j].start, toks_[j + 1].end});
+      Out(prog.pattern, toks_[j].start, toks_[j + 1].end);
       return;
     }
     starts_.clear();
@@ -1584,7 +1602,7 @@ class Matcher {
       if (n_tokens_ != 0) return;
       const int32_t size = static_cast<int32_t>(t_.text().size());
       if (prog.has_lead ? GapOk(prog, prog.lead, 0, size) : size == 0) {
-        out_->push_back({prog.pattern, 0, size});
+        Out(prog.pattern, 0, size);
       }
       return;
     }
@@ -1606,7 +1624,15 @@ class Matcher {
       ends_.erase(std::unique(ends_.begin(), ends_.end()), ends_.end());
     }
     for (int32_t s : starts_)
-      for (int32_t e : ends_) out_->push_back({prog.pattern, s, e});
+      for (int32_t e : ends_) Out(prog.pattern, s, e);
+  }
+
+  // A match of pattern p, reported under p and the ids it was added again as.
+  void Out(int32_t p, int32_t start, int32_t end) {
+    out_->push_back({p, start, end});
+    for (uint32_t k = ix_.alias_begin[p]; k < ix_.alias_begin[p + 1]; ++k) {
+      out_->push_back({ix_.alias_list[k], start, end});
+    }
   }
 
   // Token j satisfies test t; `word` is the word the index found it by.
@@ -1626,11 +1652,15 @@ class Matcher {
       }
       if (word >= 0) {
         const std::string& w = t.words[word];
-        return w.size() == len && std::memcmp(s, w.data(), len) == 0;
+        return t.hashes[word] == tok.hash && w.size() == len && Same(s, w.data(), len);
       }
       if (t.words.size() <= 8) {
-        for (const std::string& w : t.words)
-          if (w.size() == len && std::memcmp(s, w.data(), len) == 0) return true;
+        for (size_t w = 0; w < t.words.size(); ++w) {
+          if (t.hashes[w] == tok.hash && t.words[w].size() == len &&
+              Same(s, t.words[w].data(), len)) {
+            return true;
+          }
+        }
         return false;
       }
       // Sorted by hash: the token's (folded) hash finds the candidates.
@@ -1836,6 +1866,22 @@ WordIndex::Coverage WordIndex::Add(int32_t id, std::string_view pattern, bool ca
   // Reserved even when not taken: ids are the rule sets' pattern numbers.
   impl_->max_id = std::max(impl_->max_id, id);
   const bool fold = !case_sensitive;
+  std::string key = (fold ? "i:" : "c:") + std::string(pattern);
+  if (auto it = impl_->canonical.find(key); it != impl_->canonical.end()) {
+    if (it->second.second != Coverage::kNone) {
+      impl_->aliases[it->second.first].push_back(id);
+      impl_->canonical_of[id] = it->second.first;
+      ++impl_->pattern_count;
+    }
+    return it->second.second;
+  }
+  const Coverage coverage = AddNew(id, pattern, fold, why_not);
+  impl_->canonical.emplace(std::move(key), std::make_pair(id, coverage));
+  return coverage;
+}
+
+WordIndex::Coverage WordIndex::AddNew(int32_t id, std::string_view pattern, bool fold,
+                                      std::string* why_not) {
   Node root;
   Parser parser(pattern, fold);
   if (!parser.Parse(&root, why_not)) return Coverage::kNone;
@@ -2106,6 +2152,15 @@ void WordIndex::Build() {
   }
   ix.staged.clear();
   ix.staged.shrink_to_fit();
+  ix.alias_begin.assign(static_cast<size_t>(ix.max_id) + 2, 0);
+  for (const auto& [first, others] : ix.aliases) {
+    ix.alias_begin[static_cast<size_t>(first) + 1] = static_cast<uint32_t>(others.size());
+  }
+  for (size_t i = 1; i < ix.alias_begin.size(); ++i) ix.alias_begin[i] += ix.alias_begin[i - 1];
+  ix.alias_list.assign(ix.alias_begin.back(), 0);
+  for (const auto& [first, others] : ix.aliases) {
+    std::copy(others.begin(), others.end(), ix.alias_list.begin() + ix.alias_begin[first]);
+  }
 }
 
 void WordIndex::FindAll(const TokenizedText& text, std::vector<Occurrence>* out,
@@ -2113,11 +2168,16 @@ void WordIndex::FindAll(const TokenizedText& text, std::vector<Occurrence>* out,
   Matcher(*impl_, text, out, maybe).Run();
   for (const auto& c : impl_->char_patterns) {
     int32_t start, end;
-    if (NextCharMatch(c.id, text, 0, &start, &end)) out->push_back({c.id, start, end});
+    if (!NextCharMatch(c.id, text, 0, &start, &end)) continue;
+    out->push_back({c.id, start, end});
+    for (uint32_t k = impl_->alias_begin[c.id]; k < impl_->alias_begin[c.id + 1]; ++k) {
+      out->push_back({impl_->alias_list[k], start, end});
+    }
   }
 }
 
 bool WordIndex::IsCharPattern(int32_t id) const {
+  if (auto it = impl_->canonical_of.find(id); it != impl_->canonical_of.end()) id = it->second;
   for (const auto& c : impl_->char_patterns)
     if (c.id == id) return true;
   return false;
@@ -2125,6 +2185,7 @@ bool WordIndex::IsCharPattern(int32_t id) const {
 
 bool WordIndex::NextCharMatch(int32_t id, const TokenizedText& text, int32_t from, int32_t* start,
                               int32_t* end) const {
+  if (auto it = impl_->canonical_of.find(id); it != impl_->canonical_of.end()) id = it->second;
   const Impl::CharPattern* pattern = nullptr;
   for (const auto& c : impl_->char_patterns)
     if (c.id == id) pattern = &c;

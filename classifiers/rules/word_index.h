@@ -149,6 +149,7 @@ class WordIndex {
   struct Impl;  // defined in word_index.cc
 
  private:
+  Coverage AddNew(int32_t id, std::string_view pattern, bool fold, std::string* why_not);
   std::unique_ptr<Impl> impl_;
 };
 

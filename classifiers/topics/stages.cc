@@ -86,6 +86,10 @@ std::vector<LabelDecision> TopicStage::Classify(std::string_view text) const {
   return out;
 }
 
+void TopicStage::Classify(std::string_view text, std::vector<LabelDecision>* out) const {
+  scorer_.Score(text, out);
+}
+
 std::string_view SentimentName(Sentiment sentiment) {
   switch (sentiment) {
     case Sentiment::kNeutral:
