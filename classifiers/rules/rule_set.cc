@@ -25,6 +25,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <tuple>
 #include <unordered_map>
 
 #include "classifiers/rules/lint.h"
@@ -190,10 +191,10 @@ struct Scratch {
   std::vector<int32_t> all_maybe;
   uint64_t found_serial = 0;
   uint64_t found_generation = 0;
-  // Rules that hold, as bits (cleared as read); the spans of those that are
-  // not simple, in rule order.
+  // Rules that hold, as bits (cleared as read), and their spans (valid for
+  // the rules whose bit is set).
   std::vector<uint64_t> fired;
-  std::vector<std::pair<int32_t, Interval>> fired_spans;
+  std::vector<Interval> rule_span;
   // MatchLabels: per label index, valid while in touched_labels.
   std::vector<LabelTotal> totals;
   std::vector<double> best_weight;
@@ -664,25 +665,38 @@ class CompiledRuleSet final : public RuleSet {
     const size_t words = (rules_.size() + 63) / 64;
     s.NewCandidates(rules_.size());
     if (s.fired.size() < words) s.fired.resize(words, 0);
-    s.fired_spans.clear();
+    if (s.rule_span.size() < rules_.size()) s.rule_span.resize(rules_.size());
     s.Reset(patterns_.size());
     Evaluator ev(patterns_, *words_, text, s);
     ev.set_word_base(word_base_);
     bool any_fired = false;
+    auto fired = [&](size_t r, Interval span) {
+      s.fired[r >> 6] |= uint64_t{1} << (r & 63);
+      s.rule_span[r] = span;
+      any_fired = true;
+    };
     for (int p : s.hits) {
-      const uint32_t begin = simple_offsets_[p], end = simple_offsets_[p + 1];
-      if (begin != end) {
-        if (s.re2_only) {
-          for (uint32_t k = begin; k < end; ++k) s.AddCandidate(simple_rules_[k]);
-        } else {
-          // Simple rules hold at their pattern's first match: all of them
-          // fire, no rule need be looked at.
-          if (s.first[p].end < 0) ev.MatchAt(p, 0, &s.first[p]);
-          for (uint32_t k = begin; k < end; ++k) {
-            const int32_t r = simple_rules_[k];
-            s.fired[static_cast<size_t>(r) >> 6] |= uint64_t{1} << (r & 63);
+      const uint32_t begin = group_offsets_[p], end = group_offsets_[p + 1];
+      if (begin != end && s.re2_only) {
+        for (uint32_t g = begin; g < end; ++g) {
+          for (uint32_t k = groups_[g].rules_begin; k < groups_[g].rules_end; ++k) {
+            s.AddCandidate(group_rules_[k]);
           }
-          any_fired = true;
+        }
+      } else if (begin != end) {
+        // Grouped rules hold at their pattern's first match not cancelled
+        // by their negation: decided once per group, no rule looked at.
+        if (s.first[p].end < 0) ev.MatchAt(p, 0, &s.first[p]);
+        for (uint32_t g = begin; g < end; ++g) {
+          const RuleGroup& group = groups_[g];
+          Interval span = s.first[p];
+          if (group.negation >= 0 && s.IsHit(group.negation) &&
+              ev.Negated(span, group.negation, group.within_words) &&
+              !ev.FirstAccepted(p, group.negation, group.within_words, true, &span)) {
+            continue;
+          }
+          for (uint32_t k = group.rules_begin; k < group.rules_end; ++k)
+            fired(group_rules_[k], span);
         }
       }
       for (uint32_t k = trigger_offsets_[p]; k < trigger_offsets_[p + 1]; ++k) {
@@ -698,26 +712,18 @@ class CompiledRuleSet final : public RuleSet {
           const int32_t q = quick_of_rule_[r];
           if (q >= 0 && !s.re2_only ? Quick(quick_rules_[q], s, ev, &span)
                                     : ev.Evaluate(compiled_[r], &span)) {
-            s.fired[w] |= uint64_t{1} << (r & 63);
-            s.fired_spans.push_back({static_cast<int32_t>(r), span});
-            any_fired = true;
+            fired(r, span);
           }
         }
         s.candidates[w] = 0;
       }
     }
     if (!any_fired) return;
-    // Report in file order: bit order. A rule not in fired_spans (also in
-    // rule order) is simple.
-    size_t k = 0;
+    // Report in file order: bit order.
     for (size_t w = 0; w < words; ++w) {
       for (uint64_t bits = s.fired[w]; bits != 0; bits &= bits - 1) {
         const size_t r = w * 64 + static_cast<size_t>(__builtin_ctzll(bits));
-        if (k < s.fired_spans.size() && s.fired_spans[k].first == static_cast<int32_t>(r)) {
-          fire(r, s.fired_spans[k++].second);
-        } else {
-          fire(r, s.first[facts_[r].simple_pattern]);
-        }
+        fire(r, s.rule_span[r]);
       }
       s.fired[w] = 0;
     }
@@ -869,25 +875,33 @@ class CompiledRuleSet final : public RuleSet {
   // Pattern p triggers rules trigger_rules_[trigger_offsets_[p] ..
   // trigger_offsets_[p + 1]): a rule is triggered by its `any` patterns, or
   // failing those its first `all` pattern, or its first near clause's `a`.
-  // Simple word rules are not triggered but listed apart, by their pattern:
-  // simple_rules_[simple_offsets_[p] .. simple_offsets_[p + 1]).
+  // Grouped rules (below) are not triggered.
   std::vector<uint32_t> trigger_offsets_;
   std::vector<int32_t> trigger_rules_;
   // Per rule: its one pattern when the rule is simple and the pattern is in
   // the word index (not a single class), else -1. A dense copy of what the
   // hot loop needs from compiled_ and patterns_.
-  // Per rule, densely, what the hot loops read.
+  // Per rule, densely, what the hot loop reads.
   struct RuleFacts {
     double weight = 0;
     int32_t label = -1;  // index in labels_; -1: not declared
-    // Its one pattern when the rule is simple (one `any` pattern, nothing
-    // else) and the pattern is in the word index (not a single class);
-    // else -1.
-    int32_t simple_pattern = -1;
   };
   std::vector<RuleFacts> facts_;
-  std::vector<uint32_t> simple_offsets_;
-  std::vector<int32_t> simple_rules_;
+  // Grouped rules: one `any` pattern found by the word index (not a single
+  // class), perhaps an unless_preceded one too, and no other clause. Those
+  // of one pattern, negation and window hold together, at one span (most
+  // rules of the learned files). Pattern p's groups are
+  // groups_[group_offsets_[p] .. group_offsets_[p + 1]), their rules
+  // group_rules_[rules_begin .. rules_end), in file order.
+  struct RuleGroup {
+    int32_t negation = -1;
+    int32_t within_words = 0;
+    uint32_t rules_begin = 0;
+    uint32_t rules_end = 0;
+  };
+  std::vector<uint32_t> group_offsets_;
+  std::vector<RuleGroup> groups_;
+  std::vector<int32_t> group_rules_;
   // Quick rules (QuickRule): quick_of_rule_[r] is rule r's index in
   // quick_rules_, or -1.
   std::vector<int32_t> quick_of_rule_;
@@ -1376,10 +1390,35 @@ class Loader {
       facts.label = it == set_->label_index_.end() ? -1 : static_cast<int32_t>(it->second);
       set_->facts_.push_back(facts);
     }
+    // (pattern, negation, window) -> its rules, in file order.
+    std::map<std::tuple<int32_t, int32_t, int32_t>, std::vector<int32_t>> grouped;
+    std::vector<bool> in_group(set_->compiled_.size(), false);
+    for (size_t r = 0; r < set_->compiled_.size(); ++r) {
+      const CompiledRule& cr = set_->compiled_[r];
+      const auto& patterns = set_->patterns_;
+      if (cr.any.size() == 1 && cr.all.empty() && cr.none.empty() && cr.near.empty() &&
+          patterns[cr.any[0]].words && !patterns[cr.any[0]].char_class &&
+          (cr.negation < 0 || patterns[cr.negation].words)) {
+        grouped[{cr.any[0], cr.negation, cr.negation < 0 ? 0 : cr.within_words}].push_back(
+            static_cast<int32_t>(r));
+        in_group[r] = true;
+      }
+    }
+    set_->group_offsets_.assign(set_->patterns_.size() + 1, 0);
+    for (const auto& [key, rules] : grouped) ++set_->group_offsets_[std::get<0>(key) + 1];
+    for (size_t p = 0; p < set_->patterns_.size(); ++p) {
+      set_->group_offsets_[p + 1] += set_->group_offsets_[p];
+    }
+    for (const auto& [key, rules] : grouped) {  // in pattern order
+      CompiledRuleSet::RuleGroup g;
+      g.negation = std::get<1>(key);
+      g.within_words = std::get<2>(key);
+      g.rules_begin = static_cast<uint32_t>(set_->group_rules_.size());
+      set_->group_rules_.insert(set_->group_rules_.end(), rules.begin(), rules.end());
+      g.rules_end = static_cast<uint32_t>(set_->group_rules_.size());
+      set_->groups_.push_back(g);
+    }
     for (const CompiledRule& cr : set_->compiled_) {
-      const bool word =
-          cr.simple && set_->patterns_[cr.any[0]].words && !set_->patterns_[cr.any[0]].char_class;
-      set_->facts_[&cr - set_->compiled_.data()].simple_pattern = word ? cr.any[0] : -1;
       auto exact = [&](int32_t p) { return set_->patterns_[p].words; };
       bool quick = !cr.any.empty() && cr.all.empty() && cr.near.empty() &&
                    (cr.negation < 0 || exact(cr.negation));
@@ -1412,11 +1451,11 @@ class Loader {
     for (const auto& [piece, conj] : piece_conj_) set_->piece_conj_.push_back(conj);
 
     const size_t np = set_->patterns_.size();
-    std::vector<std::vector<int32_t>> by_pattern(np), simple_by_pattern(np);
+    std::vector<std::vector<int32_t>> by_pattern(np);
     for (size_t r = 0; r < set_->compiled_.size(); ++r) {
       const CompiledRule& cr = set_->compiled_[r];
-      if (set_->facts_[r].simple_pattern >= 0) {
-        simple_by_pattern[set_->facts_[r].simple_pattern].push_back(static_cast<int32_t>(r));
+      if (in_group[r]) {
+        continue;
       } else if (!cr.any.empty()) {
         for (int32_t p : cr.any) by_pattern[p].push_back(static_cast<int32_t>(r));
       } else if (!cr.all.empty()) {
@@ -1426,17 +1465,12 @@ class Loader {
       }
     }
     set_->trigger_offsets_.assign(np + 1, 0);
-    set_->simple_offsets_.assign(np + 1, 0);
     for (size_t p = 0; p < np; ++p) {
       auto& rules = by_pattern[p];
       rules.erase(std::unique(rules.begin(), rules.end()), rules.end());
       set_->trigger_offsets_[p + 1] =
           set_->trigger_offsets_[p] + static_cast<uint32_t>(rules.size());
       set_->trigger_rules_.insert(set_->trigger_rules_.end(), rules.begin(), rules.end());
-      const auto& simple = simple_by_pattern[p];
-      set_->simple_offsets_[p + 1] =
-          set_->simple_offsets_[p] + static_cast<uint32_t>(simple.size());
-      set_->simple_rules_.insert(set_->simple_rules_.end(), simple.begin(), simple.end());
     }
   }
 
