@@ -195,6 +195,11 @@ struct Scratch {
   // the rules whose bit is set).
   std::vector<uint64_t> fired;
   std::vector<Interval> rule_span;
+  // Per distinct clause set (CompiledRuleSet::clauses_of_rule_), whether it
+  // holds for this text and where: valid when decided_stamp == stamp.
+  std::vector<uint32_t> decided_stamp;
+  std::vector<char> decided_holds;
+  std::vector<Interval> decided;
   // MatchLabels: per label index, valid while in touched_labels.
   std::vector<LabelTotal> totals;
   std::vector<double> best_weight;
@@ -217,6 +222,7 @@ struct Scratch {
     if (++stamp == 0) {
       std::fill(hit_stamp.begin(), hit_stamp.end(), 0);
       std::fill(conj_stamp.begin(), conj_stamp.end(), 0);
+      std::fill(decided_stamp.begin(), decided_stamp.end(), 0);
       stamp = 1;
     }
   }
@@ -666,6 +672,11 @@ class CompiledRuleSet final : public RuleSet {
     s.NewCandidates(rules_.size());
     if (s.fired.size() < words) s.fired.resize(words, 0);
     if (s.rule_span.size() < rules_.size()) s.rule_span.resize(rules_.size());
+    if (s.decided_stamp.size() < clause_sets_) {
+      s.decided_stamp.resize(clause_sets_, 0);
+      s.decided_holds.resize(clause_sets_);
+      s.decided.resize(clause_sets_);
+    }
     s.Reset(patterns_.size());
     Evaluator ev(patterns_, *words_, text, s);
     ev.set_word_base(word_base_);
@@ -708,12 +719,17 @@ class CompiledRuleSet final : public RuleSet {
       for (size_t w = 0; w < words; ++w) {
         for (uint64_t bits = s.candidates[w]; bits != 0; bits &= bits - 1) {
           const size_t r = w * 64 + static_cast<size_t>(__builtin_ctzll(bits));
-          Interval span;
-          const int32_t q = quick_of_rule_[r];
-          if (q >= 0 && !s.re2_only ? Quick(quick_rules_[q], s, ev, &span)
-                                    : ev.Evaluate(compiled_[r], &span)) {
-            fired(r, span);
+          // Rules with the same clauses (a hand rule copied to several
+          // labels) are decided once per text.
+          const uint32_t d = clauses_of_rule_[r];
+          if (s.decided_stamp[d] != s.stamp) {
+            s.decided_stamp[d] = s.stamp;
+            const int32_t q = quick_of_rule_[r];
+            s.decided_holds[d] = q >= 0 && !s.re2_only
+                                     ? Quick(quick_rules_[q], s, ev, &s.decided[d])
+                                     : ev.Evaluate(compiled_[r], &s.decided[d]);
           }
+          if (s.decided_holds[d]) fired(r, s.decided[d]);
         }
         s.candidates[w] = 0;
       }
@@ -902,6 +918,10 @@ class CompiledRuleSet final : public RuleSet {
   std::vector<uint32_t> group_offsets_;
   std::vector<RuleGroup> groups_;
   std::vector<int32_t> group_rules_;
+  // Rules whose clauses are the same (any, all, none, near, negation and
+  // window) share an index here: they hold or not together.
+  std::vector<uint32_t> clauses_of_rule_;
+  size_t clause_sets_ = 0;
   // Quick rules (QuickRule): quick_of_rule_[r] is rule r's index in
   // quick_rules_, or -1.
   std::vector<int32_t> quick_of_rule_;
@@ -1389,6 +1409,22 @@ class Loader {
       facts.weight = rule.weight;
       facts.label = it == set_->label_index_.end() ? -1 : static_cast<int32_t>(it->second);
       set_->facts_.push_back(facts);
+    }
+    {
+      std::map<std::vector<int32_t>, uint32_t> ids;
+      for (const CompiledRule& cr : set_->compiled_) {
+        std::vector<int32_t> key;
+        for (const auto* list : {&cr.any, &cr.all, &cr.none}) {
+          key.push_back(static_cast<int32_t>(list->size()));
+          key.insert(key.end(), list->begin(), list->end());
+        }
+        key.push_back(static_cast<int32_t>(cr.near.size()));
+        for (const NearRef& n : cr.near) key.insert(key.end(), {n.a, n.b, n.within});
+        key.insert(key.end(), {cr.negation, cr.negation < 0 ? 0 : cr.within_words});
+        auto [it, fresh] = ids.emplace(std::move(key), static_cast<uint32_t>(ids.size()));
+        set_->clauses_of_rule_.push_back(it->second);
+      }
+      set_->clause_sets_ = ids.size();
     }
     // (pattern, negation, window) -> its rules, in file order.
     std::map<std::tuple<int32_t, int32_t, int32_t>, std::vector<int32_t>> grouped;

@@ -1342,6 +1342,10 @@ void TokenizedText::Reset(std::string_view text) {
 
 namespace {
 
+// Entry::element of a one-word program: Entry::program indexes
+// Impl::unigrams.
+constexpr int16_t kUnigram = -2;
+
 struct Entry {
   int32_t program;  // or, for a filter, the index in Impl::filters
   int16_t element;  // the program's token found (the first of a pair); -1: a filter
@@ -1400,6 +1404,13 @@ struct WordIndex::Impl {
     bool fold;
   };
   std::vector<Filter> filters;
+  // Programs of one whole word (Entry::element == kUnigram): most patterns.
+  struct Unigram {
+    int32_t pattern;
+    bool fold;
+    std::string word;
+  };
+  std::vector<Unigram> unigrams;
   int32_t max_id = -1;
   uint64_t serial = 0;  // set by Build
   // The same pattern added again (another rule file of a shared index):
@@ -1501,11 +1512,22 @@ class Matcher {
   std::string_view Bytes(const WordProgram& p) const { return p.fold ? t_.folded() : t_.text(); }
 
   void RunEntries(const Slot& s, int32_t j) {
-    for (uint32_t k = s.begin; k < s.begin + s.count; ++k) RunEntry(ix_.entries[k], j);
+    const Token& tok = toks_[j];
+    const size_t len = static_cast<size_t>(tok.end - tok.start);
+    for (uint32_t k = s.begin; k < s.begin + s.count; ++k) {
+      const Entry& e = ix_.entries[k];
+      if (e.element == kUnigram) {
+        const WordIndex::Impl::Unigram& u = ix_.unigrams[e.program];
+        const char* b = (u.fold ? t_.folded() : t_.text()).data() + tok.start;
+        if (u.word.size() == len && Same(b, u.word.data(), len)) Out(u.pattern, tok.start, tok.end);
+        continue;
+      }
+      RunEntry(e, j);
+    }
   }
 
   void RunEntry(const Entry& e, int32_t j) {
-    if (e.element < 0) {
+    if (e.element == -1) {  // a filter
       const WordIndex::Impl::Filter& f = ix_.filters[e.program];
       const std::string_view b = f.fold ? t_.folded() : t_.text();
       const Token& tok = toks_[j];
@@ -2077,7 +2099,12 @@ void WordIndex::Build() {
       for (size_t w = 0; w < t.words.size(); ++w) {
         std::string f = t.words[w];
         for (char& c : f) c = LowerAscii(c);
-        const Entry e{pn, static_cast<int16_t>(best), static_cast<int16_t>(w), -1};
+        Entry e{pn, static_cast<int16_t>(best), static_cast<int16_t>(w), -1};
+        if (p.tokens.size() == 1 && p.group < 0 && !p.end && !t.partial) {
+          // One whole word: checked without the program (Matcher::Run).
+          e = Entry{static_cast<int32_t>(ix.unigrams.size()), kUnigram, -1, -1};
+          ix.unigrams.push_back({p.pattern, p.fold, t.words[w]});
+        }
         if (t.partial) {
           const size_t l = std::min(f.size(), kAffixKey);
           ix.staged.emplace_back(Key(HashBytes(f.data(), l), kPrefixKey), e);
