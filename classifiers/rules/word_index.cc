@@ -126,6 +126,9 @@ inline uint64_t PairHash(uint64_t first, uint64_t second) {
 // A program is found by a pair of adjacent words when its two word sets
 // make at most this many pairs.
 constexpr size_t kMaxPairs = 256;
+// Stands for "a run of digits" in pair keys (any value no word hashes to
+// will do: pairs are verified).
+constexpr uint64_t kDigitsHash = 0x5bd1e9955bd1e995ULL;
 // Prefix and suffix anchors are keyed by at most this many of their first
 // (last) characters, so a text token needs one probe per key length in use
 // (usually just this one), not one per prefix length.
@@ -1247,6 +1250,12 @@ void MergePrograms(std::vector<WordProgram>* progs) {
                progs->end());
 }
 
+// A token test that is any run of digits (\d+, \d{2,4}, ...).
+bool DigitRun(const TokenTest& t) {
+  return t.kind == TokenTest::Kind::kShape && t.prefix.empty() && t.suffix.empty() && t.min >= 1 &&
+         IsSubset(t.middle, DigitClass());
+}
+
 bool IsStopWord(std::string_view w) {
   static const char* const kStop[] = {
       "a",     "an",    "and",  "are", "as",   "at",   "be",    "been", "but",  "by",
@@ -1465,9 +1474,13 @@ class Matcher {
       const Token& tok = toks_[j];
       if (const Slot* s = ix_.Find(Key(tok.hash, kExactKey))) RunEntries(*s, j);
       if (ix_.has_pairs && j + 1 < n_tokens_) {
-        if (const Slot* s = ix_.Find(Key(PairHash(tok.hash, toks_[j + 1].hash), kPairKey))) {
-          for (uint32_t k = s->begin; k < s->begin + s->count; ++k) RunPair(ix_.entries[k], j);
-        }
+        const uint64_t h2 = toks_[j + 1].hash;
+        RunPairs(PairHash(tok.hash, h2), j);
+        // A number on either side also stands for "any digits".
+        const bool d1 = AllDigits(tok), d2 = AllDigits(toks_[j + 1]);
+        if (d1) RunPairs(PairHash(kDigitsHash, h2), j);
+        if (d2) RunPairs(PairHash(tok.hash, kDigitsHash), j);
+        if (d1 && d2) RunPairs(PairHash(kDigitsHash, kDigitsHash), j);
       }
       const int32_t len = tok.end - tok.start;
       const char* f = t_.folded().data();
@@ -1592,6 +1605,20 @@ class Matcher {
   }
 
   // Tokens element and element + 1 of the program on text tokens j, j + 1.
+  void RunPairs(uint64_t pair_hash, int32_t j) {
+    if (const Slot* s = ix_.Find(Key(pair_hash, kPairKey))) {
+      for (uint32_t k = s->begin; k < s->begin + s->count; ++k) RunPair(ix_.entries[k], j);
+    }
+  }
+
+  bool AllDigits(const Token& tok) const {
+    const char* f = t_.folded().data();
+    if (f[tok.start] < '0' || f[tok.start] > '9') return false;
+    for (int32_t k = tok.start + 1; k < tok.end; ++k)
+      if (f[k] < '0' || f[k] > '9') return false;
+    return true;
+  }
+
   void RunPair(const Entry& e, int32_t j) {
     const WordProgram& prog = ix_.programs[e.program];
     const int32_t k = e.element;
@@ -2062,13 +2089,20 @@ void WordIndex::Build() {
     }
     // Best: two adjacent words (one probe per pair of text tokens finds
     // exactly the programs with that pair); else the most specific word.
+    // A side of a pair is a set of whole words, or any run of digits
+    // (`\d+`: the numbers n-grams generalise to).
+    auto pair_side = [](const TokenTest& t) {
+      return (t.kind == TokenTest::Kind::kWords && !t.partial) || DigitRun(t);
+    };
+    auto side_size = [](const TokenTest& t) {
+      return t.kind == TokenTest::Kind::kWords ? t.words.size() : size_t{1};
+    };
     int best_pair = -1, best_pair_score = -1;
     for (size_t k = 0; k + 1 < p.tokens.size(); ++k) {
       const TokenTest& a = p.tokens[k];
       const TokenTest& b = p.tokens[k + 1];
-      if (a.kind != TokenTest::Kind::kWords || b.kind != TokenTest::Kind::kWords || a.partial ||
-          b.partial || p.gaps[k].kind == GapTest::Kind::kSkip ||
-          a.words.size() * b.words.size() > kMaxPairs) {
+      if (!pair_side(a) || !pair_side(b) || p.gaps[k].kind == GapTest::Kind::kSkip ||
+          side_size(a) * side_size(b) > kMaxPairs) {
         continue;
       }
       const int s = std::min(AnchorScore(a), AnchorScore(b));
@@ -2078,11 +2112,16 @@ void WordIndex::Build() {
       p.anchor = best_pair;
       const TokenTest& a = p.tokens[best_pair];
       const TokenTest& b = p.tokens[best_pair + 1];
-      for (size_t w = 0; w < a.words.size(); ++w) {
-        for (size_t v = 0; v < b.words.size(); ++v) {
-          ix.staged.emplace_back(Key(PairHash(a.hashes[w], b.hashes[v]), kPairKey),
-                                 Entry{pn, static_cast<int16_t>(best_pair), static_cast<int16_t>(w),
-                                       static_cast<int16_t>(v)});
+      auto hashes = [](const TokenTest& t) {
+        return t.kind == TokenTest::Kind::kWords ? t.hashes : std::vector<uint64_t>{kDigitsHash};
+      };
+      const std::vector<uint64_t> ha = hashes(a), hb = hashes(b);
+      for (size_t w = 0; w < ha.size(); ++w) {
+        for (size_t v = 0; v < hb.size(); ++v) {
+          const int16_t wa = a.kind == TokenTest::Kind::kWords ? static_cast<int16_t>(w) : -1;
+          const int16_t wb = b.kind == TokenTest::Kind::kWords ? static_cast<int16_t>(v) : -1;
+          ix.staged.emplace_back(Key(PairHash(ha[w], hb[v]), kPairKey),
+                                 Entry{pn, static_cast<int16_t>(best_pair), wa, wb});
         }
       }
       ix.has_pairs = true;
