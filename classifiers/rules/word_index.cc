@@ -126,6 +126,8 @@ inline uint64_t PairHash(uint64_t first, uint64_t second) {
 // A program is found by a pair of adjacent words when its two word sets
 // make at most this many pairs.
 constexpr size_t kMaxPairs = 256;
+// The longest `.{m,n}`-like skip the word index takes, in characters.
+constexpr int32_t kMaxSkip = 250;
 // Stands for "a run of digits" in pair keys (any value no word hashes to
 // will do: pairs are verified).
 constexpr uint64_t kDigitsHash = 0x5bd1e9955bd1e995ULL;
@@ -1135,6 +1137,9 @@ int ToProgram(const Seq& seq, const std::vector<CharSet>& classes, bool fold, Wo
       if (!b_after[i - 1]) return fail("a skip after a word without \\b");
       GapTest g;
       skip_test(plain[i], &g);
+      // Matching scans the skip from each anchor: bounded, or a long text
+      // would be read once per anchor (RE2 reads it once).
+      if (g.max == kUnbounded || g.max > kMaxSkip) return fail("a skip longer than kMaxSkip");
       ++i;
       if (i >= plain.size() || plain[i].kind != kToken || !b_before[i]) {
         return fail("a skip not followed by \\b and a word");

@@ -933,6 +933,10 @@ TEST_CASE("The word index gives RE2's matches on generated patterns and texts", 
   CHECK(counts.re2_set > 0);  // the generator also writes patterns outside the subset
   std::vector<std::string> texts;
   for (int i = 0; i < 1500; ++i) texts.push_back(gen.Text());
+  // And a long one: many anchors, matches far apart.
+  std::string long_text;
+  for (int i = 0; i < 400; ++i) long_text += gen.Text() + (i % 7 ? " " : "\n");
+  texts.push_back(long_text);
   CHECK(CheckSameAnswers(*fast, *reference, texts) > 3000);
   CHECK(fast->stats().slow_texts.load() == 0);
 }
