@@ -1627,8 +1627,10 @@ class Matcher {
   void RunPair(const Entry& e, int32_t j) {
     const WordProgram& prog = ix_.programs[e.program];
     const int32_t k = e.element;
-    if (!TokenOk(prog, prog.tokens[k], toks_[j], e.word) ||
-        !TokenOk(prog, prog.tokens[k + 1], toks_[j + 1], e.word2) ||
+    if (!(e.word >= 0 ? WordOk(prog, prog.tokens[k], toks_[j], e.word)
+                      : TokenOk(prog, prog.tokens[k], toks_[j], -1)) ||
+        !(e.word2 >= 0 ? WordOk(prog, prog.tokens[k + 1], toks_[j + 1], e.word2)
+                       : TokenOk(prog, prog.tokens[k + 1], toks_[j + 1], -1)) ||
         !GapOk(prog, prog.gaps[k], toks_[j].end, toks_[j + 1].start)) {
       return;
     }
@@ -1738,7 +1740,19 @@ class Matcher {
   }
 
   // The characters [from, to) satisfy gap g (kExact or kClass).
+  // TokenOk for a whole-word test and the word the index found it by.
+  bool WordOk(const WordProgram& prog, const TokenTest& t, const Token& tok, int word) const {
+    const std::string& w = t.words[word];
+    const size_t len = static_cast<size_t>(tok.end - tok.start);
+    return t.hashes[word] == tok.hash && w.size() == len &&
+           Same(Bytes(prog).data() + tok.start, w.data(), len);
+  }
+
   bool GapOk(const WordProgram& prog, const GapTest& g, int32_t from, int32_t to) const {
+    if (g.any_non_word && t_.ascii()) {
+      // Between tokens every character is a non-word one, and one byte.
+      return to - from >= g.min && (g.max == kUnbounded || to - from <= g.max);
+    }
     const std::string_view b = Bytes(prog);
     if (g.kind == GapTest::Kind::kExact) {
       const size_t len = static_cast<size_t>(to - from);
