@@ -120,6 +120,7 @@ struct Pattern {
         exact(o.exact),
         words(o.words),
         char_class(o.char_class),
+        in_set(o.in_set),
         re_(o.re_.exchange(nullptr)) {}
   Pattern& operator=(Pattern&&) = delete;
   ~Pattern() { delete re_.load(); }
@@ -147,6 +148,9 @@ struct Pattern {
   // A single character class (such as \S): the word index finds its first
   // match, the others are scanned for on demand.
   bool char_class = false;
+  // Its pieces are in the RE2::Set (neither found nor filtered by the word
+  // index).
+  bool in_set = false;
 
  private:
   mutable std::atomic<RE2*> re_{nullptr};
@@ -657,6 +661,12 @@ class CompiledRuleSet final : public RuleSet {
   }
 
   std::string Explain(std::string_view text) const;
+
+  bool InRe2Set(std::string_view pattern) const {
+    for (const Pattern& p : patterns_)
+      if (p.text == pattern) return p.in_set;
+    return false;
+  }
 
  private:
   friend class Loader;
@@ -1234,6 +1244,7 @@ class Loader {
       for (int32_t p : pieces) piece_conj_.emplace_back(p, c);
     }
     Pattern pattern(text, &set_->re_options_, split.whole, false);
+    pattern.in_set = true;
     if (!pattern.Re().ok()) {
       return Status::InvalidArgument(Where(file_, n) + "rule " + Quote(rule_id) + ": bad " +
                                      std::string(clause) + " pattern " + Quote(text) + ": " +
@@ -1568,6 +1579,13 @@ Result<std::vector<std::shared_ptr<const RuleSet>>> RuleSet::LoadFiles(
   index->Build();
   return sets;
 }
+
+namespace internal {
+bool InRe2Set(const RuleSet& rules, std::string_view pattern) {
+  const auto* compiled = dynamic_cast<const CompiledRuleSet*>(&rules);
+  return compiled && compiled->InRe2Set(pattern);
+}
+}  // namespace internal
 
 std::string Explain(const RuleSet& rules, std::string_view text) {
   const auto* compiled = dynamic_cast<const CompiledRuleSet*>(&rules);

@@ -735,6 +735,29 @@ any = ['\bcar park\b', '(not.{0,30}park)']
   CHECK(no_sample.findings.size() == 3);  // the pattern checks only
 }
 
+TEST_CASE("Lint reports a gap only where it costs every text: in the RE2::Set", "[rules]") {
+  // The same grouped gap: the word index takes the first (words fenced by
+  // \b), the second can start inside a word and stays in the set.
+  auto set = Load(WithMeta(R"(
+[[rule]]
+id = "indexed"
+label = "x"
+any = ['(\bnot\b.{0,30}\bpark\b)']
+
+[[rule]]
+id = "in-set"
+label = "x"
+any = ['(not.{0,30}park)']
+)"));
+  std::vector<std::string> got;
+  for (const LintFinding& f : Lint(*set, {}).findings) {
+    got.push_back(f.rule_id + " " + std::string(LintKindName(f.kind)));
+  }
+  CHECK(got == Ids{"in-set slow-gap"});
+  CHECK(set->pattern_counts().word_index == 1);
+  CHECK(set->pattern_counts().re2_set == 1);
+}
+
 TEST_CASE("Explain shows each clause's matches and negations", "[rules]") {
   auto set = Load(WithMeta(R"(
 [[rule]]
