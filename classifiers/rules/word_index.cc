@@ -3,26 +3,31 @@
 // Compiling a pattern: it is parsed (the RE2 subset below), expanded into
 // its alternatives as sequences of characters, character-class repeats and
 // assertions, and each sequence is cut where word characters meet other
-// characters into a WordProgram: tokens (what one text token must be) and
-// the gaps between them (what the characters between two tokens must be).
-// Alternatives that differ only in one token's word are merged back into
-// one program with a set of words, so `\b(my|his) (mum|dad)\b` is one
-// program, not four.
+// characters into a WordProgram: tokens (what one text token must be: one
+// of a set of words, or a shape such as `\d+` or `nutrition\w*`) and the
+// gaps between them (what the characters between two tokens must be, or a
+// bounded `.{m,n}` skip over tokens). Alternatives that differ only in one
+// token's word are merged back into one program with a set of words, so
+// `\b(my|his) (mum|dad)\b` is one program, not four.
 //
 // The subset: literals (ASCII, and under case folding non-ASCII punctuation
 // without case), classes built from ASCII ranges, \d \w \s \D \W \S and `.`,
 // groups, alternation, ? * + {m,n} (unbounded repeats only of one class),
 // \b, ^ and $ (begin and end of text). Where the cut lands must be implied
-// by tokens: a pattern starts with \b or ^, a `.`-like gap is fenced by \b on
-// both sides, a gap that could be empty may not join two words without a
-// \b. Anything else (lookalike flags, \B, Unicode classes, a word part that
-// is not a prefix, a repeated class and a suffix, ...) leaves the pattern to
-// RE2.
+// by tokens: a pattern starts with \b or ^, a `.`-like skip is fenced by \b
+// on both sides and at most kMaxSkip characters long, a gap that could be
+// empty may not join two words without a \b. Anything else (inline flags,
+// \B, Unicode classes, a word part that is not a prefix or suffix around
+// one repeat, ...) leaves the pattern to RE2, or to a filter: the words it
+// needs (RequiredWord).
 //
-// Matching: each text token is looked up (whole, and by the prefix and
-// suffix lengths in use) in one hash table of the words programs are
-// anchored on — for each program the most selective of its tokens — and the
-// program is checked outward from there, token by token.
+// Matching: each text token is looked up in one hash table (whole; by its
+// first or last characters for prefix and suffix shapes; and with the next
+// token, as a pair, for programs with two adjacent words) where each program
+// is entered under its most selective anchor, and the program is checked
+// outward from there, token by token. Programs that end "... skip word"
+// share their head (SkipGroup); single-word programs skip the program walk.
+// Patterns fixed to the start of the text are tried once per text.
 #include "classifiers/rules/word_index.h"
 
 #include <re2/re2.h>

@@ -6,13 +6,15 @@
 // it keeps running out of cache and rebuilding, a few thousand texts per
 // second. But almost every such pattern only says which words occur, in
 // which order, with what between them. So a text is split once into the runs
-// of RE2 word characters that `\b` delimits (tokens), each token is looked up
-// in a hash table of the words the patterns start from, and a pattern is
-// checked only where one of its words occurs.
+// of RE2 word characters that `\b` delimits (tokens), each token and each
+// pair of adjacent tokens is looked up in a hash table of the words and word
+// pairs the patterns are anchored on, and a pattern is checked only where
+// its anchor occurs.
 //
 // Exactness: a pattern is taken only when it is in a subset of RE2 syntax
-// whose meaning on tokens is the same as RE2's (see CompileWordPattern);
-// every other pattern stays with RE2. For a text, WordIndex::FindAll reports
+// whose meaning on tokens is the same as RE2's (the subset is described in
+// word_index.cc); every other pattern stays with RE2, or is filtered (a
+// word every match needs is looked up; RE2 confirms). For a text, WordIndex::FindAll reports
 // every (start, end) at which a pattern matches; RE2's own answer (the
 // leftmost match, then the next one after it, ...) is derived from those by
 // the caller, which asks RE2 only when two matches start at the same place.
@@ -112,7 +114,8 @@ class WordIndex {
   };
 
   // Compiles `pattern` (valid RE2 syntax) for word matching as pattern
-  // number `id`.
+  // number `id`. The same pattern added again under another id (another
+  // rule file sharing the index) is matched once and reported under both.
   Coverage Add(int32_t id, std::string_view pattern, bool case_sensitive, std::string* why_not);
 
   // After the last Add, before the first FindAll.
