@@ -316,12 +316,23 @@ int Measure(const std::string& name, std::vector<Stage>& stages,
   double baseline_compile = BestOf(runs, [&] {
     for (auto& s : stages) s.baseline = BaselineSet(s.patterns, s.case_sensitive);
   });
-  int64_t rules = 0;
-  for (auto& s : stages) rules += static_cast<int64_t>(s.set->rules().size());
+  int64_t rules = 0, by_words = 0, filtered = 0, in_set = 0;
+  for (auto& s : stages) {
+    rules += static_cast<int64_t>(s.set->rules().size());
+    const RuleSet::PatternCounts counts = s.set->pattern_counts();
+    by_words += static_cast<int64_t>(counts.word_index);
+    filtered += static_cast<int64_t>(counts.word_filter);
+    in_set += static_cast<int64_t>(counts.re2_set);
+  }
+  // set_entries: the gap-free pieces a plain RE2::Set needs (the baseline's);
+  // the patterns_* fields say how our sets find the patterns.
   Report(name + "_compile", pattern_count, compile, "re2_set_compile", baseline_compile,
          {{"rules", rules},
           {"files", static_cast<int64_t>(stages.size())},
-          {"set_entries", piece_count}});
+          {"set_entries", piece_count},
+          {"patterns_by_word_index", by_words},
+          {"patterns_filtered_by_word_index", filtered},
+          {"patterns_in_re2_set", in_set}});
 
   // Warm the DFA caches once, as a long-running process has them.
   std::vector<RuleMatch> matches;

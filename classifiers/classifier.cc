@@ -95,12 +95,17 @@ class ClassifierImpl final : public Classifier {
     }
 
     // Stages read a copy with each placeholder blanked out, byte for byte,
-    // so spans stay valid for c.text and "[phone]" never reads as a word.
-    std::string masked = c.text;
-    for (const RedactionSpan& r : c.redactions) {
-      std::fill(masked.begin() + r.start, masked.begin() + r.end, ' ');
+    // so spans stay valid for c.text and "[phone]" never reads as a word
+    // (most posts have nothing to blank: they read c.text itself).
+    thread_local std::string masked;
+    std::string_view view = c.text;
+    if (!c.redactions.empty()) {
+      masked = c.text;
+      for (const RedactionSpan& r : c.redactions) {
+        std::fill(masked.begin() + r.start, masked.begin() + r.end, ' ');
+      }
+      view = masked;
     }
-    const std::string_view view = masked;
 
     orgs::Routing routing = router_->Route(view);
     for (orgs::OrgMatch& m : routing.orgs) {
@@ -112,7 +117,11 @@ class ClassifierImpl final : public Classifier {
       c.unrouted.push_back({std::move(u.mention), u.start, u.end, std::move(u.candidates)});
     }
 
-    for (const topics::LabelDecision& d : topic_.Classify(view)) {
+    thread_local std::vector<topics::LabelDecision> held;
+    held.clear();
+    topic_.Classify(view, &held);
+    c.topics.reserve(held.size());
+    for (const topics::LabelDecision& d : held) {
       c.topics.push_back(
           {d.label->name, d.label->category, FromEvidence(d.evidence, topic_.rules().version())});
     }
@@ -159,37 +168,36 @@ class ClassifierImpl final : public Classifier {
 };
 
 template <typename Stage>
-Result<Stage> LoadStage(const fs::path& file, std::shared_ptr<const rules::RuleSet>* set_out) {
-  auto set = rules::RuleSet::LoadFile(file);
-  if (!set.ok()) return set.status();
-  *set_out = *set;
-  auto stage = Stage::Create(*set);
-  if (!stage.ok()) return stage.status().Annotate(file.string());
+Result<Stage> MakeStage(const std::shared_ptr<const rules::RuleSet>& set) {
+  auto stage = Stage::Create(set);
+  if (!stage.ok()) {
+    const std::string file = set->rules().empty() ? std::string() : set->rules().front().file;
+    return stage.status().Annotate(file);
+  }
   return stage;
 }
 
 }  // namespace
 
 Result<std::shared_ptr<const Classifier>> Classifier::Load(const ClassifierPaths& paths) {
-  std::shared_ptr<const rules::RuleSet> topic_set, sentiment_set, criticality_set, relevance_set;
-  auto topic = LoadStage<topics::TopicStage>(paths.rules_dir / "topics.toml", &topic_set);
+  // One word index for the four files: a post is read once for all stages.
+  auto sets = rules::RuleSet::LoadFiles(
+      {paths.rules_dir / "topics.toml", paths.rules_dir / "sentiment.toml",
+       paths.rules_dir / "criticality.toml", paths.rules_dir / "relevance.toml"});
+  if (!sets.ok()) return sets.status();
+  auto topic = MakeStage<topics::TopicStage>((*sets)[0]);
   if (!topic.ok()) return topic.status();
-  auto sentiment =
-      LoadStage<topics::SentimentStage>(paths.rules_dir / "sentiment.toml", &sentiment_set);
+  auto sentiment = MakeStage<topics::SentimentStage>((*sets)[1]);
   if (!sentiment.ok()) return sentiment.status();
-  auto criticality =
-      LoadStage<topics::CriticalityStage>(paths.rules_dir / "criticality.toml", &criticality_set);
+  auto criticality = MakeStage<topics::CriticalityStage>((*sets)[2]);
   if (!criticality.ok()) return criticality.status();
-  auto relevance =
-      LoadStage<topics::RelevanceStage>(paths.rules_dir / "relevance.toml", &relevance_set);
+  auto relevance = MakeStage<topics::RelevanceStage>((*sets)[3]);
   if (!relevance.ok()) return relevance.status();
   auto router = orgs::OrgRouter::Load(paths.orgs_dir);
   if (!router.ok()) return router.status();
   return std::shared_ptr<const Classifier>(std::make_shared<ClassifierImpl>(
       paths, std::move(router).value(), std::move(topic).value(), std::move(sentiment).value(),
-      std::move(criticality).value(), std::move(relevance).value(),
-      std::vector<std::shared_ptr<const rules::RuleSet>>{topic_set, sentiment_set, criticality_set,
-                                                         relevance_set}));
+      std::move(criticality).value(), std::move(relevance).value(), std::move(sets).value()));
 }
 
 Status ClassifierHolder::Reload() {

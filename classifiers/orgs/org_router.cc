@@ -89,6 +89,8 @@ class RouterImpl final : public OrgRouter {
   static Result<std::shared_ptr<const OrgRouter>> Build(Gazetteer g);
 
   Routing Route(std::string_view text) const override;
+  // Route() of a text whose hashtags are already split.
+  Routing RouteText(std::string_view text) const;
   const std::string& version() const override { return version_; }
   std::string NameOf(std::string_view code) const override {
     auto it = names_.find(code);
@@ -458,7 +460,70 @@ bool RouterImpl::HealthNear(std::string_view text, int start, int end) const {
   return RE2::PartialMatch(window, *health_re_);
 }
 
+// A CamelCase hashtag is a name written without its spaces: "#NorthernGeneral",
+// "#StThomasHospital", "#NHSTrust". Writes to *spaced the text with a space
+// put between the words of each such hashtag — before an upper-case letter
+// that follows a lower-case one, and before the last capital of a run of
+// capitals followed by a lower-case letter ("NHSTrust" -> "NHS Trust") — and
+// to *origin, for every byte of *spaced, the offset of the byte of `text` it
+// came from (an inserted space: that of the next byte). False, and nothing
+// written, when no hashtag needs it: the text is routed as it is.
+bool SplitHashtags(std::string_view text, std::string* spaced, std::vector<int32_t>* origin) {
+  auto upper = [](char c) { return c >= 'A' && c <= 'Z'; };
+  auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
+  auto alnum = [&](char c) { return upper(c) || lower(c) || (c >= '0' && c <= '9'); };
+  // Where spaces go: before these offsets.
+  std::vector<size_t> cuts;
+  for (size_t i = text.find('#'); i != std::string_view::npos; i = text.find('#', i + 1)) {
+    if (i > 0 && alnum(text[i - 1])) continue;  // "C#", "a#b": not a hashtag
+    size_t end = i + 1;
+    while (end < text.size() && alnum(text[end])) ++end;
+    for (size_t k = i + 2; k < end; ++k) {
+      const char prev = text[k - 1], c = text[k];
+      if (!upper(c)) continue;
+      if (lower(prev) || (upper(prev) && k + 1 < end && lower(text[k + 1]))) cuts.push_back(k);
+    }
+  }
+  if (cuts.empty()) return false;
+  spaced->clear();
+  origin->clear();
+  spaced->reserve(text.size() + cuts.size());
+  origin->reserve(text.size() + cuts.size());
+  size_t next_cut = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (next_cut < cuts.size() && cuts[next_cut] == i) {
+      spaced->push_back(' ');
+      origin->push_back(static_cast<int32_t>(i));
+      ++next_cut;
+    }
+    spaced->push_back(text[i]);
+    origin->push_back(static_cast<int32_t>(i));
+  }
+  return true;
+}
+
 Routing RouterImpl::Route(std::string_view text) const {
+  std::string spaced;
+  std::vector<int32_t> origin;
+  if (!SplitHashtags(text, &spaced, &origin)) return RouteText(text);
+  Routing routing = RouteText(spaced);
+  // Spans back into `text`: a mention starts and ends with a character of
+  // the text, never with an inserted space.
+  auto start_of = [&](int32_t s) { return origin[s]; };
+  auto end_of = [&](int32_t e) { return e == 0 ? 0 : origin[e - 1] + 1; };
+  for (OrgMatch& m : routing.orgs) {
+    m.start = start_of(m.start);
+    m.end = end_of(m.end);
+  }
+  for (UnroutedMention& u : routing.unrouted) {
+    u.start = start_of(u.start);
+    u.end = end_of(u.end);
+    u.mention = std::string(text.substr(u.start, u.end - u.start));
+  }
+  return routing;
+}
+
+Routing RouterImpl::RouteText(std::string_view text) const {
   Routing routing;
   if (!prefilter_.MayMatch(text)) return routing;
   std::vector<int> hits = MatchingPatterns(text);

@@ -12,6 +12,8 @@
 //   is worse than none.
 // - Look-alikes do not route ("Trust me", "Victoria station", "Guy's
 //   birthday", "Queen Elizabeth Olympic Park"), nor does a bare town name.
+// - A CamelCase hashtag reads as its words ("#NorthernGeneral" as "Northern
+//   General", "#NHSTrust" as "NHS Trust"); spans are into the text as given.
 #pragma once
 
 #include <cstdint>

@@ -95,7 +95,9 @@ LintReport Lint(const RuleSet& rules, const std::vector<std::string>& sample_tex
         finding(LintFinding::Kind::kMatchesEmpty, *pattern,
                 std::string(clause) + " pattern '" + *pattern + "' can match the empty string");
       }
-      if (internal::SplitAtGaps(*pattern).gap_kept) {
+      // Only a pattern in the RE2::Set costs every text its gap (the word
+      // index looks only where its words are).
+      if (internal::InRe2Set(rules, *pattern) && internal::SplitAtGaps(*pattern).gap_kept) {
         finding(LintFinding::Kind::kSlowGap, *pattern,
                 std::string(clause) + " pattern '" + *pattern +
                     "' has a gap (.{m,n}, .*, a repeated group) the RE2::Set must keep; every "

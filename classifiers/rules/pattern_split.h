@@ -39,3 +39,14 @@ struct PatternSplit {
 PatternSplit SplitAtGaps(std::string_view pattern);
 
 }  // namespace earshot::rules::internal
+namespace earshot::rules {
+class RuleSet;
+}
+namespace earshot::rules::internal {
+
+// Whether `pattern` (as written in a rule of `rules`) is matched through the
+// set's RE2::Set, as opposed to the word index (word_index.h); false for a
+// pattern the set does not have.
+bool InRe2Set(const RuleSet& rules, std::string_view pattern);
+
+}  // namespace earshot::rules::internal

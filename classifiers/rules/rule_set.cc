@@ -1,11 +1,14 @@
 // RuleSet: TOML rule files compiled into one RE2::Set per file plus one RE2
 // per distinct pattern.
 //
-// Matching is two-phase. The RE2::Set pass tells which patterns may occur
-// anywhere in the text (one DFA scan for all of them); a text that hits no
-// rule's trigger pattern costs nothing more. Only the rules a hit pattern can
-// trigger are then evaluated, with the individual RE2s, for spans, negation
-// and proximity, so per-text work beyond the scan is proportional to hits.
+// Matching is two-phase. First, which patterns occur: patterns of the
+// common word-and-phrase shapes are found by the word index
+// (word_index.h: the text is split into words once and each word looked up
+// in a hash table), which also gives every place they match; the others by
+// one RE2::Set scan, which tells only that they may occur. A text that hits
+// no rule's trigger pattern costs nothing more. Then only the rules a hit
+// pattern can trigger are evaluated, for spans, negation and proximity, with
+// the word index's matches or the individual RE2s.
 //
 // The set holds the gap-free pieces of each pattern (pattern_split.h): a
 // pattern "may occur" when all pieces of one of its alternatives occur, and
@@ -22,10 +25,12 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <tuple>
 #include <unordered_map>
 
 #include "classifiers/rules/lint.h"
 #include "classifiers/rules/pattern_split.h"
+#include "classifiers/rules/word_index.h"
 
 namespace earshot::rules {
 namespace {
@@ -90,14 +95,65 @@ struct CompiledRule {
   std::vector<NearRef> near;
   int32_t negation = -1;
   int32_t within_words = 0;
+  // One `any` pattern and nothing else: the rule holds at its first match.
+  bool simple = false;
+};
+
+// A rule whose clauses are any, none and unless_preceded of exact word-index
+// patterns only: decided by CompiledRuleSet::Quick() from the word index's
+// hits and first matches, without the Evaluator's bookkeeping.
+struct QuickRule {
+  uint32_t any_begin = 0;  // patterns quick_patterns_[any_begin, any_end)
+  uint32_t any_end = 0;
+  uint32_t none_begin = 0;
+  uint32_t none_end = 0;
+  int32_t negation = -1;
+  int32_t within_words = 0;
 };
 
 struct Pattern {
+  Pattern(std::string pattern_text, const RE2::Options* re_options, bool is_exact, bool by_words)
+      : text(std::move(pattern_text)), options(re_options), exact(is_exact), words(by_words) {}
+  Pattern(Pattern&& o) noexcept
+      : text(std::move(o.text)),
+        options(o.options),
+        exact(o.exact),
+        words(o.words),
+        char_class(o.char_class),
+        in_set(o.in_set),
+        re_(o.re_.exchange(nullptr)) {}
+  Pattern& operator=(Pattern&&) = delete;
+  ~Pattern() { delete re_.load(); }
+
+  // Its RE2, compiled on first use and then shared: most patterns are found
+  // by the word index and never need one. Thread-safe.
+  const RE2& Re() const {
+    RE2* re = re_.load(std::memory_order_acquire);
+    if (re) return *re;
+    auto fresh = std::make_unique<RE2>(text, *options);
+    if (re_.compare_exchange_strong(re, fresh.get(), std::memory_order_acq_rel)) {
+      return *fresh.release();
+    }
+    return *re;  // another thread's
+  }
+
   std::string text;
-  std::unique_ptr<RE2> re;
-  // The set entry is the pattern itself, so a set hit is a match; otherwise
-  // a hit only says that the pattern's pieces occur.
+  const RE2::Options* options;  // the set's, which outlives it
+  // A hit is a match: the set entry is the pattern itself, or the word
+  // index found it. Otherwise a hit only says that the pattern's pieces
+  // occur, or that a word every match needs does (a word index filter).
   bool exact = true;
+  // Found by the word index rather than the RE2::Set (then exact).
+  bool words = false;
+  // A single character class (such as \S): the word index finds its first
+  // match, the others are scanned for on demand.
+  bool char_class = false;
+  // Its pieces are in the RE2::Set (neither found nor filtered by the word
+  // index).
+  bool in_set = false;
+
+ private:
+  mutable std::atomic<RE2*> re_{nullptr};
 };
 
 // Per-thread working memory for Match(): reused across calls so the hot path
@@ -109,8 +165,10 @@ struct Scratch {
   std::vector<int> hits;             // patterns that may occur, unordered
   std::vector<uint32_t> hit_stamp;   // hit_stamp[p] == stamp: p is in hits
   uint32_t stamp = 0;
-  std::vector<int32_t> candidates;   // rules those hits can trigger, unordered
-  std::vector<uint32_t> rule_stamp;  // rule_stamp[r] == stamp: r is a candidate
+  // Rules those hits can trigger: bit r of candidates (cleared as read), so
+  // they are evaluated, and reported, in file order.
+  std::vector<uint64_t> candidates;
+  bool any_candidate = false;
   // The matches of one pattern found so far, collected lazily: most
   // questions ("the first match", "the negations before this one") need
   // only a prefix of the text searched.
@@ -127,6 +185,39 @@ struct Scratch {
   bool words_ready = false;
   std::vector<Interval> near_a;
   std::vector<Interval> near_b;
+  // The word index's view of the text and what it found: occurrences
+  // grouped by pattern, occ_begin[p] / occ_count[p] valid for hit patterns.
+  internal::TokenizedText tokens;
+  std::vector<internal::Occurrence> occ;  // this set's, of all_occ
+  // What the word index (WordIndex::serial) found in the text tokenized as
+  // `tokens` generation: shared by the rule sets of one index.
+  std::vector<internal::Occurrence> all_occ;
+  std::vector<int32_t> all_maybe;
+  uint64_t found_serial = 0;
+  uint64_t found_generation = 0;
+  // Rules that hold, as bits (cleared as read), and their spans (valid for
+  // the rules whose bit is set).
+  std::vector<uint64_t> fired;
+  std::vector<Interval> rule_span;
+  // Per distinct clause set (CompiledRuleSet::clauses_of_rule_), whether it
+  // holds for this text and where: valid when decided_stamp == stamp.
+  std::vector<uint32_t> decided_stamp;
+  std::vector<char> decided_holds;
+  std::vector<Interval> decided;
+  // MatchLabels: per label index, valid while in touched_labels.
+  std::vector<LabelTotal> totals;
+  std::vector<double> best_weight;
+  std::vector<int32_t> touched_labels;
+  std::vector<internal::Occurrence> occ_grouped;
+  std::vector<internal::Occurrence> sequence;
+  std::vector<uint32_t> occ_begin;
+  std::vector<uint32_t> occ_count;
+  // RE2's first match of a hit word pattern, when the occurrences alone say
+  // it (one match starts first); first[p].start < 0: ask the Evaluator.
+  std::vector<Interval> first;
+  // Every pattern is matched with its RE2 (a text the word index cannot
+  // read, or Explain).
+  bool re2_only = false;
 
   // Starts a new hit list for a set of `patterns` patterns.
   void NewHits(size_t patterns) {
@@ -134,8 +225,8 @@ struct Scratch {
     if (hit_stamp.size() < patterns) hit_stamp.resize(patterns, 0);
     if (++stamp == 0) {
       std::fill(hit_stamp.begin(), hit_stamp.end(), 0);
-      std::fill(rule_stamp.begin(), rule_stamp.end(), 0);
       std::fill(conj_stamp.begin(), conj_stamp.end(), 0);
+      std::fill(decided_stamp.begin(), decided_stamp.end(), 0);
       stamp = 1;
     }
   }
@@ -160,21 +251,39 @@ struct Scratch {
   }
 
   void NewCandidates(size_t rules) {
-    candidates.clear();
-    if (rule_stamp.size() < rules) rule_stamp.resize(rules, 0);
+    if (candidates.size() < (rules + 63) / 64) candidates.resize((rules + 63) / 64, 0);
+    any_candidate = false;
   }
   void AddCandidate(int32_t r) {
-    if (rule_stamp[r] == stamp) return;
-    rule_stamp[r] = stamp;
-    candidates.push_back(r);
+    candidates[static_cast<size_t>(r) >> 6] |= uint64_t{1} << (r & 63);
+    any_candidate = true;
   }
 
-  void Reset() {
+  void Reset(size_t patterns) {
     entries.clear();
     spans.clear();
     words.clear();
     words_ready = false;
+    for (Negation& n : negations) n.pattern = -1;
+    if (entry_stamp.size() < patterns) entry_stamp.resize(patterns, 0), entry_of.resize(patterns);
+    if (++entry_epoch == 0) {
+      std::fill(entry_stamp.begin(), entry_stamp.end(), 0);
+      entry_epoch = 1;
+    }
   }
+  // Regions of the text a negation pattern cancels matches in (Evaluator::
+  // Negated); pattern -1: unused, its vector kept for its capacity.
+  struct Negation {
+    int32_t pattern = -1;
+    int32_t within = 0;
+    std::vector<Interval> regions;
+  };
+  std::vector<Negation> negations;
+  // entry_of[p] is pattern p's index in `entries` when entry_stamp[p] ==
+  // entry_epoch.
+  std::vector<uint32_t> entry_stamp;
+  std::vector<uint32_t> entry_of;
+  uint32_t entry_epoch = 0;
 };
 
 Scratch& ThreadScratch() {
@@ -188,8 +297,11 @@ class CompiledRuleSet;
 // word positions for the duration of one Match() call.
 class Evaluator {
  public:
-  Evaluator(const std::vector<Pattern>& patterns, std::string_view text, Scratch& s)
-      : patterns_(patterns), text_(text), s_(s) {}
+  Evaluator(const std::vector<Pattern>& patterns, const internal::WordIndex& words,
+            std::string_view text, Scratch& s)
+      : patterns_(patterns), words_(words), text_(text), s_(s) {}
+  // Pattern p is pattern word_base + p of the (possibly shared) word index.
+  void set_word_base(int32_t base) { word_base_ = base; }
 
   // Whether pattern p may occur (all pieces of one alternative found).
   bool Hit(int32_t p) const { return s_.IsHit(p); }
@@ -203,6 +315,7 @@ class Evaluator {
 
   // Whether the rule holds; *span is its first positive clause's match.
   bool Evaluate(const CompiledRule& r, Interval* span) {
+    if (r.simple) return MatchAt(r.any[0], 0, span);
     for (int32_t p : r.all)
       if (!Hit(p)) return false;
     for (const NearRef& n : r.near)
@@ -270,16 +383,57 @@ class Evaluator {
 
   // Whether a match of the rule's negation pattern ends at or before m.start
   // with fewer than within_words words between it and m.
-  bool Negated(Interval m, const CompiledRule& r) {
-    // Non-overlapping matches in text order: ends increase, so the last one
-    // ending before m is the closest, and none after it need be found.
-    Interval n, closest;
-    bool found = false;
-    for (uint32_t i = 0; MatchAt(r.negation, i, &n) && n.end <= m.start; ++i) {
-      closest = n;
-      found = true;
+  bool Negated(Interval m, const CompiledRule& r) { return Negated(m, r.negation, r.within_words); }
+
+  // The same for negation pattern `neg` and `within` words. Each negation
+  // match n covers the starts from n.end up to that of the within-th word
+  // after it (fewer words between): m is negated when its start is covered.
+  // The regions are found once per text (and negation).
+  bool Negated(Interval m, int32_t neg, int32_t within) {
+    const std::vector<Interval>& regions = NegationRegions(neg, within);
+    // Starts and ends both rise (matches do not overlap), so the last region
+    // starting at or before m reaches furthest.
+    auto it = std::partition_point(regions.begin(), regions.end(),
+                                   [&](const Interval& r) { return r.start <= m.start; });
+    return it != regions.begin() && m.start <= (it - 1)->end;
+  }
+
+  const std::vector<Interval>& NegationRegions(int32_t neg, int32_t within) {
+    Scratch::Negation* slot = nullptr;
+    for (Scratch::Negation& n : s_.negations) {
+      if (n.pattern == neg && n.within == within) return n.regions;
+      if (n.pattern < 0 && !slot) slot = &n;
     }
-    return found && WordsBetween(closest.end, m.start) < r.within_words;
+    if (!slot) slot = &s_.negations.emplace_back();
+    slot->pattern = neg;
+    slot->within = within;
+    slot->regions.clear();
+    auto [begin, count] = AllMatches(neg);
+    EnsureWords();
+    const auto& words = s_.words;
+    for (uint32_t k = 0; k < count; ++k) {
+      const Interval n = s_.spans[begin + k];
+      // The first word ending after n, then within - 1 more.
+      const size_t first = static_cast<size_t>(
+          std::partition_point(words.begin(), words.end(),
+                               [&](const Interval& w) { return w.end <= n.end; }) -
+          words.begin());
+      const size_t last = first + static_cast<size_t>(within) - 1;
+      const int32_t reach = last < words.size() ? std::max(words[last].start, n.end) : INT32_MAX;
+      slot->regions.push_back({n.end, reach});
+    }
+    return slot->regions;
+  }
+
+  // FirstAccepted for a negation given as pattern and word count.
+  bool FirstAccepted(int32_t p, int32_t neg, int32_t within, bool negating, Interval* out) {
+    Interval m;
+    for (uint32_t i = 0; MatchAt(p, i, &m); ++i) {
+      if (negating && Negated(m, neg, within)) continue;
+      *out = m;
+      return true;
+    }
+    return false;
   }
 
   bool NearHolds(const NearRef& n, const CompiledRule& r, bool negating, Interval* out) {
@@ -332,8 +486,9 @@ class Evaluator {
 
  private:
   size_t EntryOf(int32_t p) {
-    for (size_t e = 0; e < s_.entries.size(); ++e)
-      if (s_.entries[e].pattern == p) return e;
+    if (s_.entry_stamp[p] == s_.entry_epoch) return s_.entry_of[p];
+    s_.entry_stamp[p] = s_.entry_epoch;
+    s_.entry_of[p] = static_cast<uint32_t>(s_.entries.size());
     s_.entries.push_back({p, static_cast<uint32_t>(s_.spans.size()), 0, 0, false});
     return s_.entries.size() - 1;
   }
@@ -352,7 +507,13 @@ class Evaluator {
       for (uint32_t k = 0; k < entry->count; ++k) s_.spans.push_back(s_.spans[entry->begin + k]);
       entry->begin = moved;
     }
-    const RE2& re = *patterns_[entry->pattern].re;
+    const Pattern& pattern = patterns_[entry->pattern];
+    if (pattern.words && !s_.re2_only) {
+      if (pattern.char_class) return ExtendChars(entry, want);
+      WordMatches(entry, want);
+      return entry->count >= want;
+    }
+    const RE2& re = pattern.Re();
     re2::StringPiece m;
     while (entry->count < want) {
       if (entry->count >= kMaxMatchesPerPattern || entry->resume > text_.size() ||
@@ -376,6 +537,43 @@ class Evaluator {
     return true;
   }
 
+  // RE2's matches of a word-index pattern, from all the places it matches:
+  // the first alone when one is wanted (most rules need no more), else all.
+  // Entry e's matches are the last in s_.spans (Extend saw to it).
+  void WordMatches(Scratch::Entry* entry, uint32_t want) {
+    const int32_t p = entry->pattern;
+    if (!s_.IsHit(p)) {
+      entry->complete = true;
+      return;
+    }
+    internal::Occurrence* first = s_.occ_grouped.data() + s_.occ_begin[p];
+    const size_t max = want == 1 ? 1 : kMaxMatchesPerPattern;
+    s_.sequence.clear();
+    internal::Re2Sequence(first, first + s_.occ_count[p], patterns_[p].Re(), text_, max,
+                          &s_.sequence);
+    s_.spans.resize(entry->begin);
+    for (const internal::Occurrence& o : s_.sequence) s_.spans.push_back({o.start, o.end});
+    entry->count = static_cast<uint32_t>(s_.sequence.size());
+    entry->complete = max > 1 || s_.occ_count[p] == 1;
+  }
+
+  // A single-class pattern: its matches are its characters, found as asked.
+  bool ExtendChars(Scratch::Entry* entry, uint32_t want) {
+    while (entry->count < want) {
+      int32_t start, end;
+      if (entry->count >= kMaxMatchesPerPattern ||
+          !words_.NextCharMatch(word_base_ + entry->pattern, s_.tokens,
+                                static_cast<int32_t>(entry->resume), &start, &end)) {
+        entry->complete = true;
+        return false;
+      }
+      s_.spans.push_back({start, end});
+      ++entry->count;
+      entry->resume = static_cast<uint32_t>(end);
+    }
+    return true;
+  }
+
   void EnsureWords() {
     if (s_.words_ready) return;
     s_.words_ready = true;
@@ -393,6 +591,8 @@ class Evaluator {
   }
 
   const std::vector<Pattern>& patterns_;
+  const internal::WordIndex& words_;
+  int32_t word_base_ = 0;
   std::string_view text_;
   Scratch& s_;
 };
@@ -409,39 +609,189 @@ class CompiledRuleSet final : public RuleSet {
   }
   const MatchStats& stats() const override { return stats_; }
 
+  PatternCounts pattern_counts() const override {
+    PatternCounts c;
+    c.total = patterns_.size();
+    c.word_index = static_cast<size_t>(std::count_if(patterns_.begin(), patterns_.end(),
+                                                     [](const Pattern& p) { return p.words; }));
+    c.word_filter = word_patterns_ - c.word_index;
+    c.re2_set = c.total - word_patterns_;
+    return c;
+  }
+
   void Match(std::string_view text, std::vector<RuleMatch>* out) const override {
-    stats_.texts.fetch_add(1, std::memory_order_relaxed);
+    ForEachMatch(text, [&](size_t r, Interval span) {
+      out->push_back({&rules_[r], {span.start, span.end}});
+    });
+  }
+
+  void MatchLabels(std::string_view text, std::vector<LabelTotal>* out) const override {
     Scratch& s = ThreadScratch();
-    FindPatterns(text, &s);
-    if (s.hits.empty()) return;
-    s.NewCandidates(rules_.size());
-    for (int p : s.hits) {
-      for (uint32_t k = trigger_offsets_[p]; k < trigger_offsets_[p + 1]; ++k) {
-        s.AddCandidate(trigger_rules_[k]);
+    if (s.totals.size() < labels_.size()) {
+      s.totals.resize(labels_.size());
+      s.best_weight.resize(labels_.size());
+    }
+    s.touched_labels.clear();
+    ForEachMatch(text, [&](size_t r, Interval span) {
+      const RuleFacts& facts = facts_[r];
+      const int32_t l = facts.label;
+      if (l < 0) return;
+      const double weight = facts.weight;
+      LabelTotal& t = s.totals[l];
+      if (t.matches == 0) {
+        s.touched_labels.push_back(l);
+        t.score = 0;
+        t.best.rule = nullptr;
       }
+      ++t.matches;
+      t.score += weight;
+      // In file order, so only a strictly greater weight replaces the best.
+      if (!t.best.rule || weight > s.best_weight[l]) {
+        t.best = {&rules_[r], {span.start, span.end}};
+        s.best_weight[l] = weight;
+      }
+    });
+    std::sort(s.touched_labels.begin(), s.touched_labels.end());
+    for (int32_t l : s.touched_labels) {
+      LabelTotal& t = s.totals[l];
+      t.label = &labels_[l];
+      out->push_back(t);
+      t.matches = 0;
     }
-    if (s.candidates.empty()) return;
-    s.Reset();
-    Evaluator ev(patterns_, text, s);
-    const size_t first = out->size();
-    for (int32_t r : s.candidates) {
-      Interval span;
-      if (ev.Evaluate(compiled_[r], &span)) out->push_back({&rules_[r], {span.start, span.end}});
-    }
-    // File order: rules_ is in file order, so by address.
-    std::sort(out->begin() + first, out->end(),
-              [](const RuleMatch& a, const RuleMatch& b) { return a.rule < b.rule; });
   }
 
   std::string Explain(std::string_view text) const;
 
+  bool InRe2Set(std::string_view pattern) const {
+    for (const Pattern& p : patterns_)
+      if (p.text == pattern) return p.in_set;
+    return false;
+  }
+
  private:
   friend class Loader;
+
+  // Calls fire(rule index, span) for every rule that holds, in file order.
+  template <typename Fire>
+  void ForEachMatch(std::string_view text, Fire&& fire) const {
+    stats_.texts.fetch_add(1, std::memory_order_relaxed);
+    Scratch& s = ThreadScratch();
+    FindPatterns(text, &s);
+    if (s.hits.empty()) return;
+    const size_t words = (rules_.size() + 63) / 64;
+    s.NewCandidates(rules_.size());
+    if (s.fired.size() < words) s.fired.resize(words, 0);
+    if (s.rule_span.size() < rules_.size()) s.rule_span.resize(rules_.size());
+    if (s.decided_stamp.size() < clause_sets_) {
+      s.decided_stamp.resize(clause_sets_, 0);
+      s.decided_holds.resize(clause_sets_);
+      s.decided.resize(clause_sets_);
+    }
+    s.Reset(patterns_.size());
+    Evaluator ev(patterns_, *words_, text, s);
+    ev.set_word_base(word_base_);
+    bool any_fired = false;
+    auto fired = [&](size_t r, Interval span) {
+      s.fired[r >> 6] |= uint64_t{1} << (r & 63);
+      s.rule_span[r] = span;
+      any_fired = true;
+    };
+    for (int p : s.hits) {
+      const uint32_t begin = group_offsets_[p], end = group_offsets_[p + 1];
+      if (begin != end && s.re2_only) {
+        for (uint32_t g = begin; g < end; ++g) {
+          for (uint32_t k = groups_[g].rules_begin; k < groups_[g].rules_end; ++k) {
+            s.AddCandidate(group_rules_[k]);
+          }
+        }
+      } else if (begin != end) {
+        // Grouped rules hold at their pattern's first match not cancelled
+        // by their negation: decided once per group, no rule looked at.
+        if (s.first[p].end < 0) ev.MatchAt(p, 0, &s.first[p]);
+        for (uint32_t g = begin; g < end; ++g) {
+          const RuleGroup& group = groups_[g];
+          Interval span = s.first[p];
+          if (group.negation >= 0 && s.IsHit(group.negation) &&
+              ev.Negated(span, group.negation, group.within_words) &&
+              !ev.FirstAccepted(p, group.negation, group.within_words, true, &span)) {
+            continue;
+          }
+          for (uint32_t k = group.rules_begin; k < group.rules_end; ++k)
+            fired(group_rules_[k], span);
+        }
+      }
+      for (uint32_t k = trigger_offsets_[p]; k < trigger_offsets_[p + 1]; ++k) {
+        s.AddCandidate(trigger_rules_[k]);
+      }
+    }
+    // The other candidates, in file order.
+    if (s.any_candidate) {
+      for (size_t w = 0; w < words; ++w) {
+        for (uint64_t bits = s.candidates[w]; bits != 0; bits &= bits - 1) {
+          const size_t r = w * 64 + static_cast<size_t>(__builtin_ctzll(bits));
+          // Rules with the same clauses (a hand rule copied to several
+          // labels) are decided once per text.
+          const uint32_t d = clauses_of_rule_[r];
+          if (s.decided_stamp[d] != s.stamp) {
+            s.decided_stamp[d] = s.stamp;
+            const int32_t q = quick_of_rule_[r];
+            s.decided_holds[d] = q >= 0 && !s.re2_only
+                                     ? Quick(quick_rules_[q], s, ev, &s.decided[d])
+                                     : ev.Evaluate(compiled_[r], &s.decided[d]);
+          }
+          if (s.decided_holds[d]) fired(r, s.decided[d]);
+        }
+        s.candidates[w] = 0;
+      }
+    }
+    if (!any_fired) return;
+    // Report in file order: bit order.
+    for (size_t w = 0; w < words; ++w) {
+      for (uint64_t bits = s.fired[w]; bits != 0; bits &= bits - 1) {
+        const size_t r = w * 64 + static_cast<size_t>(__builtin_ctzll(bits));
+        fire(r, s.rule_span[r]);
+      }
+      s.fired[w] = 0;
+    }
+  }
+
+  // Evaluator::Evaluate for a quick rule: the same answer from the hits and
+  // first matches the word index gave.
+  bool Quick(const QuickRule& q, Scratch& s, Evaluator& ev, Interval* span) const {
+    for (uint32_t k = q.none_begin; k < q.none_end; ++k) {
+      if (s.IsHit(quick_patterns_[k])) return false;
+    }
+    const bool negating = q.negation >= 0 && s.IsHit(q.negation);
+    Interval best{INT32_MAX, INT32_MAX};
+    for (uint32_t k = q.any_begin; k < q.any_end; ++k) {
+      const int32_t p = quick_patterns_[k];
+      if (!s.IsHit(p)) continue;
+      Interval m = s.first[p];
+      if (m.end < 0 || (negating && ev.Negated(m, q.negation, q.within_words))) {
+        if (!ev.FirstAccepted(p, q.negation, q.within_words, negating, &m)) continue;
+      }
+      if (m.start < best.start) best = m;
+    }
+    if (best.start == INT32_MAX) return false;
+    *span = best;
+    return true;
+  }
 
   // s->hits = the patterns that may occur in text. The set pass; on any
   // RE2::Set failure, pattern by pattern (same answer, exact).
   void FindPatterns(std::string_view text, Scratch* s) const {
     s->NewHits(patterns_.size());
+    s->re2_only = false;
+    if (word_patterns_ > 0) {
+      s->tokens.Reset(text);
+      if (!s->tokens.usable()) {
+        stats_.slow_texts.fetch_add(1, std::memory_order_relaxed);
+        MatchEachPattern(text, s);
+        return;
+      }
+      FindWordPatterns(s);
+    }
+    if (!set_) return;
     RE2::Set::ErrorInfo info{RE2::Set::kNoError};
     if (!set_->Match(text, &s->pieces, &info)) {
       if (info.kind == RE2::Set::kNoError) return;
@@ -449,7 +799,12 @@ class CompiledRuleSet final : public RuleSet {
         stats_.dfa_out_of_memory.fetch_add(1, std::memory_order_relaxed);
       }
       stats_.fallbacks.fetch_add(1, std::memory_order_relaxed);
-      MatchEachPattern(text, s);
+      for (size_t p = 0; p < patterns_.size(); ++p) {
+        if (!patterns_[p].words && !s->IsHit(static_cast<int>(p)) &&
+            patterns_[p].Re().Match(text, 0, text.size(), RE2::UNANCHORED, nullptr, 0)) {
+          s->AddHit(static_cast<int>(p));
+        }
+      }
       return;
     }
     // A conjunction holds when each of its (distinct) pieces was found.
@@ -463,10 +818,65 @@ class CompiledRuleSet final : public RuleSet {
     }
   }
 
+  // The word index's occurrences, grouped by pattern; each pattern that
+  // occurs is a hit.
+  void FindWordPatterns(Scratch* s) const {
+    // One look at the text for every rule set sharing the index: the
+    // others reuse what the first found in the same bytes.
+    if (s->found_serial != words_->serial() || s->found_generation != s->tokens.generation()) {
+      s->all_occ.clear();
+      s->all_maybe.clear();
+      words_->FindAll(s->tokens, &s->all_occ, &s->all_maybe);
+      s->found_serial = words_->serial();
+      s->found_generation = s->tokens.generation();
+    }
+    // Ours, numbered as patterns_.
+    const int32_t base = word_base_;
+    const uint32_t n = static_cast<uint32_t>(patterns_.size());
+    s->occ.clear();
+    for (internal::Occurrence o : s->all_occ) {
+      o.pattern -= base;
+      if (static_cast<uint32_t>(o.pattern) < n) s->occ.push_back(o);
+    }
+    if (s->occ_begin.size() < patterns_.size()) {
+      s->occ_begin.resize(patterns_.size());
+      s->occ_count.resize(patterns_.size());
+    }
+    for (const internal::Occurrence& o : s->occ) {
+      if (!s->IsHit(o.pattern)) {
+        s->AddHit(o.pattern);
+        s->occ_count[o.pattern] = 0;
+      }
+      ++s->occ_count[o.pattern];
+    }
+    uint32_t offset = 0;
+    for (int p : s->hits) {
+      s->occ_begin[p] = offset;
+      offset += s->occ_count[p];
+      s->occ_count[p] = 0;
+    }
+    s->occ_grouped.resize(offset);
+    if (s->first.size() < patterns_.size()) s->first.resize(patterns_.size());
+    for (const internal::Occurrence& o : s->occ) {
+      uint32_t& n = s->occ_count[o.pattern];
+      Interval& f = s->first[o.pattern];
+      if (n == 0 || o.start < f.start) {
+        f = {o.start, o.end};
+      } else if (o.start == f.start && o.end != f.end) {
+        f.end = -1;  // two matches start first: RE2 decides
+      }
+      s->occ_grouped[s->occ_begin[o.pattern] + n++] = o;
+    }
+    for (int32_t p : s->all_maybe) {
+      if (static_cast<uint32_t>(p - base) < n) s->AddHit(p - base);
+    }
+  }
+
   void MatchEachPattern(std::string_view text, Scratch* s) const {
     s->NewHits(patterns_.size());
+    s->re2_only = true;
     for (size_t p = 0; p < patterns_.size(); ++p) {
-      if (patterns_[p].re->Match(text, 0, text.size(), RE2::UNANCHORED, nullptr, 0)) {
+      if (patterns_[p].Re().Match(text, 0, text.size(), RE2::UNANCHORED, nullptr, 0)) {
         s->AddHit(static_cast<int>(p));
       }
     }
@@ -491,8 +901,51 @@ class CompiledRuleSet final : public RuleSet {
   // Pattern p triggers rules trigger_rules_[trigger_offsets_[p] ..
   // trigger_offsets_[p + 1]): a rule is triggered by its `any` patterns, or
   // failing those its first `all` pattern, or its first near clause's `a`.
+  // Grouped rules (below) are not triggered.
   std::vector<uint32_t> trigger_offsets_;
   std::vector<int32_t> trigger_rules_;
+  // Per rule: its one pattern when the rule is simple and the pattern is in
+  // the word index (not a single class), else -1. A dense copy of what the
+  // hot loop needs from compiled_ and patterns_.
+  // Per rule, densely, what the hot loop reads.
+  struct RuleFacts {
+    double weight = 0;
+    int32_t label = -1;  // index in labels_; -1: not declared
+  };
+  std::vector<RuleFacts> facts_;
+  // Grouped rules: one `any` pattern found by the word index (not a single
+  // class), perhaps an unless_preceded one too, and no other clause. Those
+  // of one pattern, negation and window hold together, at one span (most
+  // rules of the learned files). Pattern p's groups are
+  // groups_[group_offsets_[p] .. group_offsets_[p + 1]), their rules
+  // group_rules_[rules_begin .. rules_end), in file order.
+  struct RuleGroup {
+    int32_t negation = -1;
+    int32_t within_words = 0;
+    uint32_t rules_begin = 0;
+    uint32_t rules_end = 0;
+  };
+  std::vector<uint32_t> group_offsets_;
+  std::vector<RuleGroup> groups_;
+  std::vector<int32_t> group_rules_;
+  // Rules whose clauses are the same (any, all, none, near, negation and
+  // window) share an index here: they hold or not together.
+  std::vector<uint32_t> clauses_of_rule_;
+  size_t clause_sets_ = 0;
+  // Quick rules (QuickRule): quick_of_rule_[r] is rule r's index in
+  // quick_rules_, or -1.
+  std::vector<int32_t> quick_of_rule_;
+  std::vector<QuickRule> quick_rules_;
+  std::vector<int32_t> quick_patterns_;
+
+  // Patterns of the word-and-phrase shapes (Pattern::words, and word index
+  // filters): pattern p is word_base_ + p in words_, which other rule sets
+  // loaded with this one may share (LoadFiles).
+  std::shared_ptr<internal::WordIndex> words_;
+  int32_t word_base_ = 0;
+  size_t word_patterns_ = 0;
+  // How every pattern's RE2 is compiled.
+  RE2::Options re_options_;
   mutable MatchStats stats_;
 };
 
@@ -505,7 +958,9 @@ std::string Snippet(std::string_view text, Interval m) {
 std::string CompiledRuleSet::Explain(std::string_view text) const {
   Scratch s;
   MatchEachPattern(text, &s);
-  Evaluator ev(patterns_, text, s);
+  s.Reset(patterns_.size());
+  Evaluator ev(patterns_, *words_, text, s);
+  ev.set_word_base(word_base_);
   std::ostringstream o;
   for (size_t i = 0; i < rules_.size(); ++i) {
     const Rule& rule = rules_[i];
@@ -559,7 +1014,11 @@ std::string CompiledRuleSet::Explain(std::string_view text) const {
 // message starts with FILE:LINE:COLUMN.
 class Loader {
  public:
-  Loader(std::string_view file, const RuleSetOptions& options) : file_(file), options_(options) {}
+  // `shared`: the word index to add to (not built here); nullptr: the set's
+  // own, built when loaded.
+  Loader(std::string_view file, const RuleSetOptions& options,
+         std::shared_ptr<internal::WordIndex> shared = nullptr)
+      : file_(file), options_(options), shared_(std::move(shared)), own_index_(!shared_) {}
 
   Result<std::shared_ptr<const RuleSet>> Load(std::string_view toml_text) {
     toml::table root;
@@ -570,6 +1029,8 @@ class Loader {
     }
     auto set = std::make_shared<CompiledRuleSet>();
     set_ = set.get();
+    set->words_ = own_index_ ? std::make_shared<internal::WordIndex>() : shared_;
+    set->word_base_ = static_cast<int32_t>(set->words_->ids());
     if (root.empty()) return Fail("1:1: empty rule file: expected [meta] and [[rule]] tables");
     EARSHOT_RETURN_IF_ERROR(CheckKeys(root, {"meta", "label", "rule"}, "the top level"));
 
@@ -598,11 +1059,15 @@ class Loader {
     if (arr->empty()) return Fail("1:1: no [[rule]] tables: a rule file needs at least one rule");
     for (const toml::node& n : *arr) EARSHOT_RETURN_IF_ERROR(ReadRule(*n.as_table()));
 
-    if (!set->set_->Compile()) {
+    if (piece_index_.empty()) {
+      set->set_.reset();  // every pattern is in the word index
+    } else if (!set->set_->Compile()) {
       return Status::ResourceExhausted(
           file_ + ": the RE2::Set of " + std::to_string(piece_index_.size()) +
           " patterns does not fit max_mem of " + std::to_string(options_.max_mem) + " bytes");
     }
+    set->words_->ReserveIds(static_cast<size_t>(set->word_base_) + set->patterns_.size());
+    if (own_index_) set->words_->Build();
     BuildTriggers();
     return std::shared_ptr<const RuleSet>(std::move(set));
   }
@@ -664,7 +1129,9 @@ class Loader {
     opts.set_longest_match(false);
     opts.set_log_errors(false);
     re_options_ = opts;
+    set_->re_options_ = opts;
     set_->set_ = std::make_unique<RE2::Set>(opts, RE2::UNANCHORED);
+    checker_ = std::make_unique<RE2::Set>(opts, RE2::UNANCHORED);
     return Status::Ok();
   }
 
@@ -716,13 +1183,32 @@ class Loader {
                                      std::string(clause) + " pattern (it would match everywhere)");
     }
     if (auto it = pattern_index_.find(text); it != pattern_index_.end()) return it->second;
-    auto re = std::make_unique<RE2>(text, re_options_);
-    if (!re->ok()) {
+    // Parsing is enough to refuse a bad pattern with RE2's message; a
+    // pattern the word index takes is compiled only if ever needed.
+    std::string error;
+    if (checker_->Add(text, &error) < 0) {
       return Status::InvalidArgument(Where(file_, n) + "rule " + Quote(rule_id) + ": bad " +
                                      std::string(clause) + " pattern " + Quote(text) + ": " +
-                                     re->error());
+                                     error);
     }
     const int32_t index = static_cast<int32_t>(set_->patterns_.size());
+    std::string why_not;
+    using Coverage = internal::WordIndex::Coverage;
+    const Coverage coverage =
+        options_.word_index
+            ? set_->words_->Add(set_->word_base_ + index, text, case_sensitive_, &why_not)
+            : Coverage::kNone;
+    if (coverage != Coverage::kNone) {
+      // Exact: the index finds its matches. Filter: the index finds texts
+      // that may hold it, and RE2 looks (as for a cut pattern).
+      const bool exact = coverage == Coverage::kExact;
+      Pattern pattern(text, &set_->re_options_, exact, exact);
+      pattern.char_class = exact && set_->words_->IsCharPattern(set_->word_base_ + index);
+      ++set_->word_patterns_;
+      set_->patterns_.push_back(std::move(pattern));
+      pattern_index_.emplace(text, index);
+      return index;
+    }
     internal::PatternSplit split = internal::SplitAtGaps(text);
     std::vector<std::vector<int32_t>> conjunctions;
     for (const auto& alternative : split.alternatives) {
@@ -757,7 +1243,14 @@ class Loader {
       set_->conj_pieces_.push_back(static_cast<int32_t>(pieces.size()));
       for (int32_t p : pieces) piece_conj_.emplace_back(p, c);
     }
-    set_->patterns_.push_back({text, std::move(re), split.whole});
+    Pattern pattern(text, &set_->re_options_, split.whole, false);
+    pattern.in_set = true;
+    if (!pattern.Re().ok()) {
+      return Status::InvalidArgument(Where(file_, n) + "rule " + Quote(rule_id) + ": bad " +
+                                     std::string(clause) + " pattern " + Quote(text) + ": " +
+                                     pattern.Re().error());
+    }
+    set_->patterns_.push_back(std::move(pattern));
     pattern_index_.emplace(text, index);
     return index;
   }
@@ -912,6 +1405,8 @@ class Loader {
       cr.within_words = static_cast<int32_t>(*within->value<int64_t>());
     }
     rule.within_words = cr.within_words;
+    cr.simple = cr.any.size() == 1 && cr.all.empty() && cr.none.empty() && cr.near.empty() &&
+                cr.negation < 0;
 
     set_->rules_.push_back(std::move(rule));
     set_->compiled_.push_back(std::move(cr));
@@ -919,6 +1414,79 @@ class Loader {
   }
 
   void BuildTriggers() {
+    for (const Rule& rule : set_->rules_) {
+      auto it = set_->label_index_.find(rule.label);
+      CompiledRuleSet::RuleFacts facts;
+      facts.weight = rule.weight;
+      facts.label = it == set_->label_index_.end() ? -1 : static_cast<int32_t>(it->second);
+      set_->facts_.push_back(facts);
+    }
+    {
+      std::map<std::vector<int32_t>, uint32_t> ids;
+      for (const CompiledRule& cr : set_->compiled_) {
+        std::vector<int32_t> key;
+        for (const auto* list : {&cr.any, &cr.all, &cr.none}) {
+          key.push_back(static_cast<int32_t>(list->size()));
+          key.insert(key.end(), list->begin(), list->end());
+        }
+        key.push_back(static_cast<int32_t>(cr.near.size()));
+        for (const NearRef& n : cr.near) key.insert(key.end(), {n.a, n.b, n.within});
+        key.insert(key.end(), {cr.negation, cr.negation < 0 ? 0 : cr.within_words});
+        auto [it, fresh] = ids.emplace(std::move(key), static_cast<uint32_t>(ids.size()));
+        set_->clauses_of_rule_.push_back(it->second);
+      }
+      set_->clause_sets_ = ids.size();
+    }
+    // (pattern, negation, window) -> its rules, in file order.
+    std::map<std::tuple<int32_t, int32_t, int32_t>, std::vector<int32_t>> grouped;
+    std::vector<bool> in_group(set_->compiled_.size(), false);
+    for (size_t r = 0; r < set_->compiled_.size(); ++r) {
+      const CompiledRule& cr = set_->compiled_[r];
+      const auto& patterns = set_->patterns_;
+      if (cr.any.size() == 1 && cr.all.empty() && cr.none.empty() && cr.near.empty() &&
+          patterns[cr.any[0]].words && !patterns[cr.any[0]].char_class &&
+          (cr.negation < 0 || patterns[cr.negation].words)) {
+        grouped[{cr.any[0], cr.negation, cr.negation < 0 ? 0 : cr.within_words}].push_back(
+            static_cast<int32_t>(r));
+        in_group[r] = true;
+      }
+    }
+    set_->group_offsets_.assign(set_->patterns_.size() + 1, 0);
+    for (const auto& [key, rules] : grouped) ++set_->group_offsets_[std::get<0>(key) + 1];
+    for (size_t p = 0; p < set_->patterns_.size(); ++p) {
+      set_->group_offsets_[p + 1] += set_->group_offsets_[p];
+    }
+    for (const auto& [key, rules] : grouped) {  // in pattern order
+      CompiledRuleSet::RuleGroup g;
+      g.negation = std::get<1>(key);
+      g.within_words = std::get<2>(key);
+      g.rules_begin = static_cast<uint32_t>(set_->group_rules_.size());
+      set_->group_rules_.insert(set_->group_rules_.end(), rules.begin(), rules.end());
+      g.rules_end = static_cast<uint32_t>(set_->group_rules_.size());
+      set_->groups_.push_back(g);
+    }
+    for (const CompiledRule& cr : set_->compiled_) {
+      auto exact = [&](int32_t p) { return set_->patterns_[p].words; };
+      bool quick = !cr.any.empty() && cr.all.empty() && cr.near.empty() &&
+                   (cr.negation < 0 || exact(cr.negation));
+      for (int32_t p : cr.any) quick = quick && exact(p);
+      for (int32_t p : cr.none) quick = quick && exact(p);
+      if (!quick) {
+        set_->quick_of_rule_.push_back(-1);
+        continue;
+      }
+      QuickRule q;
+      auto& list = set_->quick_patterns_;
+      q.any_begin = static_cast<uint32_t>(list.size());
+      list.insert(list.end(), cr.any.begin(), cr.any.end());
+      q.any_end = q.none_begin = static_cast<uint32_t>(list.size());
+      list.insert(list.end(), cr.none.begin(), cr.none.end());
+      q.none_end = static_cast<uint32_t>(list.size());
+      q.negation = cr.negation;
+      q.within_words = cr.within_words;
+      set_->quick_of_rule_.push_back(static_cast<int32_t>(set_->quick_rules_.size()));
+      set_->quick_rules_.push_back(q);
+    }
     // Pieces to the conjunctions they complete.
     const size_t pieces = piece_index_.size();
     std::sort(piece_conj_.begin(), piece_conj_.end());
@@ -933,7 +1501,9 @@ class Loader {
     std::vector<std::vector<int32_t>> by_pattern(np);
     for (size_t r = 0; r < set_->compiled_.size(); ++r) {
       const CompiledRule& cr = set_->compiled_[r];
-      if (!cr.any.empty()) {
+      if (in_group[r]) {
+        continue;
+      } else if (!cr.any.empty()) {
         for (int32_t p : cr.any) by_pattern[p].push_back(static_cast<int32_t>(r));
       } else if (!cr.all.empty()) {
         by_pattern[cr.all.front()].push_back(static_cast<int32_t>(r));
@@ -953,9 +1523,13 @@ class Loader {
 
   std::string file_;
   RuleSetOptions options_;
+  std::shared_ptr<internal::WordIndex> shared_;
+  bool own_index_ = true;
   CompiledRuleSet* set_ = nullptr;
   bool case_sensitive_ = false;
   RE2::Options re_options_;
+  // Parses patterns to check them (never compiled).
+  std::unique_ptr<RE2::Set> checker_;
   std::unordered_map<std::string, int32_t> pattern_index_;
   std::unordered_map<std::string, int32_t> piece_index_;
   std::string piece_error_;
@@ -971,15 +1545,47 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::LoadText(std::string_view toml_t
   return Loader(file_name, options).Load(toml_text);
 }
 
-Result<std::shared_ptr<const RuleSet>> RuleSet::LoadFile(const std::filesystem::path& file,
-                                                         const RuleSetOptions& options) {
+namespace {
+
+Result<std::string> ReadRuleFile(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) return Status::NotFound(file.string() + ": cannot open rule file");
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) return Status::IoError(file.string() + ": cannot read rule file");
-  return LoadText(text.str(), file.string(), options);
+  return text.str();
 }
+
+}  // namespace
+
+Result<std::shared_ptr<const RuleSet>> RuleSet::LoadFile(const std::filesystem::path& file,
+                                                         const RuleSetOptions& options) {
+  auto text = ReadRuleFile(file);
+  if (!text.ok()) return text.status();
+  return LoadText(*text, file.string(), options);
+}
+
+Result<std::vector<std::shared_ptr<const RuleSet>>> RuleSet::LoadFiles(
+    const std::vector<std::filesystem::path>& files, const RuleSetOptions& options) {
+  auto index = std::make_shared<internal::WordIndex>();
+  std::vector<std::shared_ptr<const RuleSet>> sets;
+  for (const auto& file : files) {
+    auto text = ReadRuleFile(file);
+    if (!text.ok()) return text.status();
+    auto set = Loader(file.string(), options, index).Load(*text);
+    if (!set.ok()) return set.status();
+    sets.push_back(std::move(set).value());
+  }
+  index->Build();
+  return sets;
+}
+
+namespace internal {
+bool InRe2Set(const RuleSet& rules, std::string_view pattern) {
+  const auto* compiled = dynamic_cast<const CompiledRuleSet*>(&rules);
+  return compiled && compiled->InRe2Set(pattern);
+}
+}  // namespace internal
 
 std::string Explain(const RuleSet& rules, std::string_view text) {
   const auto* compiled = dynamic_cast<const CompiledRuleSet*>(&rules);

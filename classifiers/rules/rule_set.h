@@ -10,6 +10,9 @@
 //   runs with a memory budget large enough for the default rules; if the DFA
 //   still runs out of memory (RE2::Set::ErrorInfo), the text is matched rule
 //   by rule with RE2 (slower, same answer) and the event is counted.
+// - Patterns of the common word-and-phrase shapes are matched by a word index
+//   instead of the RE2::Set (RuleSetOptions::word_index), with RE2's exact
+//   answers: the same matches, spans and decisions as RE2 alone gives.
 // - Every match carries its rule and the byte span of the text that fired it
 //   (the first positive clause's match).
 #pragma once
@@ -69,6 +72,16 @@ struct RuleMatch {
   Span span;
 };
 
+// What one label's matched rules add up to for a text (MatchLabels).
+struct LabelTotal {
+  const Label* label = nullptr;  // points into the RuleSet
+  double score = 0;              // summed weight of its matched rules, in file order
+  int matches = 0;               // how many of its rules matched
+  // Its matched rule with the largest weight (the earliest in the file on
+  // ties), with that rule's span.
+  RuleMatch best;
+};
+
 // Counters are process-wide per set and updated with relaxed atomics.
 struct MatchStats {
   std::atomic<int64_t> texts{0};
@@ -76,11 +89,19 @@ struct MatchStats {
   // Texts matched pattern by pattern because the RE2::Set pass failed (out of
   // memory, or any other RE2::Set::ErrorInfo kind).
   std::atomic<int64_t> fallbacks{0};
+  // Texts the word index cannot read exactly (invalid UTF-8, or U+212A /
+  // U+017F, which case-insensitive RE2 reads as k and s), matched pattern by
+  // pattern with RE2 instead: same answer, slower.
+  std::atomic<int64_t> slow_texts{0};
 };
 
 struct RuleSetOptions {
   // Budget for the RE2::Set DFA and each RE2, in bytes.
   int64_t max_mem = 64 << 20;
+  // Match word-and-phrase patterns with the word index (docs/rules.md,
+  // "Matching and speed"); false puts every pattern in the RE2::Set, the
+  // reference the word index is tested and benchmarked against.
+  bool word_index = true;
 };
 
 class RuleSet {
@@ -90,6 +111,13 @@ class RuleSet {
   static Result<std::shared_ptr<const RuleSet>> LoadText(std::string_view toml_text,
                                                          std::string_view file_name,
                                                          const RuleSetOptions& options = {});
+  // Rule files that will read the same texts (one classifier's stages), in
+  // order: the same sets as LoadFile each, but their word-and-phrase
+  // patterns share one word index, so a text is looked at once for all of
+  // them (a set matching the text its thread's previous set matched reuses
+  // what that one found). The first bad file fails the whole call.
+  static Result<std::vector<std::shared_ptr<const RuleSet>>> LoadFiles(
+      const std::vector<std::filesystem::path>& files, const RuleSetOptions& options = {});
   virtual ~RuleSet() = default;
 
   virtual const std::string& stage() const = 0;    // [meta] stage
@@ -101,7 +129,24 @@ class RuleSet {
   // Appends every rule whose clauses hold for `text`, in file order.
   virtual void Match(std::string_view text, std::vector<RuleMatch>* out) const = 0;
 
+  // The same matches summed per declared label, without listing every rule:
+  // appends one LabelTotal per label with at least one matched rule, in
+  // label declaration order. Rules whose label is not declared are left
+  // out. Equal to summing Match()'s list in its order (bit for bit), and
+  // much cheaper when many rules match one text (the learned topic and
+  // sentiment files).
+  virtual void MatchLabels(std::string_view text, std::vector<LabelTotal>* out) const = 0;
+
   virtual const MatchStats& stats() const = 0;
+
+  // How the distinct patterns are found (benchmarks, `earshot rules check`).
+  struct PatternCounts {
+    size_t total = 0;
+    size_t word_index = 0;   // matched by the word index (exact)
+    size_t word_filter = 0;  // the word index finds a word they need; RE2 confirms
+    size_t re2_set = 0;      // in the RE2::Set
+  };
+  virtual PatternCounts pattern_counts() const = 0;
 };
 
 }  // namespace earshot::rules

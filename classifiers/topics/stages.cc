@@ -11,17 +11,9 @@ namespace {
 // weights add up to its threshold on paper must still hold.
 constexpr double kScoreTolerance = 1e-9;
 
-// Per-label accumulator, reused across calls on the same thread.
-struct LabelTally {
-  double score = 0;
-  int matches = 0;
-  const rules::RuleMatch* best = nullptr;
-};
-
+// Reused across calls on the same thread.
 struct Scratch {
-  std::vector<rules::RuleMatch> matches;
-  std::vector<LabelTally> tallies;
-  std::vector<int> touched;  // label indices with matches, in first-seen order
+  std::vector<rules::LabelTotal> totals;
 };
 
 Scratch& ThreadScratch() {
@@ -55,49 +47,28 @@ Result<LabelScorer> LabelScorer::Create(std::shared_ptr<const rules::RuleSet> ru
                                      " needs a threshold > 0 (a label must be earned by matches)");
     }
   }
-  LabelScorer scorer;
-  scorer.rule_label_.reserve(rules->rules().size());
-  const rules::Label* first = rules->labels().data();
+  // Every rule counts towards its label (RuleSet::MatchLabels leaves out
+  // rules of undeclared labels).
   for (const rules::Rule& rule : rules->rules()) {
-    const rules::Label* label = rules->FindLabel(rule.label);
-    if (!label) {
+    if (!rules->FindLabel(rule.label)) {
       return Status::InvalidArgument(rule.file + ":" + std::to_string(rule.line) + ": rule " +
                                      Quote(rule.id) + " names undeclared label " +
                                      Quote(rule.label));
     }
-    scorer.rule_label_.push_back(static_cast<int>(label - first));
   }
+  LabelScorer scorer;
   scorer.rules_ = std::move(rules);
   return scorer;
 }
 
 void LabelScorer::Score(std::string_view text, std::vector<LabelDecision>* out) const {
   Scratch& s = ThreadScratch();
-  s.matches.clear();
-  rules_->Match(text, &s.matches);
-  if (s.matches.empty()) return;
-
-  const std::vector<rules::Label>& labels = rules_->labels();
-  if (s.tallies.size() < labels.size()) s.tallies.resize(labels.size());
-  s.touched.clear();
-  const rules::Rule* first_rule = rules_->rules().data();
-  for (const rules::RuleMatch& m : s.matches) {
-    const int label = rule_label_[static_cast<size_t>(m.rule - first_rule)];
-    LabelTally& t = s.tallies[label];
-    if (t.matches == 0) s.touched.push_back(label);
-    ++t.matches;
-    t.score += m.rule->weight;
-    // Matches arrive in file order, so a strictly greater weight is needed to
-    // replace the best: the earliest rule wins ties.
-    if (!t.best || m.rule->weight > t.best->rule->weight) t.best = &m;
-  }
-  std::sort(s.touched.begin(), s.touched.end());
-  for (int label : s.touched) {
-    LabelTally& t = s.tallies[label];
-    if (t.score + kScoreTolerance >= labels[label].threshold) {
-      out->push_back({&labels[label], t.score, {t.best->rule, t.best->span}});
+  s.totals.clear();
+  rules_->MatchLabels(text, &s.totals);
+  for (const rules::LabelTotal& t : s.totals) {
+    if (t.score + kScoreTolerance >= t.label->threshold) {
+      out->push_back({t.label, t.score, {t.best.rule, t.best.span}});
     }
-    t = LabelTally{};
   }
 }
 
@@ -113,6 +84,10 @@ std::vector<LabelDecision> TopicStage::Classify(std::string_view text) const {
   std::vector<LabelDecision> out;
   scorer_.Score(text, &out);
   return out;
+}
+
+void TopicStage::Classify(std::string_view text, std::vector<LabelDecision>* out) const {
+  scorer_.Score(text, out);
 }
 
 std::string_view SentimentName(Sentiment sentiment) {

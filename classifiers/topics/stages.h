@@ -57,7 +57,6 @@ class LabelScorer {
 
  private:
   std::shared_ptr<const rules::RuleSet> rules_;
-  std::vector<int> rule_label_;  // rules()[i] -> index into labels()
 };
 }  // namespace internal
 
@@ -71,6 +70,8 @@ class TopicStage {
   // Every topic whose score reaches its threshold, in label declaration order
   // (an empty vector: no topic).
   std::vector<LabelDecision> Classify(std::string_view text) const;
+  // The same, appended to *out (a caller's buffer, reused across calls).
+  void Classify(std::string_view text, std::vector<LabelDecision>* out) const;
 
   const rules::RuleSet& rules() const { return scorer_.rules(); }
 

@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "classifiers/classifier.h"
 #include "crawler/core/text.h"
@@ -278,6 +281,58 @@ TEST_CASE("classify stage keeps irrelevant replies of a held conversation", "[cl
   write.rule_counts.clear();
   REQUIRE(stage.Process(write).ok());
   CHECK(write.posts.empty());
+}
+
+TEST_CASE("classifier: the default config answers the same from many threads", "[classifier]") {
+  // The four default rule files share one word index; texts with U+212A
+  // (read by RE2 pattern by pattern) make the threads compile the same
+  // patterns' RE2s for the first time concurrently.
+  const ClassifierPaths paths{fs::path(EARSHOT_SOURCE_DIR) / "config" / "rules",
+                              fs::path(EARSHOT_SOURCE_DIR) / "config" / "orgs"};
+  auto loaded = Classifier::Load(paths);
+  auto reference = Classifier::Load(paths);  // answers first, single-threaded
+  INFO(loaded.status().ToString());
+  REQUIRE(loaded.ok());
+  REQUIRE(reference.ok());
+  const std::vector<std::string> texts = {
+      "Six hours in A&E at the Northern General, the nurse was kind but nobody told us anything.",
+      "Couldn't fault the midwives at #JessopWing, thank you! Call me on 07700 900123",
+      "Not rude at all, very helpful receptionist. Waited 20 minutes.",
+      "The \u212Aitchen at the RVI was filthy and my nan was left for hours",
+      "Train delayed again this morning, third time this week.",
+      "Mum has been on a trolley in the corridor since 9am, no food or water for 12 hours.",
+  };
+  auto summary = [&](const Classifier& classifier, const std::string& text) {
+    const Classification c = classifier.Classify(text);
+    std::string out = c.text + "|" + c.sentiment + "|" + std::to_string(c.priority) + "|" +
+                      (c.relevant ? "r" : "-");
+    for (const auto& o : c.orgs) out += "|" + o.code + "@" + std::to_string(o.why.start);
+    for (const auto& t : c.topics)
+      out += "|" + t.name + ":" + t.why.rule + "@" + std::to_string(t.why.start);
+    for (const auto& f : c.criticality) out += "|" + f.flag + ":" + f.why.rule;
+    for (const auto& p : c.sentiment_why) out += "|" + p.rule + "@" + std::to_string(p.start);
+    return out;
+  };
+  std::vector<std::string> expected;
+  for (const auto& t : texts) expected.push_back(summary(**reference, t));
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 20; ++round) {
+        for (size_t i = 0; i < texts.size(); ++i) {
+          const size_t k = (i + static_cast<size_t>(t + round)) % texts.size();
+          if (summary(**loaded, texts[k]) != expected[k]) ++mismatches[t];
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(mismatches == std::vector<int>(4, 0));
+  for (const auto& set : (*loaded)->rule_sets()) {
+    CHECK(set->stats().dfa_out_of_memory.load() == 0);
+    CHECK(set->stats().slow_texts.load() == 4 * 20);  // the U+212A text, each time
+  }
 }
 
 }  // namespace

@@ -558,3 +558,52 @@ TEST_CASE("the word prefilter never rejects a text a name could match", "[orgs]"
 }
 
 }  // namespace
+
+TEST_CASE("CamelCase hashtags route like the name written with spaces", "[orgs]") {
+  struct Case {
+    std::string text;
+    std::string spaced;  // the same post with the name written out
+  };
+  const std::vector<Case> cases = {
+      {"Six hours in A&E at #NorthernGeneral tonight",
+       "Six hours in A&E at Northern General tonight"},
+      {"Thank you #StThomasHospital for everything", "Thank you St Thomas Hospital for everything"},
+      {"#GreatOrmondStreet saved my son", "Great Ormond Street saved my son"},
+      {"Maternity at the #JessopWing was excellent", "Maternity at the Jessop Wing was excellent"},
+      {"#SheffieldTeachingHospitals need more staff",
+       "Sheffield Teaching Hospitals need more staff"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.text);
+    const Routing tagged = DefaultRouter().Route(c.text);
+    const Routing spaced = DefaultRouter().Route(c.spaced);
+    REQUIRE_FALSE(spaced.orgs.empty());
+    CHECK(Codes(tagged) == Codes(spaced));
+    REQUIRE(tagged.orgs.size() == spaced.orgs.size());
+    for (size_t i = 0; i < tagged.orgs.size(); ++i) {
+      CHECK(tagged.orgs[i].site_code == spaced.orgs[i].site_code);
+    }
+  }
+  // The span is the hashtag's name, in the post as written.
+  const std::string post = "Six hours in A&E at #NorthernGeneral tonight";
+  const Routing r = DefaultRouter().Route(post);
+  REQUIRE(r.orgs.size() == 1);
+  CHECK(r.orgs[0].code == "RHQ");
+  CHECK(post.substr(r.orgs[0].start, r.orgs[0].end - r.orgs[0].start) == "NorthernGeneral");
+  // Acronyms stay whole; a run of capitals before a word is cut before the
+  // word's capital; hashtags that are not names still do not route.
+  const std::string nhs = "Waiting at #GOSH and #NHSTrust news";
+  CHECK(CodesOf(nhs) == CodesOf("Waiting at GOSH and NHS Trust news"));
+  CHECK(CodesOf("#TrustMe on this one").empty());
+  CHECK(CodesOf("#VictoriaStation delays again").empty());
+  CHECK(CodesOf("#northerngeneral").empty());   // no capitals: no way to tell the words apart
+  CHECK(CodesOf("C#NorthernGeneral").empty());  // not a hashtag
+  // An ambiguous name in a hashtag stays unrouted, its mention as written.
+  const std::string ambiguous = "Great care at #QueenElizabethHospital today";
+  const Routing u = DefaultRouter().Route(ambiguous);
+  CHECK(u.orgs.empty());
+  REQUIRE(u.unrouted.size() == 1);
+  CHECK(u.unrouted[0].mention == "QueenElizabethHospital");
+  CHECK(ambiguous.substr(u.unrouted[0].start, u.unrouted[0].end - u.unrouted[0].start) ==
+        "QueenElizabethHospital");
+}

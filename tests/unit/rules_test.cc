@@ -2,8 +2,11 @@
 // semantics, spans, the RE2::Set out-of-memory fallback, threads, lint.
 #include <unistd.h>
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -11,6 +14,7 @@
 #include "classifiers/rules/lint.h"
 #include "classifiers/rules/pattern_split.h"
 #include "classifiers/rules/rule_set.h"
+#include "tests/support/process.h"
 
 namespace earshot::rules {
 namespace {
@@ -731,6 +735,29 @@ any = ['\bcar park\b', '(not.{0,30}park)']
   CHECK(no_sample.findings.size() == 3);  // the pattern checks only
 }
 
+TEST_CASE("Lint reports a gap only where it costs every text: in the RE2::Set", "[rules]") {
+  // The same grouped gap: the word index takes the first (words fenced by
+  // \b), the second can start inside a word and stays in the set.
+  auto set = Load(WithMeta(R"(
+[[rule]]
+id = "indexed"
+label = "x"
+any = ['(\bnot\b.{0,30}\bpark\b)']
+
+[[rule]]
+id = "in-set"
+label = "x"
+any = ['(not.{0,30}park)']
+)"));
+  std::vector<std::string> got;
+  for (const LintFinding& f : Lint(*set, {}).findings) {
+    got.push_back(f.rule_id + " " + std::string(LintKindName(f.kind)));
+  }
+  CHECK(got == Ids{"in-set slow-gap"});
+  CHECK(set->pattern_counts().word_index == 1);
+  CHECK(set->pattern_counts().re2_set == 1);
+}
+
 TEST_CASE("Explain shows each clause's matches and negations", "[rules]") {
   auto set = Load(WithMeta(R"(
 [[rule]]
@@ -753,6 +780,371 @@ near = [{ a = '\bnurse\b', b = '\brude\b', within = 2 }]
         "  unless_preceded '\\bnot\\b' within 3 words: present\n"
         "rule near (rules.toml:12) -> negative: fires [4,22) \"nurse was not rude\"\n"
         "  near '\\bnurse\\b' ~ '\\brude\\b' within 2: holds at [4,22) \"nurse was not rude\"\n");
+}
+
+// ---------------------------------------------------------------------------
+// The word index (classifiers/rules/word_index.h): patterns of the word and
+// phrase shapes are matched word by word, with RE2's answers. Each test
+// compares against the same rules with every pattern in the RE2::Set
+// (RuleSetOptions::word_index = false), the reference.
+
+std::shared_ptr<const RuleSet> LoadReference(std::string_view text) {
+  RuleSetOptions options;
+  options.word_index = false;
+  return Load(text, options);
+}
+
+// Every rule that fired, with its span, as one comparable string.
+std::string Outcome(const RuleSet& set, std::string_view text) {
+  std::vector<RuleMatch> matches;
+  set.Match(text, &matches);
+  std::string out;
+  for (const RuleMatch& m : matches) {
+    out += m.rule->id + "[" + std::to_string(m.span.start) + "," + std::to_string(m.span.end) + ")";
+  }
+  return out;
+}
+
+// Checks that `fast` and `reference` agree on every text; returns how many
+// rule matches there were (so callers can see the texts exercise the rules).
+int64_t CheckSameAnswers(const RuleSet& fast, const RuleSet& reference,
+                         const std::vector<std::string>& texts) {
+  int64_t matches = 0, mismatches = 0;
+  for (const std::string& text : texts) {
+    const std::string want = Outcome(reference, text);
+    const std::string got = Outcome(fast, text);
+    if (got != want && ++mismatches <= 5) {
+      INFO("text: " << text);
+      CHECK(got == want);
+    }
+    std::vector<RuleMatch> m;
+    reference.Match(text, &m);
+    matches += static_cast<int64_t>(m.size());
+    // MatchLabels is Match summed per declared label, in file order.
+    std::vector<LabelTotal> totals;
+    fast.MatchLabels(text, &totals);
+    std::map<std::string, double> score;
+    std::map<std::string, int> count;
+    std::map<std::string, std::string> best;
+    std::map<std::string, double> best_weight;
+    for (const RuleMatch& r : m) {
+      if (!reference.FindLabel(r.rule->label)) continue;
+      score[r.rule->label] += r.rule->weight;
+      if (!count[r.rule->label]++ || r.rule->weight > best_weight[r.rule->label]) {
+        best[r.rule->label] = r.rule->id + "@" + std::to_string(r.span.start);
+        best_weight[r.rule->label] = r.rule->weight;
+      }
+    }
+    REQUIRE(totals.size() == score.size());
+    for (const LabelTotal& t : totals) {
+      CHECK(t.score == score[t.label->name]);  // bit for bit: the same sums in the same order
+      CHECK(t.matches == count[t.label->name]);
+      CHECK(t.best.rule->id + "@" + std::to_string(t.best.span.start) == best[t.label->name]);
+    }
+  }
+  CHECK(mismatches == 0);
+  return matches;
+}
+
+// Random patterns in (and around) the shapes the word index takes, and
+// random texts made of their words and the characters between words.
+class PatternGenerator {
+ public:
+  explicit PatternGenerator(uint32_t seed) : rng_(seed) {}
+
+  std::string Pattern() {
+    std::string p;
+    const int shape = Pick(20);
+    if (shape == 0) return "^\\W{0,3}" + Word() + "(\\W{1,3}" + Word() + ")?\\W{0,3}$";
+    if (shape == 1) return "^(?:\\W*\\w+\\b){" + std::to_string(1 + Pick(6)) + "}";
+    if (shape == 2)
+      return "\\b(not|no|never|\\w+n[’']t)\\b.{" + std::to_string(Pick(2)) + "," +
+             std::to_string(5 + Pick(30)) + "}\\b" + Word() + "\\b";
+    if (shape == 3) return "\\S";
+    if (shape == 4) return Word() + "\\b";  // may start inside a word: RE2 alone
+    p = "\\b" + Item();
+    const int more = Pick(3);
+    for (int i = 0; i < more; ++i) p += Gap() + Item();
+    if (Pick(5) != 0) p += "\\b";  // else the last word may be a prefix
+    if (Pick(8) == 0) p = p + "|\\b" + Item() + "\\b";
+    return p;
+  }
+
+  std::string Text() {
+    std::string t;
+    if (Pick(6) == 0) t += Sep();
+    const int n = 1 + Pick(14);
+    for (int i = 0; i < n; ++i) {
+      std::string w = kWords[Pick(std::size(kWords))];
+      if (Pick(6) == 0) {
+        for (char& c : w) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      }
+      t += w;
+      if (i + 1 < n || Pick(3) == 0) t += Sep();
+    }
+    return t;
+  }
+
+ private:
+  static constexpr const char* kWords[] = {
+      "not",   "no",      "nurse",     "nurses",      "care", "plan",  "careplan",
+      "x",     "ray",     "xray",      "don",         "t",    "can",   "5",
+      "10",    "24",      "a",         "e",           "good", "very",  "kind",
+      "rude",  "wait",    "waited",    "hours",       "hr",   "co",    "ordinator",
+      "staff", "station", "recommend", "recommended", "caf",  "never", "the"};
+
+  int Pick(size_t n) { return static_cast<int>(rng_() % n); }
+  std::string Word() { return kWords[Pick(std::size(kWords))]; }
+  std::string Item() {
+    switch (Pick(10)) {
+      case 0:
+        return "(" + Word() + "|" + Word() + "|" + Word() + ")";
+      case 1:
+        return Word() + "s?";
+      case 2:
+        return "\\d+";
+      case 3:
+        return Word() + "\\w*";
+      case 4:
+        return "(" + Word() + " )?" + Word();
+      case 5:
+        return "nurse[sz]?";
+      case 6:
+        return "x-?rays?";
+      default:
+        return Word();
+    }
+  }
+  std::string Gap() {
+    const char* gaps[] = {" ",    "\\W{1,3}", " ?",   "[- ]",   "-?", "\\s+", "\\b.{0,20}\\b",
+                          "[’']", " & ",      "\\W+", "\\W*\\b"};
+    return gaps[Pick(std::size(gaps))];
+  }
+  std::string Sep() {
+    const char* seps[] = {" ",   " ", " ",  ", ",  "-", "'", "’", "\n", "  ",
+                          " é ", "—", ". ", " & ", "&", "_", "(", ") "};
+    return seps[Pick(std::size(seps))];
+  }
+
+  std::mt19937 rng_;
+};
+
+std::string RuleFileOf(const std::vector<std::string>& patterns) {
+  std::string out(kMeta);
+  for (size_t i = 0; i < patterns.size(); ++i) {
+    std::string literal = patterns[i];
+    out += "[[rule]]\nid = \"r" + std::to_string(i) + "\"\nlabel = \"l" + std::to_string(i % 3) +
+           "\"\nweight = " + std::to_string(0.25 * (i % 5) - 0.3) + "\nany = ['''" + literal +
+           "''']\n";
+    if (i % 4 == 1) out += "unless_preceded = '''\\b(not|no|never|\\w+n[’']t)\\b'''\n";
+    if (i % 7 == 2) out += "none = ['\\bstation\\b']\n";
+  }
+  return out;
+}
+
+TEST_CASE("The word index gives RE2's matches on generated patterns and texts", "[rules]") {
+  PatternGenerator gen(20261122);
+  std::vector<std::string> patterns;
+  for (int i = 0; i < 400; ++i) patterns.push_back(gen.Pattern());
+  const std::string file = RuleFileOf(patterns);
+  auto fast = Load(file);
+  auto reference = LoadReference(file);
+  const RuleSet::PatternCounts counts = fast->pattern_counts();
+  INFO(counts.word_index << " by words, " << counts.word_filter << " filtered, " << counts.re2_set
+                         << " in the set");
+  CHECK(counts.word_index > counts.total * 3 / 4);
+  CHECK(counts.re2_set > 0);  // the generator also writes patterns outside the subset
+  std::vector<std::string> texts;
+  for (int i = 0; i < 1500; ++i) texts.push_back(gen.Text());
+  // And a long one: many anchors, matches far apart.
+  std::string long_text;
+  for (int i = 0; i < 400; ++i) long_text += gen.Text() + (i % 7 ? " " : "\n");
+  texts.push_back(long_text);
+  CHECK(CheckSameAnswers(*fast, *reference, texts) > 3000);
+  CHECK(fast->stats().slow_texts.load() == 0);
+}
+
+TEST_CASE("The default rule files match the same with and without the word index", "[rules]") {
+  const std::filesystem::path dir = std::filesystem::path(EARSHOT_SOURCE_DIR) / "config" / "rules";
+  // Texts of the words the rules are about, in the ways posts join them.
+  std::vector<std::string> vocabulary;
+  for (const char* name : {"topics.toml", "sentiment.toml", "criticality.toml", "relevance.toml"}) {
+    std::ifstream in(dir / name);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("any = ['\\b", 0) != 0) continue;
+      std::string word;
+      for (char c : line.substr(10)) {
+        if (std::isalpha(static_cast<unsigned char>(c))) {
+          word += c;
+        } else {
+          break;
+        }
+      }
+      if (word.size() > 1) vocabulary.push_back(word);
+    }
+  }
+  REQUIRE(vocabulary.size() > 1000);
+  std::mt19937 rng(7);
+  const char* seps[] = {" ",  " ",     " ",       ", ",         ". ",   " - ",       "'",  "’",
+                        "\n", " not ", " never ", " couldn't ", " no ", " 4 hours ", "!! "};
+  std::vector<std::string> texts = {
+      "",           " ", "Good", "nothing", "did not answer", "N/A", "very good", "NOTHING AT ALL!",
+      "thank you x"};
+  for (int i = 0; i < 250; ++i) {
+    std::string t;
+    const int n = 1 + static_cast<int>(rng() % 40);
+    for (int k = 0; k < n; ++k) {
+      t += vocabulary[rng() % vocabulary.size()];
+      t += seps[rng() % std::size(seps)];
+    }
+    texts.push_back(t);
+  }
+  for (const char* name : {"topics.toml", "sentiment.toml", "criticality.toml", "relevance.toml"}) {
+    INFO(name);
+    auto fast = RuleSet::LoadFile(dir / name);
+    RuleSetOptions reference_options;
+    reference_options.word_index = false;
+    auto reference = RuleSet::LoadFile(dir / name, reference_options);
+    REQUIRE(fast.ok());
+    REQUIRE(reference.ok());
+    // Every default pattern is found by the word index, exactly or as a
+    // filter: no text pays for an RE2::Set scan.
+    CHECK((*fast)->pattern_counts().re2_set == 0);
+    CHECK((*fast)->pattern_counts().word_index + 2 >= (*fast)->pattern_counts().total);
+    CHECK(CheckSameAnswers(**fast, **reference, texts) > 0);
+  }
+}
+
+TEST_CASE("Texts the word index cannot read are matched with RE2, with the same answers",
+          "[rules]") {
+  const std::string file = WithMeta(R"(
+[[rule]]
+id = "works"
+label = "x"
+any = ['\bworks\b', '\bkiss\b']
+
+[[rule]]
+id = "long-s"
+label = "x"
+any = ['\bfirst\b']
+)");
+  auto fast = Load(file);
+  auto reference = LoadReference(file);
+  // Case-insensitive RE2 reads U+212A KELVIN SIGN as k and U+017F LONG S as
+  // s inside words; invalid UTF-8 matches no character class.
+  const std::vector<std::string> texts = {"it wor\u212As",    "\u212Aiss",       "\u017First",
+                                          "fir\u017Ft thing", "works \xff kiss", "plain works",
+                                          "wor\xe2\x84 ks",   "first\xc3"};
+  CheckSameAnswers(*fast, *reference, texts);
+  CHECK(Fired(*fast, "it wor\u212As") == Ids{"works"});
+  CHECK(Fired(*fast, "\u212Aiss") == Ids{});  // \b needs a word character: K-sign is not one
+  CHECK(Fired(*fast, "fir\u017Ft thing") == Ids{"long-s"});
+  // All but "plain works": Match and MatchLabels each, and three Fired.
+  CHECK(fast->stats().slow_texts.load() == 7 * 2 + 3);
+}
+
+TEST_CASE("Word index matches follow RE2's leftmost-first choices", "[rules]") {
+  const std::string file = WithMeta(R"(
+[[rule]]
+id = "short-first"
+label = "x"
+any = ['\b(nurse|nurse station)\b']
+
+[[rule]]
+id = "long-first"
+label = "x"
+any = ['\b(nurse station|nurse)\b']
+
+[[rule]]
+id = "prefix"
+label = "x"
+any = ['\bhighly recommend']
+
+[[rule]]
+id = "whole"
+label = "x"
+any = ['^\W{0,3}very\W{1,3}good\W{0,3}$']
+
+[[rule]]
+id = "negated-word"
+label = "x"
+any = ['''\b(not|never|\w+n[’']t)\b.{1,30}\bgood\b''']
+
+[[rule]]
+id = "three-words"
+label = "x"
+any = ['^(?:\W*\w+\b){3}']
+
+[[rule]]
+id = "non-space"
+label = "x"
+any = ['\S']
+none = ['\bblank\b']
+
+[[rule]]
+id = "cafe"
+label = "x"
+any = ['\b(café|canteen)\b']
+)");
+  auto set = Load(file);
+  CHECK(SpanText(*set, "the nurse station", "short-first") == "nurse");
+  CHECK(SpanText(*set, "the nurse station", "long-first") == "nurse station");
+  CHECK(SpanText(*set, "I'd highly recommended them", "prefix") == "highly recommend");
+  CHECK(SpanText(*set, "  Very good!! ", "whole") == "  Very good!! ");
+  CHECK(SpanText(*set, "very good indeed", "whole") == "<none>");
+  // Greedy: the furthest "good" within 30 characters of the negation.
+  CHECK(SpanText(*set, "wasn't good, not good at all", "negated-word") == "wasn't good, not good");
+  CHECK(SpanText(*set, "never\nthat good", "negated-word") == "<none>");  // . stops at \n
+  CHECK(SpanText(*set, "one, two; three four", "three-words") == "one, two; three");
+  CHECK(SpanText(*set, "two words", "three-words") == "<none>");
+  CHECK(SpanText(*set, " \t\n’x", "non-space") == "’");
+  CHECK(SpanText(*set, " \t\n ", "non-space") == "<none>");
+  CHECK(SpanText(*set, "a blank", "non-space") == "<none>");
+  CHECK(SpanText(*set, "the CAFÉ", "cafe") == "<none>");  // \b after É needs a word character
+  CHECK(SpanText(*set, "the caféteria", "cafe") == "café");
+  CHECK(set->pattern_counts().word_filter == 1);  // café: a letter with case, RE2 confirms
+  CheckSameAnswers(
+      *set, *LoadReference(file),
+      {"the nurse station", "I'd highly recommended them", "  Very good!! ", "very good indeed",
+       "wasn't good, not good at all", "never\nthat good", "one, two; three four", "two words",
+       " \t\n\u2019x", "a blank", "the CAFÉ", "the caféteria", "Canteen: café"});
+}
+
+TEST_CASE("Rule sets loaded together share one word index and answer as when alone", "[rules]") {
+  const testing::TempDir temp;
+  const std::filesystem::path dir = temp.path();
+  const std::vector<std::string> files = {
+      WithMeta("[[rule]]\nid = \"a\"\nlabel = \"x\"\nany = ['\\bnurse\\b', '\\bnot\\b']\n"),
+      WithMeta("[[rule]]\nid = \"b\"\nlabel = \"y\"\nany = ['\\bnurse\\W{1,3}rude\\b']\n"
+               "[[rule]]\nid = \"c\"\nlabel = \"y\"\nany = ['\\bwaited\\b.{0,20}\\bhours?\\b']\n"),
+      WithMeta("[[rule]]\nid = \"d\"\nlabel = \"z\"\nany = ['\\bnurse\\b']\n"
+               "unless_preceded = '\\bnot\\b'\n")};
+  std::vector<std::filesystem::path> paths;
+  for (size_t i = 0; i < files.size(); ++i) {
+    paths.push_back(dir / ("f" + std::to_string(i) + ".toml"));
+    std::ofstream(paths.back()) << files[i];
+  }
+  auto together = RuleSet::LoadFiles(paths);
+  REQUIRE(together.ok());
+  REQUIRE(together->size() == 3);
+  std::vector<std::shared_ptr<const RuleSet>> alone;
+  for (const auto& f : files) alone.push_back(Load(f));
+  const std::vector<std::string> texts = {"the nurse, rude", "not the nurse", "waited 3 hours",
+                                          "nurse waited for hours, not rude", ""};
+  for (int round = 0; round < 2; ++round) {
+    for (const std::string& text : texts) {
+      // In either order, and the same text twice (the second reuses).
+      for (size_t k = 0; k < 3; ++k) {
+        const size_t i = round ? 2 - k : k;
+        CHECK(Outcome(*(*together)[i], text) == Outcome(*alone[i], text));
+      }
+    }
+  }
+  CHECK(Fired(*(*together)[2], "not the nurse") == Ids{});
+  CHECK(Fired(*(*together)[2], "the nurse") == Ids{"d"});
+  auto missing = RuleSet::LoadFiles({paths[0], dir / "missing.toml"});
+  CHECK(missing.status().code() == StatusCode::kNotFound);
 }
 
 }  // namespace
