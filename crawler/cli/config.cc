@@ -345,7 +345,10 @@ Result<SourceSpec> ReadConnectorTable(std::string_view file, const toml::table& 
   for (const ConfigKeySpec& key : connector->keys) {
     const toml::node* n = sr.Node(key.name);
     if (!n) {
-      if (key.required) {
+      // `required` is about reading (a search query, a subreddit); an
+      // account only publishes, and its connector's reply request names
+      // whatever it lacks.
+      if (key.required && kind == TableKind::kSource) {
         return Status::InvalidArgument(sr.AtTable() + sr.context() + " needs " + key.name +
                                        " (connector " + spec.connector + ": " + key.doc + ")");
       }

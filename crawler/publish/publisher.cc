@@ -186,11 +186,12 @@ void OnReply(const OperationPtr& op, Result<HttpResponse> response) {
     return;
   }
   const bool accepted = http >= 200 && http <= 299;
-  // A 2xx the connector cannot read may still be a posted reply, unless
-  // the connector recognised it as an earlier one (kAlreadyExists); a
-  // gateway's 5xx or 408 may hide one too.
-  const bool unknown = (accepted && reply.status().code() != StatusCode::kAlreadyExists) ||
-                       http >= 500 || http == 408;
+  // A 2xx the connector cannot read (kParseError) may still be a posted
+  // reply; a 2xx it read as a refusal (Reddit's json.errors, Discourse's
+  // errors: any other code) posted nothing. A gateway's 5xx or 408 may
+  // hide a posted reply too.
+  const bool unknown =
+      (accepted && reply.status().code() == StatusCode::kParseError) || http >= 500 || http == 408;
   if (unknown && impl && MayResend(*op, *impl)) {
     SendReply(op);
     return;

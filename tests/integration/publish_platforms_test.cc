@@ -41,8 +41,7 @@ struct Platform {
   std::function<void(const RecordedRequest& reply, const std::vector<RecordedRequest>& all)>
       check_request;
   std::vector<FixtureRoute> refused;
-  std::string refusal;              // the platform's words, on stderr
-  bool doubt_wrongly_said = false;  // see Reddit()
+  std::string refusal;  // the platform's words, on stderr
 };
 
 constexpr char kBody[] = "Sorry about the wait & thank you for telling us.";
@@ -105,13 +104,11 @@ name = "reply"
 org = "RHQ"
 connector = "bluesky"
 url = "{{base}}"
-query = "nhs"
 identifier = "riverside-nhs.bsky.social"
 app_password = "${E2E_BSKY_APP_PASSWORD}"
 )";
-  // KNOWN BUG (crawler/cli/config.cc): an [[account]] is checked against
-  // the connector's source keys, so bluesky's required `query` is demanded
-  // of an account that never searches; the account above carries one.
+  // The account has no `query`: required keys are about reading, and an
+  // account only publishes.
   p.env["E2E_BSKY_APP_PASSWORD"] = kBskyPassword;
   p.secrets = {kBskyPassword, kBskyAccessJwt, kBskyRefreshJwt, "c2lnbmF0dXJlLXB1Ymxpc2g"};
   const std::string session = "/xrpc/com.atproto.server.createSession";
@@ -247,11 +244,6 @@ user_agent = ")" +
                JsonRoute("/api/comment", earshot::testing::ReadFile(earshot::testing::OwnFixture(
                                              "reddit/comment_reply_locked.json")))};
   p.refusal = "HTTP 200: THREAD_LOCKED: Comments are locked.";
-  // KNOWN BUG (crawler/publish/publisher.cc, Publisher's answer handling):
-  // every non-ok 2xx is flagged outcome_unknown, so Reddit's json.errors
-  // refusal (kPermissionDenied, nothing posted) is reported as "may have
-  // been published". Set to false once only kParseError 2xx are doubted.
-  p.doubt_wrongly_said = true;
   return p;
 }
 
@@ -477,11 +469,7 @@ TEST_CASE("publish: a reply on bluesky, reddit, discourse and x, and each platfo
     CHECK(refused.exit_code == 1);
     CHECK(refused.out.empty());
     CHECK(Contains(refused.err, p.refusal));
-    if (p.doubt_wrongly_said) {
-      WARN("known bug: a refusal inside a 2xx is reported as \"may have been published\"");
-    } else {
-      CHECK_FALSE(Contains(refused.err, "may have been"));
-    }
+    CHECK_FALSE(Contains(refused.err, "may have been"));
     CheckNoSecrets(refused, p.secrets);
     const std::vector<RecordedRequest> sent = sent_since(crawled);
     REQUIRE_FALSE(sent.empty());
