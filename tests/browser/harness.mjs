@@ -394,3 +394,114 @@ export function threadLink(page, text) {
 }
 
 export { repo };
+
+// What a scenario must never see, whatever it does: a dialog, an uncaught
+// script error, a console error other than the browser's own line for an
+// API answer the test provoked (a refused token's 401), a request to another
+// origin. Throws naming each.
+export function assertClean(seen) {
+  const problems = [];
+  if (seen.dialogs.length) problems.push(`dialogs opened: ${seen.dialogs.join(' | ')}`);
+  if (seen.pageErrors.length) problems.push(`page errors: ${seen.pageErrors.join(' | ')}`);
+  const consoleErrors = seen.consoleErrors.filter(
+      (text) => !/^Failed to load resource: the server responded with a status of 4\d\d/.test(text));
+  if (consoleErrors.length) problems.push(`console errors: ${consoleErrors.join(' | ')}`);
+  if (seen.foreignRequests.length) {
+    problems.push(`requests to other origins: ${seen.foreignRequests.join(' | ')}`);
+  }
+  if (problems.length) throw new Error(problems.join('\n'));
+}
+
+// One file's shared state: one demo process and one browser, started before
+// the file's first test and torn down after its last (even when tests fail;
+// the child is also killed if this process dies).
+export function demoSuite(hooks) {
+  const suite = { server: null, browser: null };
+  hooks.before(async () => {
+    suite.server = await startDemo();
+    suite.browser = await launchBrowser();
+  });
+  hooks.after(async () => {
+    await suite.browser?.close();
+    await suite.server?.stop();
+  });
+  return suite;
+}
+
+// A test body with its own browser context and page; a screenshot is saved
+// when it fails, and assertClean() runs when it passes.
+// fn({page, context, seen, server, browser, t}).
+export function inPage(suite, fn, contextOptions = {}) {
+  return async (t) => {
+    const context = await suite.browser.newContext({ viewport: { width: 1280, height: 900 },
+                                                     ...contextOptions });
+    context.setDefaultTimeout(10000);
+    context.setDefaultNavigationTimeout(15000);
+    const page = await context.newPage();
+    const seen = watchPage(page, suite.server.origin);
+    try {
+      await onFailureScreenshot(page, t.name, async () => {
+        await fn({ page, context, seen, server: suite.server, browser: suite.browser, t });
+        assertClean(seen);
+      });
+    } finally {
+      await context.close();
+    }
+  };
+}
+
+// Picks organisation `code` in the select labelled `label`, whatever the
+// option's text ("RHQ", "Sheffield Teaching Hospitals … (RHQ)"): the option
+// whose value is the code, else whose text names it.
+export async function selectOrg(page, label, code) {
+  const select = page.getByLabel(label, { exact: true });
+  await select.waitFor();
+  const options = await select.locator('option').evaluateAll(
+      (nodes) => nodes.map((o) => ({ value: o.value, text: o.textContent })));
+  const option = options.find((o) => o.value === code) ||
+                 options.find((o) => o.value.toUpperCase() === code) ||
+                 options.find((o) => (o.text || '').includes(code));
+  if (!option) {
+    throw new Error(`no option for ${code} in "${label}": ${JSON.stringify(options)}`);
+  }
+  await select.selectOption(option.value);
+}
+
+// Opens the thread whose opening post starts with `text` from the inbox by
+// clicking its link; resolves with the thread id read from the link.
+export async function openThreadFromInbox(page, text) {
+  const link = page.getByRole('link', { name: text });
+  await link.first().waitFor();
+  const href = await link.first().getAttribute('href');
+  const id = (href || '').match(/#\/threads\/(\d+)/)?.[1];
+  if (!id) throw new Error(`the link to "${text}" does not go to #/threads/ID: ${href}`);
+  await link.first().click();
+  await page.getByRole('heading', { level: 1, name: `Thread ${id}` }).waitFor();
+  return id;
+}
+
+// The <li> of the inbox's results list holding the link to `text`.
+export function inboxItem(page, text) {
+  return page.getByRole('listitem').filter({ has: page.getByRole('link', { name: text }) });
+}
+
+// Waits until every `shown` thread is listed and every `hidden` one is not
+// (the list is redrawn after the API answers).
+export async function expectListed(page, shown, hidden) {
+  for (const text of shown) {
+    await waitOrSay(page.getByRole('link', { name: text }).first(), 'visible',
+                    `"${text}" should be listed`);
+  }
+  for (const text of hidden) {
+    await waitOrSay(page.getByRole('link', { name: text }).first(), 'hidden',
+                    `"${text}" should not be listed`);
+  }
+}
+
+async function waitOrSay(locator, state, message) {
+  try {
+    await locator.waitFor({ state, timeout: 5000 });
+  } catch (error) {
+    throw new Error(`${message}: ${error.message.split('\n')[0]}`);
+  }
+}
