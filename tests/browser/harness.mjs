@@ -217,8 +217,9 @@ export async function startDemo({ startTimeoutMs = 30000, lifetimeSeconds = 300 
     const [, url] = await child.waitForLine(/^earshot: inbox at (http:\/\/\S+)$/, startTimeoutMs);
     const [, token] = await child.waitForLine(/^earshot: sign in with token (\S+)$/,
                                               startTimeoutMs);
-    const [, sourcesBase] = await child.waitForLine(/sample sources served at (http:\/\/\S+)/,
-                                                    startTimeoutMs);
+    // Printed before the crawl, so long before the inbox line.
+    const sourcesBase = child.out.map((line) => line.match(/sample sources served at (http:\/\/\S+)/))
+        .find(Boolean)?.[1] ?? null;
     return new Server({ child, dir, db, url: url.endsWith('/') ? url : `${url}/`, token,
                         sourcesBase });
   } catch (e) {

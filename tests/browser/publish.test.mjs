@@ -30,6 +30,12 @@ function replyItem(page, body) {
   });
 }
 
+// Where the fake Sheffield instance says the reply was published.
+function publishedUrl(server) {
+  assert.ok(server.sourcesBase, 'earshot demo printed the fixture server\'s base URL');
+  return `${server.sourcesBase}${fixtures.publishedPath}`;
+}
+
 function publishRequests(page) {
   const sent = [];
   page.on('request', (r) => {
@@ -58,8 +64,7 @@ test('a reply is drafted with tone hints, published, and links to the published 
        await item.getByText('Published', { exact: true }).waitFor();
        const link = item.getByRole('link', { name: 'View published reply' });
        await link.waitFor();
-       assert.equal(await link.getAttribute('href'),
-                    `${server.sourcesBase}${fixtures.publishedPath}`);
+       assert.equal(await link.getAttribute('href'), publishedUrl(server));
        assert.equal(await item.getByRole('button', { name: 'Publish' }).count(), 0,
                     'a published reply offers no Publish button');
        assert.equal(publishes.length, 1, `publish requests from the page: ${publishes}`);
@@ -70,7 +75,7 @@ test('a reply is drafted with tone hints, published, and links to the published 
        assert.equal(replies.length, 1, JSON.stringify(replies));
        assert.equal(replies[0].id, reply.id);
        assert.equal(replies[0].state, 'published');
-       assert.equal(replies[0].url, `${server.sourcesBase}${fixtures.publishedPath}`);
+       assert.equal(replies[0].url, publishedUrl(server));
        const attempts = detail.thread.audit.filter((a) => a.action === 'publishing');
        assert.equal(attempts.length, 1, `one send to the platform: ${JSON.stringify(attempts)}`);
        const org = detail.thread.orgs.find((o) => o.org === fixtures.orgs.sheffield);
