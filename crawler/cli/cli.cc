@@ -53,8 +53,12 @@ int RunCli(int argc, char** argv) {
 
   int code = 0;
 
+  std::string run_listen;
   auto* run = app.add_subcommand("run", "Crawl continuously until SIGINT or SIGTERM");
-  run->callback([&] { code = CmdCrawl(global, false, std::cout, std::cerr); });
+  run->add_option("--listen", run_listen,
+                  "Also serve the API and the web inbox on this address while crawling")
+      ->type_name("HOST:PORT");
+  run->callback([&] { code = CmdCrawl(global, false, std::cout, std::cerr, false, run_listen); });
 
   bool once_force = false;
   auto* once = app.add_subcommand(
@@ -290,13 +294,21 @@ serve->add_option("--listen", serve_listen, "Address to listen on (port 0 picks 
     ->type_name("HOST:PORT");
 serve->callback([&] { code = CmdServe(global, serve_listen, std::cout, std::cerr); });
 
-std::string demo_dir = EARSHOT_DEMO_DIR;
+DemoOptions demo_options{.demo_dir = EARSHOT_DEMO_DIR};
+bool demo_no_serve = false;
 auto* demo = app.add_subcommand(
     "demo",
-    "Start a local source server with bundled sample posts and crawl it into a fresh "
-    "SQLite file");
-demo->add_option("--demo-dir", demo_dir, "Folder with the demo's routes and config");
-demo->callback([&] { code = CmdDemo(global, demo_dir, std::cout, std::cerr); });
+    "Start a local source server with bundled sample posts, crawl it into a fresh "
+    "SQLite file, then serve the web inbox on localhost");
+demo->add_option("--demo-dir", demo_options.demo_dir, "Folder with the demo's routes and config");
+demo->add_option("--listen", demo_options.listen,
+                 "Address of the API and inbox (port 0 picks a free one)")
+    ->type_name("HOST:PORT");
+demo->add_flag("--no-serve", demo_no_serve, "Crawl and print what came in, then exit");
+demo->callback([&] {
+  demo_options.serve = !demo_no_serve;
+  code = CmdDemo(global, demo_options, std::cout, std::cerr);
+});
 
 // Logs go to stderr; stdout carries only command output (JSON lines, tables).
 spdlog::set_default_logger(spdlog::stderr_color_mt("earshot"));

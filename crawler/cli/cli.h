@@ -53,8 +53,10 @@ int CmdImport(const GlobalOptions& global, const std::string& source,
               const std::vector<std::string>& files, std::ostream& out, std::ostream& err);
 // `run` (continuous, until SIGINT/SIGTERM) and `once` (every due source once).
 // `force_due` (`once --force`) makes every source that is not stopped due now.
+// `listen` (`run --listen HOST:PORT`): also serve the API and the inbox
+// there while crawling (api_service.h).
 int CmdCrawl(const GlobalOptions& global, bool once, std::ostream& out, std::ostream& err,
-             bool force_due = false);
+             bool force_due = false, const std::string& listen = "");
 int CmdClassify(const GlobalOptions& global, const std::string& rules_dir,
                 const std::string& orgs_dir, std::istream& in, std::ostream& out,
                 std::ostream& err);
@@ -66,7 +68,16 @@ int CmdRulesEval(const GlobalOptions& global, const std::string& rules_dir,
                  std::ostream& err);
 int CmdRulesBacktest(const GlobalOptions& global, const std::string& rules_dir,
                      const std::string& orgs_dir, std::ostream& out, std::ostream& err);
-int CmdDemo(const GlobalOptions& global, const std::string& demo_dir, std::ostream& out,
+// `demo`: serves the demo folder's sample posts, crawls them twice into a
+// fresh database, then (unless `serve` is false) serves the API and the
+// inbox on `listen` with a new admin user whose token it prints, until
+// SIGINT or SIGTERM.
+struct DemoOptions {
+  std::string demo_dir;
+  std::string listen = "127.0.0.1:8080";
+  bool serve = true;
+};
+int CmdDemo(const GlobalOptions& global, const DemoOptions& options, std::ostream& out,
             std::ostream& err);
 // `publish`: one reply from a configured [[account]] to a stored post. Prints
 // the reply's URL; exit 1 with the platform's message when it refuses or

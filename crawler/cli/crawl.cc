@@ -12,6 +12,7 @@
 
 #include "classifiers/classifier.h"
 #include "connectors/registry.h"
+#include "crawler/cli/api_service.h"
 #include "crawler/cli/cli.h"
 #include "crawler/core/time_format.h"
 #include "crawler/net/curl_transport.h"
@@ -22,6 +23,7 @@
 #include "crawler/server/fixture_server.h"
 #include "crawler/store/sqlite/sqlite_store.h"
 #include "crawler/threads/thread_store.h"
+#include "crawler/threads/tokens.h"
 
 namespace earshot {
 
@@ -135,7 +137,7 @@ void PrintSummary(const RunSummary& s, std::ostream& out) {
 }  // namespace
 
 int CmdCrawl(const GlobalOptions& global, bool once, std::ostream& out, std::ostream& err,
-             bool force_due) {
+             bool force_due, const std::string& listen) {
   const char* name = once ? "earshot once" : "earshot run";
   auto config = LoadEffectiveConfig(global);
   if (!config.ok()) {
@@ -145,6 +147,12 @@ int CmdCrawl(const GlobalOptions& global, bool once, std::ostream& out, std::ost
   if (config->sources.empty()) {
     err << name << ": no sources configured (see config/earshot.example.toml)\n";
     return 2;
+  }
+  if (!listen.empty()) {
+    if (auto address = ParseListen(listen); !address.ok()) {
+      err << name << ": " << address.status().message() << "\n";
+      return 2;
+    }
   }
   auto store = OpenStore(*config);
   if (!store.ok()) {
@@ -163,6 +171,19 @@ int CmdCrawl(const GlobalOptions& global, bool once, std::ostream& out, std::ost
     return 1;
   }
   Crawl& c = **crawl;
+  // After the crawl's store has migrated the schema, so both connections
+  // see the same one.
+  std::unique_ptr<ApiService> api;
+  if (!listen.empty()) {
+    auto service = ApiService::Start(*config, listen);
+    if (!service.ok()) {
+      err << name << ": " << service.status().message() << "\n";
+      return service.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
+    }
+    api = std::move(service).value();
+    out << "earshot: serving the API on " << api->BaseUrl() << "\n"
+        << "earshot: inbox at " << api->BaseUrl() << "/" << std::endl;
+  }
   if (!global.quiet) ShowProgress(c.scheduler(), err);
   boost::asio::signal_set signals(c.io(), SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
@@ -195,6 +216,7 @@ int CmdCrawl(const GlobalOptions& global, bool once, std::ostream& out, std::ost
   RunSummary summary = once ? c.engine().RunOnce() : c.engine().RunUntilStopped();
   signals.cancel();
   reload.cancel();
+  if (api) api->Stop();
   PrintSummary(summary, out);
   if (!summary.status.ok()) {
     err << name << ": " << summary.status.message() << "\n";
@@ -203,9 +225,66 @@ int CmdCrawl(const GlobalOptions& global, bool once, std::ostream& out, std::ost
   return 0;
 }
 
-int CmdDemo(const GlobalOptions& global, const std::string& demo_dir, std::ostream& out,
+namespace {
+
+// The demo's staff user: an admin, so every sample thread is visible.
+// Returns its bearer token (the fresh database holds no other user).
+Result<std::string> AddDemoUser(ThreadStore& threads) {
+  Result<std::string> token = NewBearerToken();
+  if (!token.ok()) return token.status();
+  User user;
+  user.name = "demo";
+  user.role = Role::kAdmin;
+  Result<int64_t> id =
+      threads.AddUser(user, TokenHash(*token), "earshot demo", SystemClock().Now());
+  if (!id.ok()) return id.status();
+  return token;
+}
+
+// Serves the API and inbox until SIGINT or SIGTERM.
+int ServeDemo(const Config& config, const DemoOptions& options, ThreadStore& threads,
+              std::ostream& out, std::ostream& err) {
+  boost::asio::io_context signals_context;
+  boost::asio::signal_set signals(signals_context, SIGINT, SIGTERM);
+  signals.async_wait([](const boost::system::error_code&, int) {});
+  auto token = AddDemoUser(threads);
+  if (!token.ok()) {
+    err << "earshot demo: " << token.status().message() << "\n";
+    return 1;
+  }
+  auto service = ApiService::Start(config, options.listen);
+  if (!service.ok()) {
+    err << "earshot demo: " << service.status().message()
+        << (service.status().code() == StatusCode::kInvalidArgument
+                ? ""
+                : " (another program may hold the port: try --listen 127.0.0.1:0)")
+        << "\n";
+    return service.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  const std::string url = (*service)->BaseUrl() + "/";
+  out << "\nThe web inbox is ready. Open it, sign in with the token below, and answer a post:\n"
+      << "the demo's fake Mastodon takes the replies its organisations publish.\n"
+      << "earshot: inbox at " << url << "\n"
+      << "earshot: sign in with token " << *token << "\n"
+      << "Ctrl-C stops the demo." << std::endl;
+  signals_context.run();
+  (*service)->Stop();
+  out << "earshot: stopped" << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int CmdDemo(const GlobalOptions& global, const DemoOptions& options, std::ostream& out,
             std::ostream& err) {
   namespace fs = std::filesystem;
+  const std::string& demo_dir = options.demo_dir;
+  if (options.serve) {
+    if (auto address = ParseListen(options.listen); !address.ok()) {
+      err << "earshot demo: " << address.status().message() << "\n";
+      return 2;
+    }
+  }
   auto routes = LoadFixtureRoutes(fs::path(demo_dir) / "routes.toml");
   if (!routes.ok()) {
     err << "earshot demo: " << routes.status().message() << "\n";
@@ -271,8 +350,10 @@ int CmdDemo(const GlobalOptions& global, const std::string& demo_dir, std::ostre
   out << "\nThe demo database is " << config->store_path
       << "; explore it with:\n  earshot --config " << demo_global.config_path << " --db "
       << config->store_path << " posts --search \"waiting\"\n";
+  int code = 0;
+  if (options.serve) code = ServeDemo(*config, options, **store, out, err);
   (*server)->Stop();
-  return 0;
+  return code;
 }
 
 }  // namespace earshot

@@ -238,13 +238,16 @@ Result<std::map<std::string, std::string>> ParseBody(std::string_view body,
 class RequestContext {
  public:
   RequestContext(Store& store, ThreadStore& threads, const Clock& clock, const OrgPlaces& places,
-                 const User& user, const ApiRequest& request)
+                 const std::set<std::string, std::less<>>& approval_required,
+                 const ReplyPublishFn& publish, const User& user, const ApiRequest& request)
       : store_(store),
         threads_(threads),
         places_(places),
+        publish_(publish),
         user_(user),
         request_(request),
         workflow_(threads, clock, places) {
+    workflow_.RequireApproval(approval_required);
     const size_t q = request.target.find('?');
     path_ = std::string_view(request.target).substr(0, q);
     if (q != std::string::npos) query_ = std::string_view(request.target).substr(q + 1);
@@ -287,6 +290,12 @@ class RequestContext {
       if (!id) return ApiRoutes::Error(404, "no such reply");
       if (!Method("POST")) return NotAllowed("POST");
       return Approve(*id);
+    }
+    if (parts[1] == "replies" && parts.size() == 4 && parts[3] == "publish") {
+      std::optional<int64_t> id = ParseId(parts[2]);
+      if (!id) return ApiRoutes::Error(404, "no such reply");
+      if (!Method("POST")) return NotAllowed("POST");
+      return Publish(*id);
     }
     if (parts[1] == "orgs" && parts.size() == 2) {
       if (!Method("GET")) return NotAllowed("GET");
@@ -611,6 +620,21 @@ class RequestContext {
     return ReplyAnswer(200, reply_id);
   }
 
+  // The platform's answer is the reply's state (published, failed with the
+  // platform's words, answer_on_platform), so a refusal is still 200: the
+  // request to earshot succeeded and the reply says what happened.
+  ApiResponse Publish(int64_t reply_id) {
+    if (!TrimAsciiSpace(request_.body).empty()) {
+      auto fields = ParseBody(request_.body, {}, {});
+      if (!fields.ok()) return FromStatus(fields.status());
+    }
+    if (!publish_) return ApiRoutes::Error(503, "publishing is not configured on this server");
+    Result<SendResult> sent = publish_(workflow_, user_, reply_id);
+    if (!sent.ok()) return FromStatus(sent.status());
+    return Json(200, json::object{{"reply", ReplyJson(sent->reply)},
+                                  {"outcome_unknown", sent->outcome_unknown}});
+  }
+
   // The reply, read after Workflow has checked the user may act on it.
   ApiResponse ReplyAnswer(int status, int64_t reply_id) {
     Result<Reply> reply = threads_.GetReply(reply_id);
@@ -687,6 +711,7 @@ class RequestContext {
   Store& store_;
   ThreadStore& threads_;
   const OrgPlaces& places_;
+  const ReplyPublishFn& publish_;
   const User& user_;
   const ApiRequest& request_;
   Workflow workflow_;
@@ -718,7 +743,8 @@ ApiResponse ApiRoutes::Handle(const ApiRequest& request) {
   Result<std::optional<User>> user = threads_.UserByTokenHash(TokenHash(token));
   if (!user.ok()) return FromStatus(user.status());
   if (!user->has_value()) return unauthenticated("the token is unknown or revoked");
-  RequestContext context(store_, threads_, clock_, places_, **user, request);
+  RequestContext context(store_, threads_, clock_, places_, approval_required_, publish_, **user,
+                         request);
   ApiResponse response = context.Route();
   response.user = (*user)->name;
   return response;

@@ -15,6 +15,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,7 +24,9 @@
 #include "crawler/core/clock.h"
 #include "crawler/store/store.h"
 #include "crawler/threads/access.h"
+#include "crawler/threads/reply_sender.h"
 #include "crawler/threads/thread_store.h"
+#include "crawler/threads/workflow.h"
 
 namespace earshot {
 
@@ -40,10 +44,25 @@ struct ApiResponse {
   std::string user;  // who made the request, for the log; empty when not authenticated
 };
 
+// Publishes reply `reply_id` as `user`, checked by `workflow` (ReplySender
+// in the binary, a fake in tests). A platform's refusal is a SendResult, not
+// an error; errors are Workflow's or the store's.
+using ReplyPublishFn =
+    std::function<Result<SendResult>(Workflow& workflow, const User& user, int64_t reply_id)>;
+
 class ApiRoutes {
  public:
   ApiRoutes(Store& store, ThreadStore& threads, const Clock& clock, const OrgPlaces& places)
       : store_(store), threads_(threads), clock_(clock), places_(places) {}
+
+  // Organisations whose replies need a second person's approval
+  // (Workflow::RequireApproval). Call before serving.
+  void RequireApproval(std::set<std::string, std::less<>> orgs) {
+    approval_required_ = std::move(orgs);
+  }
+  // How POST /api/replies/{id}/publish publishes. Without it that endpoint
+  // answers 503 ("publishing is not configured"). Call before serving.
+  void SetPublishing(ReplyPublishFn publish) { publish_ = std::move(publish); }
 
   ApiResponse Handle(const ApiRequest& request);
 
@@ -55,6 +74,8 @@ class ApiRoutes {
   ThreadStore& threads_;
   const Clock& clock_;
   const OrgPlaces& places_;
+  std::set<std::string, std::less<>> approval_required_;
+  ReplyPublishFn publish_;
 };
 
 }  // namespace earshot

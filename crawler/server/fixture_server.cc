@@ -11,6 +11,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/json.hpp>
 #include <condition_variable>
 #include <fstream>
 #include <map>
@@ -22,6 +23,7 @@
 
 #include "crawler/core/http.h"
 #include "crawler/core/time_format.h"
+#include "crawler/core/url.h"
 
 namespace earshot {
 namespace {
@@ -32,6 +34,25 @@ namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 
 constexpr std::string_view kBasePlaceholder = "{{base}}";
+
+// Replaces each `{{request:NAME}}` with form field NAME of `form_body`
+// (application/x-www-form-urlencoded, decoded), escaped for a JSON string;
+// empty when absent. Lets a scripted write API echo what it was sent.
+std::string FillRequestFields(std::string text, std::string_view form_body) {
+  constexpr std::string_view kOpen = "{{request:";
+  size_t at = 0;
+  while ((at = text.find(kOpen, at)) != std::string::npos) {
+    const size_t close = text.find("}}", at + kOpen.size());
+    if (close == std::string::npos) break;
+    const std::string name = text.substr(at + kOpen.size(), close - at - kOpen.size());
+    const std::string value = QueryParam("http://fixture.invalid/?" + std::string(form_body), name);
+    std::string escaped = boost::json::serialize(boost::json::string(value));
+    escaped = escaped.substr(1, escaped.size() - 2);  // without the quotes
+    text.replace(at, close + 2 - at, escaped);
+    at += escaped.size();
+  }
+  return text;
+}
 
 std::string ReplaceAll(std::string text, std::string_view from, std::string_view to) {
   for (size_t pos = text.find(from); pos != std::string::npos;
@@ -224,6 +245,7 @@ class FixtureServerImpl final : public FixtureServer {
     }
     FixtureRoute out = *chosen;
     out.body = ReplaceAll(std::move(out.body), kBasePlaceholder, base_url_);
+    out.body = FillRequestFields(std::move(out.body), requests_.back().body);
     for (auto& header : out.headers) {
       header.second = ReplaceAll(std::move(header.second), kBasePlaceholder, base_url_);
     }

@@ -77,7 +77,9 @@ class FixtureServer {
 // [[route]] target, status, headers = { "Content-Type" = "..." }, body_file
 // (relative to the routes file) or body, delay, truncate_at,
 // honour_conditional. `{{base}}` in a body or a header value is replaced by
-// the server's base URL when it is served. Errors name file:line:column.
+// the server's base URL when it is served; `{{request:NAME}}` in a body by
+// form field NAME of the request's body (JSON-escaped; empty when absent),
+// so a scripted write API can echo what it was sent. Errors name file:line:column.
 Result<std::vector<FixtureRoute>> LoadFixtureRoutes(const std::filesystem::path& file);
 
 }  // namespace earshot

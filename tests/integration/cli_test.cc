@@ -370,8 +370,8 @@ TEST_CASE("demo: crawls the bundled samples into the db it is given", "[integrat
   TempDir tmp;
   ProcessOptions options;
   options.cwd = tmp.path();
-  ProcessResult r =
-      RunProcess({EarshotBinary(), "demo", "--db", (tmp / "demo.db").string()}, options);
+  ProcessResult r = RunProcess(
+      {EarshotBinary(), "demo", "--no-serve", "--db", (tmp / "demo.db").string()}, options);
   INFO(Describe(r));
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("first pass") != std::string::npos);

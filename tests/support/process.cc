@@ -177,15 +177,25 @@ std::string ChildProcess::StderrSoFar() const { return ReadAll(capture_dir_ / "s
 
 std::optional<size_t> ChildProcess::WaitForStderr(std::string_view needle,
                                                   std::chrono::milliseconds timeout, size_t from) {
+  return WaitForOutput(false, needle, timeout, from);
+}
+
+std::optional<size_t> ChildProcess::WaitForStdout(std::string_view needle,
+                                                  std::chrono::milliseconds timeout, size_t from) {
+  return WaitForOutput(true, needle, timeout, from);
+}
+
+std::optional<size_t> ChildProcess::WaitForOutput(bool stdout_stream, std::string_view needle,
+                                                  std::chrono::milliseconds timeout, size_t from) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     // Whether the child has ended is read before its output, so output
     // written just before it ended is not missed; the child is not reaped.
     pollfd fd{pidfd_, POLLIN, 0};
     const bool ended = reaped_ || ::poll(&fd, 1, 0) > 0;
-    const std::string err = StderrSoFar();
-    if (from <= err.size()) {
-      if (size_t at = err.find(needle, from); at != std::string::npos) return at + needle.size();
+    const std::string text = stdout_stream ? StdoutSoFar() : StderrSoFar();
+    if (from <= text.size()) {
+      if (size_t at = text.find(needle, from); at != std::string::npos) return at + needle.size();
     }
     if (ended || std::chrono::steady_clock::now() >= deadline) return std::nullopt;
     // Output arrives in a file: nothing to wait on but a short interval.

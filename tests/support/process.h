@@ -72,10 +72,15 @@ class ChildProcess {
   // for a condition, not a timed sleep.
   std::optional<size_t> WaitForStderr(std::string_view needle, std::chrono::milliseconds timeout,
                                       size_t from = 0);
+  // The same for stdout.
+  std::optional<size_t> WaitForStdout(std::string_view needle, std::chrono::milliseconds timeout,
+                                      size_t from = 0);
 
  private:
   ChildProcess() = default;
   ProcessResult Collect(int wait_status);
+  std::optional<size_t> WaitForOutput(bool stdout_stream, std::string_view needle,
+                                      std::chrono::milliseconds timeout, size_t from);
 
   pid_t pid_ = -1;
   int pidfd_ = -1;
