@@ -26,6 +26,8 @@
 
 namespace earshot {
 
+class ToneRules;
+
 struct ApiRequest {
   std::string method;         // "GET", "POST", ...
   std::string target;         // origin-form: "/api/threads?org=RHQ&limit=10"
@@ -47,6 +49,11 @@ class ApiRoutes {
 
   ApiResponse Handle(const ApiRequest& request);
 
+  // The boilerplate patterns drafts are hinted with (tone.h); borrowed, must
+  // outlive this. Without them only repeats and personal identifiers are
+  // hinted.
+  void SetToneRules(const ToneRules* rules) { tone_ = rules; }
+
   // An error response: {"error": {"status": ..., "message": ...}}.
   static ApiResponse Error(int status, std::string_view message);
 
@@ -55,6 +62,7 @@ class ApiRoutes {
   ThreadStore& threads_;
   const Clock& clock_;
   const OrgPlaces& places_;
+  const ToneRules* tone_ = nullptr;
 };
 
 }  // namespace earshot
