@@ -18,6 +18,7 @@
 #include "crawler/store/sqlite/sqlite_store.h"
 #include "crawler/threads/access.h"
 #include "crawler/threads/reply_sender.h"
+#include "crawler/threads/tone.h"
 
 namespace earshot {
 
@@ -57,7 +58,8 @@ Result<OrgPlaces> LoadPlaces(const Config& config) {
   }
   Result<orgs::Gazetteer> gazetteer = orgs::LoadGazetteer(dir);
   if (!gazetteer.ok()) return gazetteer.status();
-  for (const auto& [code, org] : gazetteer->orgs) places[code] = OrgPlace{org.region, org.icb};
+  for (const auto& [code, org] : gazetteer->orgs)
+    places[code] = OrgPlace{org.region, org.icb, org.name};
   return places;
 }
 
@@ -73,6 +75,16 @@ class ApiServiceImpl final : public ApiService {
       if (org.require_approval) approval.insert(org.code);
     }
     routes_.RequireApproval(std::move(approval));
+    // Boilerplate hints on drafts (tone.toml beside the rules); without the
+    // file only repeats and personal identifiers are hinted.
+    std::filesystem::path rules_dir = DefaultClassifierPaths().rules_dir;
+    if (!config.rules_dir.empty()) rules_dir = config.rules_dir;
+    if (Result<ToneRules> tone = LoadToneRules((rules_dir / "tone.toml").string()); tone.ok()) {
+      tone_ = std::move(tone).value();
+    } else {
+      spdlog::warn("api: {}; boilerplate is not hinted", tone.status().message());
+    }
+    routes_.SetToneRules(&tone_);
     for (const AccountSpec& account : config.accounts) {
       accounts_.push_back({account.org, account.spec});
     }
@@ -109,6 +121,7 @@ class ApiServiceImpl final : public ApiService {
   SystemClock clock_;
   std::unique_ptr<SqliteStore> store_;
   OrgPlaces places_;
+  ToneRules tone_;
   std::vector<ReplyAccount> accounts_;
   ApiRoutes routes_;
   std::unique_ptr<ApiServer> server_;

@@ -257,6 +257,18 @@ threads_show->add_option("--as", threads_show_as, "Read as this user; default: a
 threads_show->callback([&] {
   code = CmdThreadsShow(global, threads_show_id, threads_show_as, std::cout, std::cerr);
 });
+ThreadsListeningOptions threads_listening_options;
+auto* threads_listening = threads->add_subcommand(
+    "listening", "Per organisation: threads, share answered, median time to first response");
+threads_listening->add_option("--from", threads_listening_options.from,
+                              "Organisations alerted at or after (ISO 8601)");
+threads_listening->add_option("--to", threads_listening_options.to,
+                              "Organisations alerted before (ISO 8601)");
+threads_listening->add_option("--as", threads_listening_options.as,
+                              "Read as this user; default: an admin");
+threads_listening->callback([&] {
+  code = CmdThreadsListening(global, threads_listening_options, std::cout, std::cerr);
+});
 ThreadActionOptions act;
 auto add_action = [&](const std::string& action, const std::string& help,
                       const std::string& id_help) {

@@ -118,6 +118,16 @@ int CmdThreadsList(const GlobalOptions& global, const ThreadsListOptions& option
                    std::ostream& out, std::ostream& err);
 int CmdThreadsShow(const GlobalOptions& global, int64_t thread_id, const std::string& as,
                    std::ostream& out, std::ostream& err);
+// `threads listening`: per organisation the user may read, threads, share
+// answered and median time to first response, for organisations alerted in
+// [from, to) (ISO 8601; empty: unbounded).
+struct ThreadsListeningOptions {
+  std::string as;
+  std::string from;
+  std::string to;
+};
+int CmdThreadsListening(const GlobalOptions& global, const ThreadsListeningOptions& options,
+                        std::ostream& out, std::ostream& err);
 // `threads note|reply|approve|publish|assign|status` (`action`), as the
 // user named by `as` (empty: an implicit admin audited as "cli"). `reply`
 // prints "draft ID ..." and one line per tone hint; `publish` prints the

@@ -22,6 +22,7 @@
 namespace earshot {
 
 Result<std::unique_ptr<SqliteStore>> OpenStore(const Config& config);
+Result<OrgPlaces> CliPlaces(const Config& config, const User& user, bool names);
 
 namespace {
 
@@ -88,9 +89,10 @@ int CmdThreadsAct(const GlobalOptions& global, const std::string& action,
   }
   Result<User> user = CliActingUser(**store, options.as);
   if (!user.ok()) return fail(user.status());
+  Result<OrgPlaces> places = CliPlaces(*config, *user, false);
+  if (!places.ok()) return fail(places.status());
   SystemClock clock;
-  const OrgPlaces places;
-  Workflow workflow(**store, clock, places);
+  Workflow workflow(**store, clock, *places);
   std::set<std::string, std::less<>> approval;
   for (const OrgSettings& org : config->orgs) {
     if (org.require_approval) approval.insert(org.code);

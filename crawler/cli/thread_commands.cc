@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 #include <set>
+#include <tuple>
 
 #include "classifiers/classifier.h"
 #include "classifiers/orgs/gazetteer.h"
@@ -49,6 +50,23 @@ Result<std::optional<orgs::Gazetteer>> LoadOrgs(const Config& config,
 }
 
 }  // namespace
+
+// Where organisations sit and their names, from the gazetteer, when `user`
+// needs it (a viewer scoped to regions or ICBs) or `names` are wanted; else,
+// or without a gazetteer folder, empty (org-code scopes only, as
+// `earshot serve` without one). Also used by thread_action_commands.cc.
+Result<OrgPlaces> CliPlaces(const Config& config, const User& user, bool names) {
+  const bool regions = user.role == Role::kViewer && !user.regions.empty();
+  if (!regions && !names) return OrgPlaces{};
+  auto gazetteer = LoadOrgs(config, "");
+  if (!gazetteer.ok()) return gazetteer.status();
+  OrgPlaces places;
+  if (!*gazetteer) return places;
+  for (const auto& [code, org] : (*gazetteer)->orgs) {
+    places[code] = OrgPlace{org.region, org.icb, org.name};
+  }
+  return places;
+}
 
 int CmdUsersAdd(const GlobalOptions& global, const UsersAddOptions& options, std::ostream& out,
                 std::ostream& err) {
@@ -182,13 +200,17 @@ int CmdThreadsList(const GlobalOptions& global, const ThreadsListOptions& option
     return 1;
   }
   SystemClock clock;
-  const OrgPlaces places;
-  Workflow workflow(**store, clock, places);
   Result<User> user = CliActingUser(**store, options.as);
   if (!user.ok()) {
     err << "earshot threads list: " << user.status().message() << "\n";
     return 2;
   }
+  Result<OrgPlaces> places = CliPlaces(*config, *user, false);
+  if (!places.ok()) {
+    err << "earshot threads list: " << places.status().message() << "\n";
+    return 2;
+  }
+  Workflow workflow(**store, clock, *places);
   auto threads = workflow.ListThreads(*user, filter);
   if (!threads.ok()) {
     err << "earshot threads list: " << threads.status().message() << "\n";
@@ -222,13 +244,17 @@ int CmdThreadsShow(const GlobalOptions& global, int64_t thread_id, const std::st
     return 1;
   }
   SystemClock clock;
-  const OrgPlaces places;
-  Workflow workflow(**store, clock, places);
   Result<User> user = CliActingUser(**store, as);
   if (!user.ok()) {
     err << "earshot threads show: " << user.status().message() << "\n";
     return 2;
   }
+  Result<OrgPlaces> places = CliPlaces(*config, *user, false);
+  if (!places.ok()) {
+    err << "earshot threads show: " << places.status().message() << "\n";
+    return 2;
+  }
+  Workflow workflow(**store, clock, *places);
   auto thread = workflow.GetThread(*user, thread_id);
   if (!thread.ok()) {
     err << "earshot threads show: " << thread.status().message() << "\n";
@@ -265,10 +291,74 @@ int CmdThreadsShow(const GlobalOptions& global, int64_t thread_id, const std::st
     if (!reply.platform_error.empty()) out << "  error: " << reply.platform_error;
     out << "\n      " << reply.body << "\n";
   }
+  out << "listening:\n";
+  for (const Listening& l : thread->listening) {
+    out << "  " << l.org << "  alerted " << When(l.alerted_at) << "  first response "
+        << When(l.first_response_at) << "\n";
+    auto events = [&](std::string_view what, const std::vector<ListeningEvent>& list) {
+      for (const ListeningEvent& e : list) {
+        out << "    " << what << "  " << e.user << "  " << When(e.at);
+        if (!e.url.empty()) out << "  " << e.url;
+        out << "\n";
+      }
+    };
+    events("opened", l.opened);
+    events("drafted", l.drafted);
+    events("replied", l.replied);
+  }
   if (!thread->audit.empty()) out << "audit:\n";
   for (const AuditEntry& entry : thread->audit) {
     out << "  " << When(entry.at) << "  " << entry.actor << "  " << entry.action << "  "
         << entry.org << "  " << entry.detail << "\n";
+  }
+  return 0;
+}
+
+int CmdThreadsListening(const GlobalOptions& global, const ThreadsListeningOptions& options,
+                        std::ostream& out, std::ostream& err) {
+  auto fail = [&](const Status& status, int code) {
+    err << "earshot threads listening: " << status.message() << "\n";
+    return code;
+  };
+  auto config = LoadEffectiveConfig(global);
+  if (!config.ok()) return fail(config.status(), 2);
+  std::optional<TimePoint> from, to;
+  for (auto [name, text, bound] :
+       {std::tuple{"--from", &options.from, &from}, std::tuple{"--to", &options.to, &to}}) {
+    if (text->empty()) continue;
+    Result<TimePoint> t = ParseIso8601(*text);
+    if (!t.ok()) {
+      return fail(Status::InvalidArgument(std::string(name) + " must be an ISO 8601 date or time"),
+                  2);
+    }
+    *bound = *t;
+  }
+  auto store = OpenStore(*config);
+  if (!store.ok()) return fail(store.status(), 1);
+  Result<User> user = CliActingUser(**store, options.as);
+  if (!user.ok()) return fail(user.status(), 2);
+  Result<OrgPlaces> places = CliPlaces(*config, *user, true);
+  if (!places.ok()) return fail(places.status(), 2);
+  SystemClock clock;
+  Workflow workflow(**store, clock, *places);
+  auto summary = workflow.ListeningSummary(*user, from, to);
+  if (!summary.ok()) return fail(summary.status(), 1);
+  out << "org  threads  answered  share  median first response  open  dismissed  name\n";
+  for (const OrgListening& org : *summary) {
+    auto place = places->find(org.org);
+    const std::string name =
+        place == places->end() || place->second.name.empty() ? "-" : place->second.name;
+    const int share = org.threads == 0
+                          ? 0
+                          : static_cast<int>((org.answered * 100 + org.threads / 2) / org.threads);
+    std::string median = "-";
+    if (org.median_first_response_seconds) {
+      const int64_t seconds = *org.median_first_response_seconds;
+      median = std::to_string(seconds / 3600) + "h" + (seconds % 3600 / 60 < 10 ? "0" : "") +
+               std::to_string(seconds % 3600 / 60) + "m";
+    }
+    out << org.org << "  " << org.threads << "  " << org.answered << "  " << share << "%  "
+        << median << "  " << org.open << "  " << org.dismissed << "  " << name << "\n";
   }
   return 0;
 }

@@ -13,7 +13,9 @@
 #include "crawler/core/strings.h"
 #include "crawler/core/time_format.h"
 #include "crawler/core/url.h"
+#include "crawler/threads/drafting.h"
 #include "crawler/threads/tokens.h"
+#include "crawler/threads/tone.h"
 #include "crawler/threads/workflow.h"
 
 namespace earshot {
@@ -23,12 +25,6 @@ namespace json = boost::json;
 
 constexpr int kDefaultLimit = 50;
 constexpr int kMaxLimit = 200;
-// Threads are filtered after they are read (access, topics, dates), so one
-// request reads at most this many before it answers with what it found and
-// a `next` to go on from: a page may be short, never unbounded work.
-constexpr int kScanPage = 200;
-constexpr int kMaxScanned = 5000;
-constexpr int kMaxSearchHits = 1000;
 constexpr size_t kMaxNoteBytes = 20000;
 
 ApiResponse Json(int status, const json::value& body) {
@@ -149,6 +145,47 @@ json::object AuditJson(const AuditEntry& entry) {
   return o;
 }
 
+json::array EventsJson(const std::vector<ListeningEvent>& events, bool with_url) {
+  json::array out;
+  for (const ListeningEvent& e : events) {
+    json::object o;
+    o["user"] = e.user;
+    o["at"] = FormatRfc3339(e.at);
+    if (with_url) o["url"] = e.url.empty() ? json::value(nullptr) : json::value(e.url);
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+json::array LedgerJson(const std::vector<Listening>& ledger) {
+  json::array out;
+  for (const Listening& l : ledger) {
+    json::object o;
+    o["org"] = l.org;
+    o["alerted_at"] = When(l.alerted_at);
+    o["opened"] = EventsJson(l.opened, false);
+    o["drafted"] = EventsJson(l.drafted, false);
+    o["replied"] = EventsJson(l.replied, true);
+    o["first_response_at"] = When(l.first_response_at);
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+json::array HintsJson(const std::vector<ToneHint>& hints) {
+  json::array out;
+  for (const ToneHint& hint : hints) {
+    json::object o;
+    o["kind"] = hint.kind;
+    o["rule"] = hint.rule;
+    o["message"] = hint.message;
+    o["start"] = hint.start;
+    o["end"] = hint.end;
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
 // The routing facts a list shows for a thread, from its opening post.
 struct Classification {
   std::vector<Decision> topics;
@@ -239,11 +276,13 @@ class RequestContext {
  public:
   RequestContext(Store& store, ThreadStore& threads, const Clock& clock, const OrgPlaces& places,
                  const std::set<std::string, std::less<>>& approval_required,
-                 const ReplyPublishFn& publish, const User& user, const ApiRequest& request)
+                 const ReplyPublishFn& publish, const ToneRules* tone, const User& user,
+                 const ApiRequest& request)
       : store_(store),
         threads_(threads),
         places_(places),
         publish_(publish),
+        tone_(tone),
         user_(user),
         request_(request),
         workflow_(threads, clock, places) {
@@ -297,6 +336,14 @@ class RequestContext {
       if (!Method("POST")) return NotAllowed("POST");
       return Publish(*id);
     }
+    if (parts[1] == "me" && parts.size() == 2) {
+      if (!Method("GET")) return NotAllowed("GET");
+      return Me();
+    }
+    if (parts[1] == "listening" && parts.size() == 2) {
+      if (!Method("GET")) return NotAllowed("GET");
+      return ListeningSummary();
+    }
     if (parts[1] == "orgs" && parts.size() == 2) {
       if (!Method("GET")) return NotAllowed("GET");
       return ListOrgs();
@@ -334,11 +381,6 @@ class RequestContext {
   }
 
   bool Readable(std::string_view org) const { return Allowed(user_, Action::kRead, org, places_); }
-
-  // The thread as the user may see it: only readable organisations.
-  void DropUnreadable(ThreadSummary& thread) const {
-    std::erase_if(thread.orgs, [&](const ThreadOrg& o) { return !Readable(o.org); });
-  }
 
   // Decisions as the user may see them: organisations it may not read are
   // left out (a responder learns nothing of another trust's routing).
@@ -422,8 +464,8 @@ class RequestContext {
       if (!before) return ApiRoutes::Error(400, "next is not a cursor this API gave");
       filter.before_id = *before;
     }
-    std::optional<TimePoint> from, to;
-    for (auto [name, bound] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
+    for (auto [name, bound] :
+         {std::pair{"from", &filter.opened_from}, std::pair{"to", &filter.opened_to}}) {
       const std::string text = Param(name);
       if (text.empty()) continue;
       Result<TimePoint> t = ParseIso8601(text);
@@ -432,78 +474,32 @@ class RequestContext {
       }
       *bound = *t;
     }
-    const std::string topic = Param("topic"), sentiment = Param("sentiment"),
-                      criticality = Param("criticality"), platform = Param("platform");
-    std::optional<std::set<int64_t>> matching;  // threads `q` finds
-    if (const std::string q = Param("q"); !q.empty()) {
-      Result<std::vector<StoredPost>> hits = store_.SearchPosts(q, kMaxSearchHits);
-      if (!hits.ok()) return ApiRoutes::Error(400, "q is not a valid search: " + q);
-      matching.emplace();
-      for (const StoredPost& hit : *hits) {
-        Result<std::optional<int64_t>> thread = threads_.ThreadOfPost(hit.row_id);
-        if (!thread.ok()) return FromStatus(thread.status());
-        if (thread->has_value()) matching->insert(**thread);
+    filter.topic = Param("topic");
+    filter.sentiment = Param("sentiment");
+    filter.criticality = Param("criticality");
+    filter.platform = Param("platform");
+    filter.text_query = Param("q");
+    // Every filter, access included, is in the store's query: one more
+    // than a page tells whether another page follows.
+    filter.limit = limit + 1;
+    Result<std::vector<ThreadSummary>> threads = workflow_.ListThreads(user_, filter);
+    if (!threads.ok()) {
+      if (threads.status().code() == StatusCode::kInvalidArgument && !filter.text_query.empty()) {
+        return ApiRoutes::Error(400, "q is not a valid search: " + filter.text_query);
       }
+      return FromStatus(threads.status());
     }
-
+    const bool more = static_cast<int>(threads->size()) > limit;
+    if (more) threads->resize(limit);
     json::array out;
-    if (!filter.org.empty() && !Readable(filter.org)) {
-      return Json(200, json::object{{"threads", std::move(out)}, {"next", nullptr}});
-    }
-    bool exhausted = false;
-    int scanned = 0;
-    int64_t before = filter.before_id;
-    while (static_cast<int>(out.size()) < limit && scanned < kMaxScanned) {
-      ThreadFilter page_filter = filter;
-      page_filter.before_id = before;
-      page_filter.limit = kScanPage;
-      Result<std::vector<ThreadSummary>> page = threads_.ListThreads(page_filter);
-      if (!page.ok()) return FromStatus(page.status());
-      size_t i = 0;
-      for (; i < page->size() && static_cast<int>(out.size()) < limit; ++i) {
-        ThreadSummary& thread = (*page)[i];
-        before = thread.id;
-        ++scanned;
-        DropUnreadable(thread);
-        if (thread.orgs.empty()) continue;
-        // Without `org`, the state must be one the user may see.
-        if (filter.state && filter.org.empty() &&
-            std::none_of(thread.orgs.begin(), thread.orgs.end(),
-                         [&](const ThreadOrg& o) { return o.state == *filter.state; })) {
-          continue;
-        }
-        if (!platform.empty() && thread.platform != platform) continue;
-        if (from && thread.opened_at < *from) continue;
-        if (to && thread.opened_at >= *to) continue;
-        if (matching && !matching->count(thread.id)) continue;
-        if (!topic.empty() || !sentiment.empty() || !criticality.empty()) {
-          Result<std::vector<Decision>> decisions = store_.DecisionsFor(thread.root_post_id);
-          if (!decisions.ok()) return FromStatus(decisions.status());
-          const Classification c = Classify(*decisions);
-          if (!topic.empty() &&
-              std::none_of(c.topics.begin(), c.topics.end(), [&](const Decision& d) {
-                return d.value == topic || d.detail == topic;
-              })) {
-            continue;
-          }
-          if (!sentiment.empty() && c.sentiment != sentiment) continue;
-          if (!criticality.empty() && std::find(c.criticality.begin(), c.criticality.end(),
-                                                criticality) == c.criticality.end()) {
-            continue;
-          }
-        }
-        Result<json::object> summary = SummaryJson(thread, nullptr);
-        if (!summary.ok()) return FromStatus(summary.status());
-        out.push_back(std::move(summary).value());
-      }
-      if (i == page->size() && static_cast<int>(page->size()) < kScanPage) {
-        exhausted = true;
-        break;
-      }
+    for (const ThreadSummary& thread : *threads) {
+      Result<json::object> summary = SummaryJson(thread, nullptr);
+      if (!summary.ok()) return FromStatus(summary.status());
+      out.push_back(std::move(summary).value());
     }
     json::object body;
     body["threads"] = std::move(out);
-    body["next"] = exhausted ? json::value(nullptr) : json::value(EncodeCursor(before));
+    body["next"] = more ? json::value(EncodeCursor(threads->back().id)) : json::value(nullptr);
     return Json(200, body);
   }
 
@@ -528,6 +524,7 @@ class RequestContext {
     (*thread)["notes"] = std::move(notes);
     (*thread)["replies"] = std::move(replies);
     (*thread)["audit"] = std::move(audit);
+    (*thread)["listening"] = LedgerJson(detail->listening);
     return Json(200, json::object{{"thread", std::move(thread).value()}});
   }
 
@@ -605,9 +602,11 @@ class RequestContext {
       return ApiRoutes::Error(400,
                               "body is longer than " + std::to_string(kMaxNoteBytes) + " bytes");
     }
-    Result<int64_t> reply = workflow_.CreateDraft(user_, id, (*fields)["org"], 0, body);
-    if (!reply.ok()) return FromStatus(reply.status());
-    return ReplyAnswer(201, *reply);
+    static const ToneRules kNoBoilerplate;
+    Result<DraftWithHints> draft = CreateDraftWithHints(workflow_, tone_ ? *tone_ : kNoBoilerplate,
+                                                        user_, id, (*fields)["org"], 0, body);
+    if (!draft.ok()) return FromStatus(draft.status());
+    return ReplyAnswer(201, draft->reply_id, json::object{{"hints", HintsJson(draft->hints)}});
   }
 
   ApiResponse Approve(int64_t reply_id) {
@@ -636,39 +635,37 @@ class RequestContext {
   }
 
   // The reply, read after Workflow has checked the user may act on it.
-  ApiResponse ReplyAnswer(int status, int64_t reply_id) {
+  ApiResponse ReplyAnswer(int status, int64_t reply_id, json::object extra = {}) {
     Result<Reply> reply = threads_.GetReply(reply_id);
     if (!reply.ok()) return FromStatus(reply.status());
-    return Json(status, json::object{{"reply", ReplyJson(*reply)}});
+    extra["reply"] = ReplyJson(*reply);
+    return Json(status, extra);
+  }
+
+  json::value OrgName(const std::string& org) const {
+    auto place = places_.find(org);
+    if (place == places_.end() || place->second.name.empty()) return nullptr;
+    return json::value(place->second.name);
   }
 
   ApiResponse ListOrgs() {
     Status params = OnlyParams({});
     if (!params.ok()) return FromStatus(params);
-    std::map<std::string, std::map<std::string, int64_t>> counts;
+    std::map<std::string, std::map<OrgState, int64_t>> counts;
     for (const std::string& org : user_.orgs) counts[org];
-    ThreadFilter filter;
-    filter.limit = kScanPage;
-    while (true) {
-      Result<std::vector<ThreadSummary>> page = threads_.ListThreads(filter);
-      if (!page.ok()) return FromStatus(page.status());
-      for (const ThreadSummary& thread : *page) {
-        filter.before_id = thread.id;
-        for (const ThreadOrg& org : thread.orgs) {
-          if (Readable(org.org)) ++counts[org.org][std::string(OrgStateName(org.state))];
-        }
-      }
-      if (static_cast<int>(page->size()) < kScanPage) break;
-    }
+    Result<std::vector<OrgStateCount>> rows = workflow_.CountThreadsByOrgState(user_);
+    if (!rows.ok()) return FromStatus(rows.status());
+    for (const OrgStateCount& row : *rows) counts[row.org][row.state] += row.threads;
     json::array orgs;
     for (const auto& [org, states] : counts) {
       json::object o;
       o["org"] = org;
+      o["name"] = OrgName(org);
       int64_t total = 0;
       json::object by_state;
       for (OrgState s : {OrgState::kNew, OrgState::kAssigned, OrgState::kResponded,
                          OrgState::kClosed, OrgState::kDismissed}) {
-        auto it = states.find(std::string(OrgStateName(s)));
+        auto it = states.find(s);
         const int64_t n = it == states.end() ? 0 : it->second;
         by_state[OrgStateName(s)] = n;
         total += n;
@@ -676,6 +673,72 @@ class RequestContext {
       o["threads"] = total;
       o["by_state"] = std::move(by_state);
       o["can_act"] = Allowed(user_, Action::kNote, org, places_);
+      orgs.push_back(std::move(o));
+    }
+    return Json(200, json::object{{"orgs", std::move(orgs)}});
+  }
+
+  // GET /api/me: who the token belongs to and where it may act.
+  ApiResponse Me() {
+    Status params = OnlyParams({});
+    if (!params.ok()) return FromStatus(params);
+    json::object user;
+    user["name"] = user_.name;
+    user["role"] = RoleName(user_.role);
+    json::array orgs, regions, can_act;
+    for (const std::string& org : user_.orgs) orgs.push_back(json::value(org));
+    for (const std::string& region : user_.regions) regions.push_back(json::value(region));
+    user["orgs"] = std::move(orgs);
+    user["regions"] = std::move(regions);
+    std::set<std::string> acting;
+    if (user_.role == Role::kAdmin) {
+      // Everything; listed are the organisations on threads.
+      Result<std::vector<OrgStateCount>> rows = workflow_.CountThreadsByOrgState(user_);
+      if (!rows.ok()) return FromStatus(rows.status());
+      for (const OrgStateCount& row : *rows) acting.insert(row.org);
+    }
+    for (const std::string& org : user_.orgs) {
+      if (Allowed(user_, Action::kNote, org, places_)) acting.insert(org);
+    }
+    for (const std::string& org : acting) can_act.push_back(json::value(org));
+    json::object body;
+    body["user"] = std::move(user);
+    body["can_act"] = std::move(can_act);
+    body["can_act_everywhere"] = user_.role == Role::kAdmin;
+    return Json(200, body);
+  }
+
+  // GET /api/listening: the listening summary per readable organisation.
+  ApiResponse ListeningSummary() {
+    Status params = OnlyParams({"from", "to"});
+    if (!params.ok()) return FromStatus(params);
+    std::optional<TimePoint> from, to;
+    for (auto [name, bound] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
+      const std::string text = Param(name);
+      if (text.empty()) continue;
+      Result<TimePoint> t = ParseIso8601(text);
+      if (!t.ok()) {
+        return ApiRoutes::Error(400, std::string(name) + " must be an ISO 8601 date or time");
+      }
+      *bound = *t;
+    }
+    Result<std::vector<OrgListening>> summary = workflow_.ListeningSummary(user_, from, to);
+    if (!summary.ok()) return FromStatus(summary.status());
+    json::array orgs;
+    for (const OrgListening& org : *summary) {
+      json::object o;
+      o["org"] = org.org;
+      o["name"] = OrgName(org.org);
+      o["threads"] = org.threads;
+      o["answered"] = org.answered;
+      o["share_answered"] =
+          org.threads == 0 ? 0.0
+                           : static_cast<double>(org.answered) / static_cast<double>(org.threads);
+      o["median_first_response_seconds"] = org.median_first_response_seconds
+                                               ? json::value(*org.median_first_response_seconds)
+                                               : json::value(nullptr);
+      o["open"] = org.open;
+      o["dismissed"] = org.dismissed;
       orgs.push_back(std::move(o));
     }
     return Json(200, json::object{{"orgs", std::move(orgs)}});
@@ -712,6 +775,7 @@ class RequestContext {
   ThreadStore& threads_;
   const OrgPlaces& places_;
   const ReplyPublishFn& publish_;
+  const ToneRules* tone_;
   const User& user_;
   const ApiRequest& request_;
   Workflow workflow_;
@@ -743,8 +807,8 @@ ApiResponse ApiRoutes::Handle(const ApiRequest& request) {
   Result<std::optional<User>> user = threads_.UserByTokenHash(TokenHash(token));
   if (!user.ok()) return FromStatus(user.status());
   if (!user->has_value()) return unauthenticated("the token is unknown or revoked");
-  RequestContext context(store_, threads_, clock_, places_, approval_required_, publish_, **user,
-                         request);
+  RequestContext context(store_, threads_, clock_, places_, approval_required_, publish_, tone_,
+                         **user, request);
   ApiResponse response = context.Route();
   response.user = (*user)->name;
   return response;

@@ -30,6 +30,8 @@
 
 namespace earshot {
 
+class ToneRules;
+
 struct ApiRequest {
   std::string method;         // "GET", "POST", ...
   std::string target;         // origin-form: "/api/threads?org=RHQ&limit=10"
@@ -66,6 +68,11 @@ class ApiRoutes {
 
   ApiResponse Handle(const ApiRequest& request);
 
+  // The boilerplate patterns drafts are hinted with (tone.h); borrowed, must
+  // outlive this. Without them only repeats and personal identifiers are
+  // hinted.
+  void SetToneRules(const ToneRules* rules) { tone_ = rules; }
+
   // An error response: {"error": {"status": ..., "message": ...}}.
   static ApiResponse Error(int status, std::string_view message);
 
@@ -76,6 +83,7 @@ class ApiRoutes {
   const OrgPlaces& places_;
   std::set<std::string, std::less<>> approval_required_;
   ReplyPublishFn publish_;
+  const ToneRules* tone_ = nullptr;
 };
 
 }  // namespace earshot

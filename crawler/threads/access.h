@@ -32,10 +32,12 @@ enum class Action {
 std::string_view ActionName(Action action);
 
 // Where an organisation sits: its NHS England region and ICB codes (the
-// gazetteer's `region` and `icb` columns; empty where it has none).
+// gazetteer's `region` and `icb` columns; empty where it has none), and its
+// name as the gazetteer gives it (empty when not known), for display.
 struct OrgPlace {
   std::string region;
   std::string icb;
+  std::string name;
 };
 using OrgPlaces = std::map<std::string, OrgPlace, std::less<>>;
 

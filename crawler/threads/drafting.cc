@@ -11,19 +11,13 @@ Result<DraftWithHints> CreateDraftWithHints(Workflow& workflow, const ToneRules&
   Result<int64_t> id = workflow.CreateDraft(user, thread_id, org, in_reply_to, body);
   if (!id.ok()) return id.status();
   std::vector<EarlierReply> earlier;
-  ThreadFilter filter;
-  filter.org = std::string(org);
-  filter.limit = recent_threads;
-  // The draft is kept whatever happens below: a thread that cannot be read
-  // for comparison costs a hint, not the staff member's words.
-  Result<std::vector<ThreadSummary>> threads = workflow.ListThreads(user, filter);
-  if (threads.ok()) {
-    for (const ThreadSummary& summary : *threads) {
-      Result<ThreadDetail> thread = workflow.GetThread(user, summary.id);
-      if (!thread.ok()) continue;
-      for (const Reply& reply : thread->replies) {
-        if (reply.org == org && reply.id != *id) earlier.push_back({reply.id, reply.body});
-      }
+  // The draft is kept whatever happens below: replies that cannot be read
+  // for comparison cost a hint, not the staff member's words. (Read in one
+  // query, not through GetThread, which would record opens.)
+  Result<std::vector<Reply>> replies = workflow.RecentReplies(user, org, recent_threads);
+  if (replies.ok()) {
+    for (const Reply& reply : *replies) {
+      if (reply.id != *id) earlier.push_back({reply.id, reply.body});
     }
   }
   return DraftWithHints{*id, ToneHints(rules, body, earlier)};

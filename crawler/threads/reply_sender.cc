@@ -7,9 +7,30 @@
 
 namespace earshot {
 
+std::string StalePublishingError() {
+  return std::string(kMayHaveBeenPosted) +
+         "publishing was interrupted before the platform answered (earshot stopped); check the "
+         "account, then publish again to retry with the same idempotency key";
+}
+
+Result<int> FailStalePublishing(ThreadStore& store, const Clock& clock, Duration older_than) {
+  const TimePoint now = clock.Now();
+  return store.FailStalePublishing(now - older_than, StalePublishingError(), "earshot", now);
+}
+
 Result<SendResult> ReplySender::Publish(const User& user, int64_t reply_id) {
   Result<Reply> reply = workflow_.GetReply(user, reply_id);
   if (!reply.ok()) return reply.status();
+  if (reply->state == ReplyState::kPublishing &&
+      workflow_.clock().Now() - reply->updated_at >= kStalePublishingAfter) {
+    // Left publishing by a process that stopped before the platform
+    // answered: failed, outcome unknown. Nothing is sent now; publishing it
+    // again retries with the same idempotency key, once a person decides.
+    EARSHOT_RETURN_IF_ERROR(workflow_.MarkFailed(user, reply_id, StalePublishingError()));
+    Result<Reply> failed = workflow_.GetReply(user, reply_id);
+    if (!failed.ok()) return failed.status();
+    return SendResult{std::move(failed).value(), true};
+  }
   if (reply->state != ReplyState::kDraft && reply->state != ReplyState::kApproved &&
       reply->state != ReplyState::kFailed) {
     return Status::InvalidArgument("reply " + std::to_string(reply_id) + " is " +

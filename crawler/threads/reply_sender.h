@@ -3,6 +3,10 @@
 // step is checked and audited under the acting user).
 //
 // One Publish() is:
+// - a reply stale in `publishing` (kStalePublishingAfter; a crash between
+//   sending and recording) becomes failed with StalePublishingError() and
+//   nothing is sent: a person decides to publish again (same idempotency
+//   key), so the platform's idempotency or the person prevents a double post;
 // - the reply must be a draft, approved, or failed (a retry); an
 //   organisation that requires approval (Workflow::RequireApproval) needs a
 //   second person's approval first;
@@ -21,6 +25,7 @@
 // `io` must not be running elsewhere.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -52,6 +57,20 @@ using ConnectorFinder = std::function<const ConnectorDescriptor*(std::string_vie
 // The start of a failed reply's platform_error when the platform may have
 // posted it anyway (the answer was lost): a retry reuses the idempotency key.
 inline constexpr std::string_view kMayHaveBeenPosted = "may have been posted: ";
+
+// A reply left `publishing` this long (earshot stopped between sending it
+// and recording the platform's answer) is stale: its outcome is unknown.
+inline constexpr Duration kStalePublishingAfter = std::chrono::minutes(10);
+
+// The platform_error of a stale reply (starts kMayHaveBeenPosted).
+std::string StalePublishingError();
+
+// Marks every reply stale in `publishing` failed (StalePublishingError(),
+// audited as "earshot"); returns how many. Safe while another process
+// publishes: only replies older than `older_than` are touched. Borrows its
+// arguments for the call.
+Result<int> FailStalePublishing(ThreadStore& store, const Clock& clock,
+                                Duration older_than = kStalePublishingAfter);
 
 struct SendResult {
   Reply reply;                   // as stored afterwards

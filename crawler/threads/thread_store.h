@@ -83,10 +83,10 @@ struct ThreadPost {
 struct ThreadOrg {
   std::string org;  // ODS code
   OrgState state = OrgState::kNew;
-  std::string assignee;        // user name; empty when unassigned
-  std::string dismiss_reason;  // set while dismissed
-  std::string rule;            // the routing rule that put the org on the thread
-  std::optional<TimePoint> alerted_at;
+  std::string assignee;                 // user name; empty when unassigned
+  std::string dismiss_reason;           // set while dismissed
+  std::string rule;                     // the routing rule that put the org on the thread
+  std::optional<TimePoint> alerted_at;  // when it was put on the thread (in its inbox)
   TimePoint created_at{};
   TimePoint updated_at{};
 };
@@ -116,6 +116,8 @@ struct Reply {
   std::string approver;
   TimePoint created_at{};
   TimePoint updated_at{};
+  std::string published_by;               // who published it (set with published)
+  std::optional<TimePoint> published_at;  // when the platform accepted it
 };
 
 struct AuditEntry {
@@ -139,19 +141,69 @@ struct ThreadSummary {
   std::vector<ThreadOrg> orgs;
 };
 
+// "Who is listening": one user's step on an organisation's part of a thread.
+struct ListeningEvent {
+  std::string user;
+  TimePoint at{};
+  std::string url;  // replied: where the published reply lives
+};
+
+// The listening ledger of one organisation on a thread.
+struct Listening {
+  std::string org;
+  std::optional<TimePoint> alerted_at;         // when the org was put on the thread (its inbox)
+  std::vector<ListeningEvent> opened;          // each user's first open, oldest first
+  std::vector<ListeningEvent> drafted;         // each reply drafted: author, created_at
+  std::vector<ListeningEvent> replied;         // each published reply: publisher, published_at, url
+  std::optional<TimePoint> first_response_at;  // the first published reply's time
+};
+
 struct ThreadDetail {
   ThreadSummary summary;
   std::vector<ThreadPost> posts;  // in conversation order (created_at, then row id)
   std::vector<Note> notes;
   std::vector<Reply> replies;
   std::vector<AuditEntry> audit;
+  std::vector<Listening> listening;  // one per organisation on the thread, by org
 };
 
+// Which threads ListThreads returns; every condition given must hold.
 struct ThreadFilter {
   std::string org;                // empty: any
-  std::optional<OrgState> state;  // of `org` when set, else of any org
+  std::optional<OrgState> state;  // of `org` when set, else of any org (of visible_orgs)
   int64_t before_id = 0;          // keyset: threads with id < before_id; 0: newest
   int limit = 50;
+  // Only threads with at least one of these organisations (nullopt: any).
+  // Workflow sets it to what the user may read, so a page is never thinned
+  // after it is read.
+  std::optional<std::vector<std::string>> visible_orgs;
+  std::string platform;     // the thread's platform
+  std::string topic;        // the opening post has this topic (value) or category (detail)
+  std::string sentiment;    // the opening post's sentiment decision
+  std::string criticality;  // the opening post has this criticality flag
+  std::string text_query;   // FTS5 query matching any post on the thread (kInvalidArgument
+                            // when FTS5 rejects it)
+  std::optional<TimePoint> opened_from;  // opened_at >= opened_from
+  std::optional<TimePoint> opened_to;    // opened_at < opened_to
+};
+
+// An organisation's threads in a window, for the listening summary.
+struct OrgListening {
+  std::string org;
+  int64_t threads = 0;    // threads it is on, dismissed ones excluded
+  int64_t answered = 0;   // of those: a published reply of the org, or state responded
+  int64_t open = 0;       // of those: new or assigned
+  int64_t dismissed = 0;  // threads it dismissed (not counted in `threads`)
+  // Median of (first published reply - alerted_at) over the threads with a
+  // published reply; nullopt when none.
+  std::optional<int64_t> median_first_response_seconds;
+};
+
+// How many threads an organisation has in a state.
+struct OrgStateCount {
+  std::string org;
+  OrgState state = OrgState::kNew;
+  int64_t threads = 0;
 };
 
 struct User {
@@ -209,8 +261,9 @@ class ThreadStore {
   // draft|approved|failed -> publishing, from `account`. Audited "publishing".
   virtual Status MarkPublishing(int64_t reply_id, std::string_view account, std::string_view actor,
                                 TimePoint now) = 0;
-  // publishing -> published with the platform's id and URL; the org's state
-  // becomes responded (unless closed or dismissed). Audited "published".
+  // publishing -> published with the platform's id and URL, by `actor` at
+  // `now` (published_by, published_at); the org's state becomes responded
+  // (unless closed or dismissed). Audited "published".
   virtual Status MarkPublished(int64_t reply_id, std::string_view published_id,
                                std::string_view url, std::string_view actor, TimePoint now) = 0;
   // publishing -> failed with the platform's words. Audited "failed".
@@ -219,6 +272,25 @@ class ThreadStore {
   // draft|approved -> answer_on_platform, with the link staff answer at.
   virtual Status MarkAnswerOnPlatform(int64_t reply_id, std::string_view url,
                                       std::string_view actor, TimePoint now) = 0;
+
+  // Records `user`'s first open of each of `orgs`' parts of the thread (a
+  // later open changes nothing). Ledger rows, not audit entries.
+  virtual Status RecordOpened(int64_t thread_id, const std::vector<std::string>& orgs,
+                              std::string_view user, TimePoint at) = 0;
+  // Per organisation on any thread, ordered by org: the listening summary of
+  // the threads it was alerted to (alerted_at) in [from, to) (either open).
+  virtual Result<std::vector<OrgListening>> ListeningSummary(std::optional<TimePoint> from,
+                                                             std::optional<TimePoint> to) = 0;
+  // Thread counts per organisation and state (only non-zero ones), by org.
+  virtual Result<std::vector<OrgStateCount>> CountThreadsByOrgState() = 0;
+  // The replies of `org` on its `recent_threads` most recent threads (by
+  // thread id), newest first: what a new draft is compared with.
+  virtual Result<std::vector<Reply>> RecentReplies(std::string_view org, int recent_threads) = 0;
+  // Every reply left `publishing` since before `updated_before` (earshot
+  // stopped between sending and recording the outcome) becomes failed with
+  // `error`, audited "failed" as `actor`. Returns how many.
+  virtual Result<int> FailStalePublishing(TimePoint updated_before, std::string_view error,
+                                          std::string_view actor, TimePoint now) = 0;
 
   // Dismissals per routing rule and reason, most first.
   virtual Result<std::vector<RuleDismissals>> DismissalsByRule() = 0;

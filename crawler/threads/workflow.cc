@@ -54,12 +54,28 @@ Status Workflow::CheckApproved(const Reply& reply) const {
                                  "' needs approval by a second person before it is published");
 }
 
+std::optional<std::vector<std::string>> Workflow::VisibleOrgs(const User& user) const {
+  if (user.revoked_at) return std::vector<std::string>{};
+  if (user.role == Role::kAdmin) return std::nullopt;
+  std::vector<std::string> orgs = user.orgs;
+  if (user.role == Role::kViewer && !user.regions.empty()) {
+    for (const auto& [code, place] : places_) {
+      if (Allowed(user, Action::kRead, code, places_)) orgs.push_back(code);
+    }
+  }
+  std::sort(orgs.begin(), orgs.end());
+  orgs.erase(std::unique(orgs.begin(), orgs.end()), orgs.end());
+  return orgs;
+}
+
 Result<std::vector<ThreadSummary>> Workflow::ListThreads(const User& user,
                                                          const ThreadFilter& filter) {
   if (!filter.org.empty() && !Allowed(user, Action::kRead, filter.org, places_)) {
     return std::vector<ThreadSummary>{};
   }
-  Result<std::vector<ThreadSummary>> threads = store_.ListThreads(filter);
+  ThreadFilter scoped = filter;
+  scoped.visible_orgs = VisibleOrgs(user);
+  Result<std::vector<ThreadSummary>> threads = store_.ListThreads(scoped);
   if (!threads.ok()) return threads.status();
   std::vector<ThreadSummary> visible;
   for (ThreadSummary& thread : *threads) {
@@ -80,7 +96,57 @@ Result<ThreadDetail> Workflow::GetThread(const User& user, int64_t thread_id) {
   std::erase_if(thread->notes, [&](const Note& n) { return hidden(n.org); });
   std::erase_if(thread->replies, [&](const Reply& r) { return hidden(r.org); });
   std::erase_if(thread->audit, [&](const AuditEntry& a) { return hidden(a.org); });
+  std::erase_if(thread->listening, [&](const Listening& l) { return hidden(l.org); });
+  if (user.id > 0) {
+    std::vector<std::string> orgs;
+    for (const ThreadOrg& org : thread->summary.orgs) orgs.push_back(org.org);
+    const TimePoint now = clock_.Now();
+    EARSHOT_RETURN_IF_ERROR(store_.RecordOpened(thread_id, orgs, user.name, now));
+    // This read's own open, as the store now holds it.
+    for (earshot::Listening& listening : thread->listening) {
+      const bool known = std::any_of(listening.opened.begin(), listening.opened.end(),
+                                     [&](const ListeningEvent& e) { return e.user == user.name; });
+      if (!known) listening.opened.push_back({user.name, now, ""});
+    }
+  }
   return thread;
+}
+
+Result<std::vector<OrgListening>> Workflow::ListeningSummary(const User& user,
+                                                             std::optional<TimePoint> from,
+                                                             std::optional<TimePoint> to) {
+  Result<std::vector<OrgListening>> all = store_.ListeningSummary(from, to);
+  if (!all.ok()) return all.status();
+  std::erase_if(
+      *all, [&](const OrgListening& o) { return !Allowed(user, Action::kRead, o.org, places_); });
+  for (const std::string& org : user.orgs) {
+    const bool listed =
+        std::any_of(all->begin(), all->end(), [&](const OrgListening& o) { return o.org == org; });
+    if (!listed && Allowed(user, Action::kRead, org, places_)) {
+      OrgListening none;
+      none.org = org;
+      all->push_back(std::move(none));
+    }
+  }
+  std::sort(all->begin(), all->end(),
+            [](const OrgListening& a, const OrgListening& b) { return a.org < b.org; });
+  return all;
+}
+
+Result<std::vector<OrgStateCount>> Workflow::CountThreadsByOrgState(const User& user) {
+  Result<std::vector<OrgStateCount>> all = store_.CountThreadsByOrgState();
+  if (!all.ok()) return all.status();
+  std::erase_if(
+      *all, [&](const OrgStateCount& c) { return !Allowed(user, Action::kRead, c.org, places_); });
+  return all;
+}
+
+Result<std::vector<Reply>> Workflow::RecentReplies(const User& user, std::string_view org,
+                                                   int recent_threads) {
+  if (!Allowed(user, Action::kRead, org, places_)) {
+    return Status::NotFound("organisation '" + std::string(org) + "' not found");
+  }
+  return store_.RecentReplies(org, recent_threads);
 }
 
 Result<Reply> Workflow::GetReply(const User& user, int64_t reply_id) {

@@ -7,13 +7,18 @@
 //   learns nothing of another's threads).
 // - Reads are filtered: a thread's summary lists only the organisations the
 //   user may read, and its notes, replies and audit entries only theirs.
-//   Threads with none are left out of lists.
+//   Threads with none are left out of lists, in the store's query (a page
+//   is full whenever more visible threads match).
+// - GetThread records the user's first open of each organisation's part it
+//   may read (the listening ledger; not audited). A user that is not stored
+//   (id 0: the CLI's implicit admin) leaves no trace.
 // - Time comes from the injected clock; audit entries name the user.
 // Borrows the store, clock and places, which must outlive it. One thread at a
 // time (as ThreadStore).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -40,8 +45,26 @@ class Workflow {
     return approval_required_.find(org) != approval_required_.end();
   }
 
+  // `filter.visible_orgs` is replaced by what the user may read.
   Result<std::vector<ThreadSummary>> ListThreads(const User& user, const ThreadFilter& filter);
   Result<ThreadDetail> GetThread(const User& user, int64_t thread_id);
+
+  // The organisations the user may read, for a store query: nullopt for an
+  // admin (every one); for a viewer with regions, those of `places` in them.
+  std::optional<std::vector<std::string>> VisibleOrgs(const User& user) const;
+  // The listening summary (ThreadStore::ListeningSummary) of the
+  // organisations the user may read, with a zero row for each organisation
+  // in its scope that has no thread.
+  Result<std::vector<OrgListening>> ListeningSummary(const User& user,
+                                                     std::optional<TimePoint> from,
+                                                     std::optional<TimePoint> to);
+  // Thread counts per state of the organisations the user may read.
+  Result<std::vector<OrgStateCount>> CountThreadsByOrgState(const User& user);
+  // `org`'s replies on its recent threads (ThreadStore::RecentReplies), if
+  // the user may read `org` (kNotFound otherwise).
+  Result<std::vector<Reply>> RecentReplies(const User& user, std::string_view org,
+                                           int recent_threads);
+  const Clock& clock() const { return clock_; }
 
   // A reply the user may read (kNotFound otherwise).
   Result<Reply> GetReply(const User& user, int64_t reply_id);

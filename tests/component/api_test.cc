@@ -19,6 +19,7 @@
 #include "crawler/server/api_server.h"
 #include "crawler/store/sqlite/sqlite_store.h"
 #include "crawler/threads/tokens.h"
+#include "crawler/threads/tone.h"
 #include "crawler/threads/workflow.h"
 #include "tests/support/process.h"
 
@@ -124,6 +125,9 @@ Post MakePost(const std::string& id, const std::string& text, int64_t created,
 class ApiFixture {
  public:
   ApiFixture() : clock_(At(10 * kHour)) {
+    // Where the organisations sit (the gazetteer, in `earshot serve`).
+    places_["RHQ"] = OrgPlace{"Y63", "QHM", "Riverside Hospitals NHS Foundation Trust"};
+    places_["RXX"] = OrgPlace{"Y61", "QXX", "Northgate NHS Trust"};
     auto store = SqliteStore::Open((dir_ / "api.db").string());
     REQUIRE(store.ok());
     store_ = std::move(store).value();
@@ -152,6 +156,8 @@ class ApiFixture {
     rita_ = AddUser("rita", Role::kResponder, {"RHQ"});
     bob_ = AddUser("bob", Role::kResponder, {"RXX"});
     vera_ = AddUser("vera", Role::kViewer, {"RHQ"});
+    rhoda_ = AddUser("rhoda", Role::kViewer, {}, {"Y63"});  // RHQ's region
+    ivan_ = AddUser("ivan", Role::kViewer, {}, {"QXX"});    // RXX's ICB
     revoked_ = AddUser("gone", Role::kAdmin, {});
     REQUIRE(store_->RevokeUser("gone", "test", clock_.Now()).ok());
 
@@ -182,7 +188,22 @@ class ApiFixture {
 
   int64_t a_ = 0, b_ = 0, ab_ = 0, hostile_ = 0, feed_ = 0;
   std::vector<int64_t> extra_;
-  std::string admin_, rita_, bob_, vera_, revoked_;
+  std::string admin_, rita_, bob_, vera_, rhoda_, ivan_, revoked_;
+
+  SqliteStore& store() { return *store_; }
+  FakeClock& clock() { return clock_; }
+  const OrgPlaces& places() const { return places_; }
+  ApiRoutes& routes() { return *routes_; }
+
+  User UserNamed(const std::string& name) {
+    auto users = store_->ListUsers();
+    REQUIRE(users.ok());
+    for (const User& user : *users) {
+      if (user.name == name) return user;
+    }
+    FAIL("no user " << name);
+    return {};
+  }
 
  private:
   int64_t Thread(const earshot::Post& post) {
@@ -201,25 +222,17 @@ class ApiFixture {
     return **thread;
   }
 
-  std::string AddUser(const std::string& name, Role role, std::vector<std::string> orgs) {
+  std::string AddUser(const std::string& name, Role role, std::vector<std::string> orgs,
+                      std::vector<std::string> regions = {}) {
     auto token = NewBearerToken();
     REQUIRE(token.ok());
     User user;
     user.name = name;
     user.role = role;
     user.orgs = std::move(orgs);
+    user.regions = std::move(regions);
     REQUIRE(store_->AddUser(user, TokenHash(*token), "test", clock_.Now()).ok());
     return *token;
-  }
-
-  User UserNamed(const std::string& name) {
-    auto users = store_->ListUsers();
-    REQUIRE(users.ok());
-    for (const User& user : *users) {
-      if (user.name == name) return user;
-    }
-    FAIL("no user " << name);
-    return {};
   }
 
   testing::TempDir dir_;
@@ -272,7 +285,8 @@ TEST_CASE("api: the access matrix", "[api]") {
     std::string token;
   };
   const Who ann{"admin", api.admin_}, rita{"responder RHQ", api.rita_},
-      bob{"responder RXX", api.bob_}, vera{"viewer RHQ", api.vera_};
+      bob{"responder RXX", api.bob_}, vera{"viewer RHQ", api.vera_},
+      rhoda{"viewer of RHQ's region", api.rhoda_}, ivan{"viewer of RXX's ICB", api.ivan_};
   struct Case {
     const Who* who;
     std::string method;
@@ -286,6 +300,16 @@ TEST_CASE("api: the access matrix", "[api]") {
   const std::string rxx_close = R"({"org":"RXX","status":"closed"})";
   const std::string rhq_assign = R"({"org":"RHQ","user":"rita"})";
   const std::string rxx_assign = R"({"org":"RXX","user":"bob"})";
+  const std::string rhq_reply = R"({"org":"RHQ","body":"reply from the matrix"})";
+  const std::string rxx_reply = R"({"org":"RXX","body":"reply from the matrix"})";
+  // A draft of each organisation to approve: RHQ's by rita, RXX's by bob.
+  Workflow workflow(api.store(), api.clock(), api.places());
+  auto rhq_draft = workflow.CreateDraft(api.UserNamed("rita"), api.a_, "RHQ", 0, "RHQ draft");
+  REQUIRE(rhq_draft.ok());
+  auto rxx_draft = workflow.CreateDraft(api.UserNamed("bob"), api.b_, "RXX", 0, "RXX draft");
+  REQUIRE(rxx_draft.ok());
+  const std::string approve_rhq = "/api/replies/" + std::to_string(*rhq_draft) + "/approve";
+  const std::string approve_rxx = "/api/replies/" + std::to_string(*rxx_draft) + "/approve";
   const std::vector<Case> cases = {
       // Reading a thread: own organisation 200, another's 404.
       {&ann, "GET", Path(api.a_), "", 200},
@@ -331,9 +355,74 @@ TEST_CASE("api: the access matrix", "[api]") {
       {&ann, "GET", "/api/sources", "", 200},
       {&rita, "GET", "/api/sources", "", 200},
       {&vera, "GET", "/api/sources", "", 403},
+      {&bob, "GET", "/api/sources", "", 200},
+      {&rhoda, "GET", "/api/sources", "", 403},
+      {&ivan, "GET", "/api/sources", "", 403},
+      // Who am I, and the listening summary: everyone, filtered.
+      {&ann, "GET", "/api/me", "", 200},
+      {&rita, "GET", "/api/me", "", 200},
+      {&bob, "GET", "/api/me", "", 200},
+      {&vera, "GET", "/api/me", "", 200},
+      {&rhoda, "GET", "/api/me", "", 200},
+      {&ivan, "GET", "/api/me", "", 200},
+      {&ann, "GET", "/api/listening", "", 200},
+      {&rita, "GET", "/api/listening", "", 200},
+      {&bob, "GET", "/api/listening", "", 200},
+      {&vera, "GET", "/api/listening", "", 200},
+      {&rhoda, "GET", "/api/listening", "", 200},
+      {&ivan, "GET", "/api/listening", "", 200},
+      {&bob, "GET", "/api/orgs", "", 200},
+      {&rhoda, "GET", "/api/orgs", "", 200},
+      {&ivan, "GET", "/api/orgs", "", 200},
+      // Viewers by region or ICB read the organisations there, and act nowhere.
+      {&rhoda, "GET", Path(api.a_), "", 200},
+      {&rhoda, "GET", Path(api.b_), "", 404},
+      {&rhoda, "GET", Path(api.ab_), "", 200},
+      {&ivan, "GET", Path(api.a_), "", 404},
+      {&ivan, "GET", Path(api.b_), "", 200},
+      {&ivan, "GET", Path(api.ab_), "", 200},
+      {&rhoda, "POST", Path(api.a_, "/notes"), rhq_note, 403},
+      {&rhoda, "POST", Path(api.b_, "/notes"), rxx_note, 404},
+      {&rhoda, "POST", Path(api.ab_, "/notes"), rxx_note, 404},
+      {&ivan, "POST", Path(api.b_, "/notes"), rxx_note, 403},
+      {&ivan, "POST", Path(api.ab_, "/notes"), rhq_note, 404},
+      {&rhoda, "POST", Path(api.a_, "/status"), rhq_close, 403},
+      {&ivan, "POST", Path(api.a_, "/status"), rhq_close, 404},
+      {&ivan, "POST", Path(api.ab_, "/status"), rxx_close, 403},
+      {&rhoda, "POST", Path(api.a_, "/assign"), rhq_assign, 403},
+      {&ivan, "POST", Path(api.ab_, "/assign"), rxx_assign, 403},
+      {&ivan, "POST", Path(api.a_, "/assign"), rhq_assign, 404},
+      // Drafting replies.
+      {&vera, "POST", Path(api.a_, "/replies"), rhq_reply, 403},
+      {&rhoda, "POST", Path(api.a_, "/replies"), rhq_reply, 403},
+      {&ivan, "POST", Path(api.a_, "/replies"), rhq_reply, 404},
+      {&ivan, "POST", Path(api.b_, "/replies"), rxx_reply, 403},
+      {&rhoda, "POST", Path(api.b_, "/replies"), rxx_reply, 404},
+      {&bob, "POST", Path(api.a_, "/replies"), rhq_reply, 404},
+      {&bob, "POST", Path(api.ab_, "/replies"), rhq_reply, 404},
+      {&rita, "POST", Path(api.ab_, "/replies"), rxx_reply, 404},
+      {&rita, "POST", Path(api.a_, "/replies"), rhq_reply, 201},
+      {&bob, "POST", Path(api.ab_, "/replies"), rxx_reply, 201},
+      {&ann, "POST", Path(api.b_, "/replies"), rxx_reply, 201},
+      // Approving: another organisation's reply is 404, a viewer's try 403,
+      // one's own draft 403.
+      {&bob, "POST", approve_rhq, "", 404},
+      {&ivan, "POST", approve_rhq, "", 404},
+      {&vera, "POST", approve_rhq, "", 403},
+      {&rhoda, "POST", approve_rhq, "", 403},
+      {&rita, "POST", approve_rhq, "", 403},
+      {&rita, "POST", approve_rxx, "", 404},
+      {&vera, "POST", approve_rxx, "", 404},
+      {&rhoda, "POST", approve_rxx, "", 404},
+      {&ivan, "POST", approve_rxx, "", 403},
+      {&bob, "POST", approve_rxx, "", 403},
+      {&ann, "POST", approve_rhq, "", 200},
+      {&ann, "POST", approve_rxx, "", 200},
       // A thread that does not exist looks like one the user may not see.
       {&ann, "GET", Path(999999), "", 404},
       {&rita, "POST", Path(999999, "/notes"), rhq_note, 404},
+      {&rita, "POST", Path(999999, "/replies"), rhq_reply, 404},
+      {&rita, "POST", "/api/replies/999999/approve", "", 404},
   };
   for (const Case& c : cases) {
     INFO(c.who->name << " " << c.method << " " << c.target << " " << c.body);
@@ -346,16 +435,27 @@ TEST_CASE("api: the access matrix", "[api]") {
   }
 
   // Nothing RXX keeps to itself reaches anyone outside RXX, on any endpoint.
-  const std::vector<std::string> every_read = {"/api/threads", "/api/threads?limit=200",
-                                               "/api/orgs",    "/api/sources",
-                                               Path(api.a_),   Path(api.ab_),
-                                               Path(api.b_),   Path(api.hostile_)};
-  for (const Who* who : {&rita, &vera}) {
+  const std::vector<std::string> every_read = {
+      "/api/threads", "/api/threads?limit=200", "/api/orgs",  "/api/sources",
+      "/api/me",      "/api/listening",         Path(api.a_), Path(api.ab_),
+      Path(api.b_),   Path(api.hostile_)};
+  for (const Who* who : {&rita, &vera, &rhoda}) {
     for (const std::string& target : every_read) {
       INFO(who->name << " " << target);
       Answer answer = api.Get(target, who->token);
       CHECK(answer.body.find("RXX") == std::string::npos);
       CHECK(answer.body.find("bob") == std::string::npos);
+      CHECK(answer.body.find("Northgate NHS Trust") == std::string::npos);
+    }
+  }
+  // And nothing of RHQ's reaches RXX's side.
+  for (const Who* who : {&bob, &ivan}) {
+    for (const std::string& target : every_read) {
+      INFO(who->name << " " << target);
+      Answer answer = api.Get(target, who->token);
+      CHECK(answer.body.find("RHQ") == std::string::npos);
+      CHECK(answer.body.find("rita") == std::string::npos);
+      CHECK(answer.body.find("Riverside Hospitals") == std::string::npos);
     }
   }
   // Bob sees RXX's notes and assignment on the shared thread, not RHQ's.
@@ -382,6 +482,47 @@ TEST_CASE("api: the access matrix", "[api]") {
   CHECK(orgs.at("orgs").at(0).at("org") == "RHQ");
   CHECK(orgs.at("orgs").at(0).at("can_act") == true);
   CHECK(api.Get("/api/orgs", api.vera_).Json().at("orgs").at(0).at("can_act") == false);
+  const json::value rhodas = api.Get("/api/orgs", api.rhoda_).Json();
+  REQUIRE(rhodas.at("orgs").as_array().size() == 1);
+  CHECK(rhodas.at("orgs").at(0).at("org") == "RHQ");
+  CHECK(ThreadIds(api.Get("/api/threads?limit=200", api.rhoda_).Json()) ==
+        ThreadIds(api.Get("/api/threads?limit=200&org=RHQ", api.admin_).Json()));
+  CHECK(ThreadIds(api.Get("/api/threads?limit=200", api.ivan_).Json()) == bobs);
+
+  // Who am I: the scope, and where one may act.
+  auto me = [&](const std::string& token) { return api.Get("/api/me", token).Json(); };
+  const json::value ann_me = me(api.admin_);
+  CHECK(ann_me.at("user").at("name") == "ann");
+  CHECK(ann_me.at("user").at("role") == "admin");
+  CHECK(ann_me.at("can_act") == json::array{"RHQ", "RXX"});
+  CHECK(ann_me.at("can_act_everywhere") == true);
+  const json::value rita_me = me(api.rita_);
+  CHECK(rita_me.at("user").at("role") == "responder");
+  CHECK(rita_me.at("user").at("orgs") == json::array{"RHQ"});
+  CHECK(rita_me.at("user").at("regions") == json::array{});
+  CHECK(rita_me.at("can_act") == json::array{"RHQ"});
+  CHECK(rita_me.at("can_act_everywhere") == false);
+  CHECK(me(api.vera_).at("can_act") == json::array{});
+  const json::value rhoda_me = me(api.rhoda_);
+  CHECK(rhoda_me.at("user").at("role") == "viewer");
+  CHECK(rhoda_me.at("user").at("regions") == json::array{"Y63"});
+  CHECK(rhoda_me.at("can_act") == json::array{});
+
+  // The listening summary holds only readable organisations.
+  auto listening_orgs = [&](const std::string& token) {
+    std::vector<std::string> orgs;
+    const json::value body = api.Get("/api/listening", token).Json();
+    for (const json::value& o : body.at("orgs").as_array()) {
+      orgs.emplace_back(o.at("org").as_string());
+    }
+    return orgs;
+  };
+  CHECK(listening_orgs(api.admin_) == std::vector<std::string>{"RHQ", "RXX"});
+  CHECK(listening_orgs(api.rita_) == std::vector<std::string>{"RHQ"});
+  CHECK(listening_orgs(api.vera_) == std::vector<std::string>{"RHQ"});
+  CHECK(listening_orgs(api.rhoda_) == std::vector<std::string>{"RHQ"});
+  CHECK(listening_orgs(api.bob_) == std::vector<std::string>{"RXX"});
+  CHECK(listening_orgs(api.ivan_) == std::vector<std::string>{"RXX"});
 }
 
 TEST_CASE("api: the thread list's filters and keyset pagination", "[api]") {
@@ -542,6 +683,207 @@ TEST_CASE("api: drafting and approving replies, with access checked", "[api]") {
   json::value shared = api.Get(Path(api.ab_), api.rita_).Json();
   CHECK(shared.at("thread").at("replies").as_array().empty());
   CHECK(api.Get(Path(api.ab_), api.bob_).Json().at("thread").at("replies").as_array().size() == 1);
+}
+
+TEST_CASE("api: a draft comes back with its tone hints", "[api]") {
+  ApiFixture api;
+  auto rules = ParseToneRules(
+      "[[boilerplate]]\nid = \"pals\"\npattern = 'please contact our PALS team'\n"
+      "hint = \"This sends them elsewhere\"\n",
+      "tone.toml");
+  REQUIRE(rules.ok());
+  api.routes().SetToneRules(&*rules);
+  const std::string text = "Sorry. Please contact our PALS team on 0114 271 1900 today.";
+  json::object draft;
+  draft["org"] = "RHQ";
+  draft["body"] = text;
+  Answer first = api.Post(Path(api.a_, "/replies"), api.rita_, json::serialize(draft));
+  INFO(first.body);
+  REQUIRE(first.status == 201);
+  const json::value body = first.Json();
+  CHECK(body.at("reply").at("state") == "draft");
+  std::map<std::string, json::object> hints;
+  for (const json::value& hint : body.at("hints").as_array()) {
+    hints[std::string(hint.at("kind").as_string())] = hint.as_object();
+  }
+  REQUIRE(hints.count("boilerplate") == 1);
+  const json::object& pals = hints["boilerplate"];
+  CHECK(pals.at("rule") == "pals");
+  CHECK(pals.at("message") == "This sends them elsewhere");
+  const auto start = static_cast<size_t>(pals.at("start").as_int64());
+  const auto end = static_cast<size_t>(pals.at("end").as_int64());
+  CHECK(text.substr(start, end - start) == "Please contact our PALS team");
+  REQUIRE(hints.count("personal_identifier") == 1);
+  CHECK(hints["personal_identifier"].at("rule") == "phone");
+  CHECK(hints.count("repeat") == 0);
+
+  // The same words on another of RHQ's threads: a repeat of the first.
+  Answer again = api.Post(Path(api.hostile_, "/replies"), api.rita_, json::serialize(draft));
+  REQUIRE(again.status == 201);
+  bool repeat = false;
+  const json::value again_body = again.Json();
+  for (const json::value& hint : again_body.at("hints").as_array()) {
+    if (hint.at("kind") == "repeat") {
+      repeat = true;
+      CHECK(hint.at("rule") ==
+            json::value("reply #" + std::to_string(body.at("reply").at("id").as_int64())));
+    }
+  }
+  CHECK(repeat);
+
+  // Without boilerplate rules, a plain draft has no hints at all.
+  api.routes().SetToneRules(nullptr);
+  Answer plain = api.Post(Path(api.feed_, "/replies"), api.rita_,
+                          R"({"org":"RHQ","body":"Thank you, we have passed this on."})");
+  REQUIRE(plain.status == 201);
+  CHECK(plain.Json().at("hints").as_array().empty());
+  // Another organisation's replies are never compared (nor revealed).
+  Answer rxx = api.Post(Path(api.b_, "/replies"), api.bob_,
+                        json::serialize(json::object{{"org", "RXX"}, {"body", text}}));
+  REQUIRE(rxx.status == 201);
+  const json::value rxx_body = rxx.Json();
+  for (const json::value& hint : rxx_body.at("hints").as_array()) {
+    CHECK(hint.at("kind") != "repeat");
+  }
+}
+
+TEST_CASE("api: organisations carry their gazetteer names", "[api]") {
+  ApiFixture api;
+  const json::value orgs = api.Get("/api/orgs", api.admin_).Json();
+  REQUIRE(orgs.at("orgs").as_array().size() == 2);
+  CHECK(orgs.at("orgs").at(0).at("org") == "RHQ");
+  CHECK(orgs.at("orgs").at(0).at("name") == "Riverside Hospitals NHS Foundation Trust");
+  CHECK(orgs.at("orgs").at(0).at("threads") == 9);
+  CHECK(orgs.at("orgs").at(0).at("by_state").at("new") == 9);
+  CHECK(orgs.at("orgs").at(1).at("org") == "RXX");
+  CHECK(orgs.at("orgs").at(1).at("name") == "Northgate NHS Trust");
+  CHECK(orgs.at("orgs").at(1).at("by_state").at("dismissed") == 1);
+  CHECK(orgs.at("orgs").at(1).at("by_state").at("assigned") == 1);
+  CHECK(orgs.at("orgs").at(1).at("threads") == 2);
+  CHECK(api.Get("/api/orgs?x=1", api.admin_).status == 400);
+}
+
+TEST_CASE("api: the listening ledger and the summary per organisation", "[api]") {
+  ApiFixture api;
+  const std::string alerted = FormatRfc3339(At(1000));  // a's post was fetched then
+  // Opening the thread is recorded once per user (the first time).
+  Answer opened = api.Get(Path(api.a_), api.rita_);
+  REQUIRE(opened.status == 200);
+  {
+    const json::value body = opened.Json();
+    const json::array& ledger = body.at("thread").at("listening").as_array();
+    REQUIRE(ledger.size() == 1);
+    CHECK(ledger.at(0).at("org") == "RHQ");
+    CHECK(ledger.at(0).at("alerted_at") == json::value(alerted));
+    REQUIRE(ledger.at(0).at("opened").as_array().size() == 1);
+    CHECK(ledger.at(0).at("opened").at(0).at("user") == "rita");
+    CHECK(ledger.at(0).at("opened").at(0).at("at") == json::value(FormatRfc3339(At(10 * kHour))));
+    CHECK(ledger.at(0).at("drafted").as_array().empty());
+    CHECK(ledger.at(0).at("first_response_at").is_null());
+  }
+  api.clock().Advance(std::chrono::hours(1));
+  REQUIRE(api.Get(Path(api.a_), api.rita_).status == 200);  // not recorded again
+  Answer drafted = api.Post(Path(api.a_, "/replies"), api.rita_,
+                            R"({"org":"RHQ","body":"We are sorry; please message us."})");
+  REQUIRE(drafted.status == 201);
+  const int64_t reply_id = drafted.Json().at("reply").at("id").as_int64();
+  // Published two hours later (as ReplySender records it).
+  {
+    Workflow workflow(api.store(), api.clock(), api.places());
+    const User rita = api.UserNamed("rita");
+    REQUIRE(workflow.MarkPublishing(rita, reply_id, "riverside-mastodon").ok());
+    api.clock().Advance(std::chrono::hours(1));
+    REQUIRE(workflow
+                .MarkPublished(rita, reply_id, "https://example.social/statuses/900",
+                               "https://example.social/@riverside/900")
+                .ok());
+  }
+  const json::value thread = api.Get(Path(api.a_), api.vera_).Json();
+  const json::object& ledger = thread.at("thread").at("listening").at(0).as_object();
+  CHECK(ledger.at("alerted_at") == json::value(alerted));
+  std::vector<std::string> openers;
+  for (const json::value& e : ledger.at("opened").as_array()) {
+    openers.emplace_back(e.at("user").as_string());
+  }
+  CHECK(openers == std::vector<std::string>{"rita", "vera"});  // first opens, oldest first
+  REQUIRE(ledger.at("drafted").as_array().size() == 1);
+  CHECK(ledger.at("drafted").at(0).at("user") == "rita");
+  CHECK(ledger.at("drafted").at(0).at("at") == json::value(FormatRfc3339(At(11 * kHour))));
+  REQUIRE(ledger.at("replied").as_array().size() == 1);
+  CHECK(ledger.at("replied").at(0).at("user") == "rita");
+  CHECK(ledger.at("replied").at(0).at("at") == json::value(FormatRfc3339(At(12 * kHour))));
+  CHECK(ledger.at("replied").at(0).at("url") == "https://example.social/@riverside/900");
+  CHECK(ledger.at("first_response_at") == json::value(FormatRfc3339(At(12 * kHour))));
+  // Opens are ledger rows, not audit entries.
+  for (const json::value& entry : thread.at("thread").at("audit").as_array()) {
+    CHECK(entry.at("action") != "open");
+  }
+
+  // The summary: RHQ is on 9 threads, one answered 12h - 1s after it was alerted.
+  const json::value summary = api.Get("/api/listening", api.rita_).Json();
+  REQUIRE(summary.at("orgs").as_array().size() == 1);
+  const json::object& rhq = summary.at("orgs").at(0).as_object();
+  CHECK(rhq.at("org") == "RHQ");
+  CHECK(rhq.at("name") == "Riverside Hospitals NHS Foundation Trust");
+  CHECK(rhq.at("threads") == 9);
+  CHECK(rhq.at("answered") == 1);
+  CHECK(rhq.at("share_answered").as_double() == Approx(1.0 / 9));
+  CHECK(rhq.at("median_first_response_seconds") == 12 * 3600 - 1);
+  CHECK(rhq.at("open") == 8);
+  CHECK(rhq.at("dismissed") == 0);
+  // RXX: b dismissed (not counted), ab assigned and unanswered.
+  const json::value all = api.Get("/api/listening", api.admin_).Json();
+  const json::object& rxx = all.at("orgs").at(1).as_object();
+  CHECK(rxx.at("org") == "RXX");
+  CHECK(rxx.at("threads") == 1);
+  CHECK(rxx.at("dismissed") == 1);
+  CHECK(rxx.at("answered") == 0);
+  CHECK(rxx.at("share_answered").as_double() == 0.0);
+  CHECK(rxx.at("median_first_response_seconds").is_null());
+  // A window by when organisations were alerted.
+  const json::value later =
+      api.Get("/api/listening?from=" + FormatRfc3339(At(5 * kHour)), api.rita_).Json();
+  CHECK(later.at("orgs").at(0).at("threads") == 5);  // the five extra threads
+  CHECK(later.at("orgs").at(0).at("answered") == 0);
+  const json::value none = api.Get("/api/listening?to=" + FormatRfc3339(At(0)), api.rita_).Json();
+  CHECK(none.at("orgs").at(0).at("org") == "RHQ");  // in rita's scope: a zero row
+  CHECK(none.at("orgs").at(0).at("threads") == 0);
+  CHECK(none.at("orgs").at(0).at("median_first_response_seconds").is_null());
+  CHECK(api.Get("/api/listening?from=yesterday", api.rita_).status == 400);
+  CHECK(api.Get("/api/listening?org=RHQ", api.rita_).status == 400);
+  CHECK(api.Post("/api/listening", api.rita_, "{}").status == 405);
+}
+
+TEST_CASE("api: every filter is in the query, so pages are full", "[api]") {
+  ApiFixture api;
+  // Bob reads two threads among ten; one per page, and no empty last page.
+  Answer first = api.Get("/api/threads?limit=1", api.bob_);
+  REQUIRE(first.status == 200);
+  json::value page = first.Json();
+  CHECK(ThreadIds(page) == std::set<int64_t>{api.ab_});
+  REQUIRE(page.at("next").is_string());
+  page = api.Get("/api/threads?limit=1&next=" + std::string(page.at("next").as_string()), api.bob_)
+             .Json();
+  CHECK(ThreadIds(page) == std::set<int64_t>{api.b_});
+  CHECK(page.at("next").is_null());
+  // A page that holds exactly the last matches says so.
+  json::value rhq = api.Get("/api/threads?org=RHQ&limit=9", api.rita_).Json();
+  CHECK(rhq.at("threads").as_array().size() == 9);
+  CHECK(rhq.at("next").is_null());
+  // Filters combine.
+  CHECK(ThreadIds(api.Get("/api/threads?sentiment=negative&q=notes", api.admin_).Json()) ==
+        std::set<int64_t>{api.ab_});
+  CHECK(ThreadIds(api.Get("/api/threads?status=dismissed", api.rita_).Json()).empty());
+  CHECK(ThreadIds(api.Get("/api/threads?status=new&org=RHQ&platform=feed", api.vera_).Json()) ==
+        std::set<int64_t>{api.feed_});
+  // A search FTS5 refuses is the caller's mistake.
+  Answer bad = api.Get("/api/threads?q=%22unbalanced", api.admin_);
+  CHECK(bad.status == 400);
+  CHECK(std::string(bad.Json().at("error").at("message").as_string()).find("q is not a valid") ==
+        0);
+  // Quotes and SQL in values are data.
+  CHECK(ThreadIds(api.Get("/api/threads?topic=x%27%20OR%201%3D1%20--", api.admin_).Json()).empty());
+  CHECK(ThreadIds(api.Get("/api/threads?org=RHQ%27--", api.admin_).Json()).empty());
 }
 
 TEST_CASE("api: keep-alive carries several requests on one connection", "[api]") {

@@ -1606,7 +1606,8 @@ TEST_CASE("a v2 database is migrated to v3 with its posts", "[store][watch]") {
     // Back to what v2 wrote: no watch table, no raw_id index, version 2.
     RawDb raw(path);
     raw.Exec(
-        "DROP TABLE audit; DROP TABLE notes; DROP TABLE replies; DROP TABLE thread_orgs;"
+        "DROP TABLE thread_opens; DROP TABLE audit; DROP TABLE notes; DROP TABLE replies;"
+        " DROP TABLE thread_orgs;"
         " DROP TABLE thread_posts; DROP TABLE threads; DROP TABLE user_scopes; DROP TABLE users;"
         " DROP INDEX posts_by_external_id; DROP INDEX posts_by_author_hash;"
         " DROP TABLE conversation_watch; DROP INDEX posts_by_raw_id; PRAGMA user_version = 2;");

@@ -159,6 +159,16 @@ Result<Statement> Database::Prepare(std::string_view sql, std::string_view opera
   return Statement(this, stmt, &slot.in_use, std::string(operation));
 }
 
+Result<Statement> Database::PrepareOnce(const std::string& sql, std::string_view operation) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), 0, &stmt, nullptr);
+  if (rc != SQLITE_OK) return Error(operation, rc);
+  if (stmt == nullptr) {
+    return Status::Internal("sqlite " + path_ + ": " + std::string(operation) + ": empty SQL");
+  }
+  return Statement(this, stmt, nullptr, std::string(operation));
+}
+
 Status Database::Exec(const char* sql, std::string_view operation) {
   EARSHOT_RETURN_IF_ERROR(InjectedFault(operation));
   char* error = nullptr;

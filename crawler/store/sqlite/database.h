@@ -85,6 +85,9 @@ class Database {
   // A statement for `sql`, prepared once and cached. `sql` must have static
   // storage duration (a literal): its text keys the cache.
   Result<Statement> Prepare(std::string_view sql, std::string_view operation);
+  // A statement for `sql` built at run time (from constant fragments and
+  // placeholders), prepared for this one use and not cached.
+  Result<Statement> PrepareOnce(const std::string& sql, std::string_view operation);
   // Runs one or more statements without parameters (pragmas, schema).
   Status Exec(const char* sql, std::string_view operation);
   // Rolls back the open transaction, if any. Never fault-injected: it is how

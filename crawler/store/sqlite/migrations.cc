@@ -267,11 +267,42 @@ CREATE INDEX posts_by_author_hash ON posts (platform, author_handle, content_has
   WHERE content_hash != '';
 )sql";
 
+// v5: the listening ledger. thread_orgs.alerted_at is set when an
+// organisation is put on a thread (backfilled from created_at, the same
+// moment); each user's first open of an organisation's part of a thread is a
+// thread_opens row (not an audit entry: reading is not an action); a
+// published reply records who published it and when (backfilled from its
+// "published" audit entry, else its author and last update).
+constexpr char kSchemaV5[] = R"sql(
+UPDATE thread_orgs SET alerted_at = created_at WHERE alerted_at IS NULL;
+
+CREATE TABLE thread_opens (
+  thread_id INTEGER NOT NULL REFERENCES threads (id),
+  org TEXT NOT NULL,
+  user_name TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (thread_id, org, user_name)
+) STRICT, WITHOUT ROWID;
+
+ALTER TABLE replies ADD COLUMN published_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE replies ADD COLUMN published_at INTEGER;
+UPDATE replies SET published_at = updated_at,
+  published_by = COALESCE((SELECT a.actor FROM audit a
+    WHERE a.thread_id = replies.thread_id AND a.action = 'published'
+      AND (a.detail = 'reply ' || replies.id OR a.detail LIKE 'reply ' || replies.id || ':%')
+    ORDER BY a.id DESC LIMIT 1), author)
+  WHERE state = 'published';
+
+-- Tone hints compare a draft with the organisation's recent replies; the
+-- stale-publishing sweep finds replies left publishing.
+CREATE INDEX replies_by_org ON replies (org, thread_id);
+CREATE INDEX replies_by_state ON replies (state, updated_at);
+-- The listening summary and the organisation counts read thread_orgs by org.
+CREATE INDEX thread_orgs_by_alerted ON thread_orgs (org, alerted_at);
+)sql";
+
 constexpr Migration kMigrations[] = {
-    {1, kSchemaV1},
-    {2, kSchemaV2},
-    {3, kSchemaV3},
-    {4, kSchemaV4},
+    {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5},
 };
 
 }  // namespace

@@ -107,7 +107,7 @@ struct SqliteOptions {
 class SqliteStore final : public Store, public ThreadStore {
  public:
   // The schema version this binary writes (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
   // Opens (creating if needed) the database at `path` and migrates it;
   // ":memory:" gives a private in-memory database (tests). The parent
@@ -163,6 +163,14 @@ class SqliteStore final : public Store, public ThreadStore {
                     TimePoint now) override;
   Status MarkAnswerOnPlatform(int64_t reply_id, std::string_view url, std::string_view actor,
                               TimePoint now) override;
+  Status RecordOpened(int64_t thread_id, const std::vector<std::string>& orgs,
+                      std::string_view user, TimePoint at) override;
+  Result<std::vector<OrgListening>> ListeningSummary(std::optional<TimePoint> from,
+                                                     std::optional<TimePoint> to) override;
+  Result<std::vector<OrgStateCount>> CountThreadsByOrgState() override;
+  Result<std::vector<Reply>> RecentReplies(std::string_view org, int recent_threads) override;
+  Result<int> FailStalePublishing(TimePoint updated_before, std::string_view error,
+                                  std::string_view actor, TimePoint now) override;
   Result<std::vector<RuleDismissals>> DismissalsByRule() override;
   Result<std::vector<AuditEntry>> AuditLog(int limit) override;
   Result<int64_t> AddUser(const User& user, std::string_view token_hash, std::string_view actor,

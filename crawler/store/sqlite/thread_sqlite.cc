@@ -99,8 +99,8 @@ std::vector<std::pair<std::string, std::string>> OrgsOf(const Post& post) {
 Status AddOrgs(Database& db, int64_t thread_id, const Post& post) {
   for (const auto& [org, rule] : OrgsOf(post)) {
     Result<Statement> add = db.Prepare(
-        "INSERT INTO thread_orgs (thread_id, org, rule, created_at, updated_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (thread_id, org) DO NOTHING",
+        "INSERT INTO thread_orgs (thread_id, org, rule, alerted_at, created_at, updated_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?4, ?4) ON CONFLICT (thread_id, org) DO NOTHING",
         "apply: put organisation on thread");
     if (!add.ok()) return add.status();
     add->BindInt(1, thread_id);
@@ -249,7 +249,8 @@ Status NotOnThread(int64_t thread_id, std::string_view org) {
 
 #define EARSHOT_REPLY_COLUMNS                                                     \
   "id, thread_id, org, in_reply_to, body, state, idempotency_key, account, url, " \
-  "published_id, platform_error, author, approver, created_at, updated_at"
+  "published_id, platform_error, author, approver, created_at, updated_at, "      \
+  "published_by, published_at"
 
 Reply ReadReply(const Statement& s) {
   Reply r;
@@ -268,6 +269,8 @@ Reply ReadReply(const Statement& s) {
   r.approver = s.Text(12);
   r.created_at = s.Time(13).value_or(TimePoint{});
   r.updated_at = s.Time(14).value_or(TimePoint{});
+  r.published_by = s.Text(15);
+  r.published_at = s.Time(16);
   return r;
 }
 
@@ -363,26 +366,152 @@ Status UpdateReply(Database& db, std::string_view sql, int64_t reply_id, ReplySt
 
 }  // namespace
 
+namespace {
+
+// A WHERE clause built from constant fragments and numbered placeholders:
+// the SQL text never holds input, every value is bound.
+class Conditions {
+ public:
+  // A placeholder ("?N") for a value `bind` binds.
+  std::string Param(std::function<void(Statement&, int)> bind) {
+    binds_.push_back(std::move(bind));
+    return "?" + std::to_string(binds_.size());
+  }
+  std::string Text(std::string value) {
+    return Param([value = std::move(value)](Statement& s, int i) { s.BindText(i, value); });
+  }
+  std::string Int(int64_t value) {
+    return Param([value](Statement& s, int i) { s.BindInt(i, value); });
+  }
+  std::string Time(TimePoint value) {
+    return Param([value](Statement& s, int i) { s.BindTime(i, value); });
+  }
+  void Add(const std::string& condition) {
+    sql_ += (sql_.empty() ? " WHERE " : " AND ") + condition;
+  }
+  const std::string& sql() const { return sql_; }
+  void Bind(Statement& statement) const {
+    for (size_t i = 0; i < binds_.size(); ++i) binds_[i](statement, static_cast<int>(i) + 1);
+  }
+
+ private:
+  std::string sql_;
+  std::vector<std::function<void(Statement&, int)>> binds_;
+};
+
+}  // namespace
+
+// The listening ledger of each organisation on the thread, from its
+// alerted_at, its opens, and the replies already read into `detail`.
+static Status ReadListening(Database& db, ThreadDetail& detail) {
+  std::map<std::string, Listening> by_org;
+  for (const ThreadOrg& org : detail.summary.orgs) {
+    Listening& l = by_org[org.org];
+    l.org = org.org;
+    l.alerted_at = org.alerted_at;
+  }
+  Result<Statement> opens = db.Prepare(
+      "SELECT org, user_name, at FROM thread_opens WHERE thread_id = ?1 ORDER BY at, user_name",
+      "read thread opens");
+  if (!opens.ok()) return opens.status();
+  opens->BindInt(1, detail.summary.id);
+  while (true) {
+    Result<bool> row = opens->Next();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    auto found = by_org.find(opens->Text(0));
+    if (found == by_org.end()) continue;
+    found->second.opened.push_back({opens->Text(1), opens->Time(2).value_or(TimePoint{}), ""});
+  }
+  for (const Reply& reply : detail.replies) {
+    auto found = by_org.find(reply.org);
+    if (found == by_org.end()) continue;
+    Listening& l = found->second;
+    l.drafted.push_back({reply.author, reply.created_at, ""});
+    if (reply.state != ReplyState::kPublished) continue;
+    const TimePoint at = reply.published_at.value_or(reply.updated_at);
+    l.replied.push_back(
+        {reply.published_by.empty() ? reply.author : reply.published_by, at, reply.url});
+    if (!l.first_response_at || at < *l.first_response_at) l.first_response_at = at;
+  }
+  for (auto& [org, listening] : by_org) {
+    std::stable_sort(listening.replied.begin(), listening.replied.end(),
+                     [](const ListeningEvent& a, const ListeningEvent& b) { return a.at < b.at; });
+    detail.listening.push_back(std::move(listening));
+  }
+  return Status::Ok();
+}
+
 Result<std::vector<ThreadSummary>> SqliteStore::ListThreads(const ThreadFilter& filter) {
   if (filter.limit <= 0) return std::vector<ThreadSummary>{};
-  Result<Statement> list =
-      db_->Prepare("SELECT " EARSHOT_THREAD_COLUMNS
-                   " FROM threads t WHERE (?1 = 0 OR t.id < ?1)"
-                   " AND (?2 = '' OR EXISTS (SELECT 1 FROM thread_orgs o WHERE o.thread_id = t.id"
-                   " AND o.org = ?2 AND (?3 = '' OR o.state = ?3)))"
-                   " AND (?3 = '' OR ?2 != '' OR EXISTS (SELECT 1 FROM thread_orgs o"
-                   " WHERE o.thread_id = t.id AND o.state = ?3))"
-                   " ORDER BY t.id DESC LIMIT ?4",
-                   "list threads");
+  Conditions where;
+  const std::string state = filter.state ? std::string(OrgStateName(*filter.state)) : "";
+  if (filter.before_id > 0) where.Add("t.id < " + where.Int(filter.before_id));
+  std::string visible;  // a condition on `o.org`, or empty
+  if (filter.visible_orgs) {
+    if (filter.visible_orgs->empty()) return std::vector<ThreadSummary>{};
+    // One placeholder per code (SQLite allows 32,766 per statement).
+    std::string codes;
+    for (const std::string& org : *filter.visible_orgs) {
+      codes += (codes.empty() ? "" : ", ") + where.Text(org);
+    }
+    visible = "o.org IN (" + codes + ")";
+    where.Add("EXISTS (SELECT 1 FROM thread_orgs o WHERE o.thread_id = t.id AND " + visible + ")");
+  }
+  if (!filter.org.empty()) {
+    std::string condition =
+        "EXISTS (SELECT 1 FROM thread_orgs o WHERE o.thread_id = t.id AND o.org = " +
+        where.Text(filter.org);
+    if (!state.empty()) condition += " AND o.state = " + where.Text(state);
+    where.Add(condition + ")");
+  } else if (!state.empty()) {
+    std::string condition =
+        "EXISTS (SELECT 1 FROM thread_orgs o WHERE o.thread_id = t.id AND o.state = " +
+        where.Text(state);
+    if (!visible.empty()) condition += " AND " + visible;
+    where.Add(condition + ")");
+  }
+  if (!filter.platform.empty()) where.Add("t.platform = " + where.Text(filter.platform));
+  if (filter.opened_from) where.Add("t.opened_at >= " + where.Time(*filter.opened_from));
+  if (filter.opened_to) where.Add("t.opened_at < " + where.Time(*filter.opened_to));
+  auto root_decision = [&](std::string_view kind, const std::string& test) {
+    where.Add(
+        "EXISTS (SELECT 1 FROM post_decisions d WHERE d.post_id = t.root_post_id"
+        " AND d.kind = '" +
+        std::string(kind) + "' AND " + test + ")");
+  };
+  if (!filter.topic.empty()) {
+    const std::string topic = where.Text(filter.topic);
+    root_decision("topic", "(d.value = " + topic + " OR d.detail = " + topic + ")");
+  }
+  if (!filter.sentiment.empty()) {
+    root_decision("sentiment", "d.value = " + where.Text(filter.sentiment));
+  }
+  if (!filter.criticality.empty()) {
+    root_decision("criticality", "d.value = " + where.Text(filter.criticality));
+  }
+  if (!filter.text_query.empty()) {
+    where.Add(
+        "t.id IN (SELECT tp.thread_id FROM posts_fts JOIN thread_posts tp"
+        " ON tp.post_id = posts_fts.rowid WHERE posts_fts MATCH " +
+        where.Text(filter.text_query) + ")");
+  }
+  const std::string sql = "SELECT " EARSHOT_THREAD_COLUMNS " FROM threads t" + where.sql() +
+                          " ORDER BY t.id DESC LIMIT " + where.Int(filter.limit);
+  Result<Statement> list = db_->PrepareOnce(sql, "list threads");
   if (!list.ok()) return list.status();
-  list->BindInt(1, filter.before_id);
-  list->BindText(2, filter.org);
-  list->BindText(3, filter.state ? OrgStateName(*filter.state) : "");
-  list->BindInt(4, filter.limit);
+  where.Bind(*list);
   std::vector<ThreadSummary> threads;
   while (true) {
     Result<bool> row = list->Next();
-    if (!row.ok()) return row.status();
+    if (!row.ok()) {
+      // SQLITE_ERROR from a MATCH is FTS5 rejecting the query: the caller's.
+      if (!filter.text_query.empty() && (list->last_error_code() & 0xff) == SQLITE_ERROR) {
+        return Status::InvalidArgument(row.status().message() + " (query: " + filter.text_query +
+                                       ")");
+      }
+      return row.status();
+    }
     if (!*row) break;
     threads.push_back(ReadSummary(*list));
   }
@@ -469,6 +598,7 @@ Result<ThreadDetail> SqliteStore::GetThread(int64_t thread_id) {
                                         audit->Text(5)});
     }
   }
+  EARSHOT_RETURN_IF_ERROR(ReadListening(*db_, detail));
   return detail;
 }
 
@@ -672,8 +802,15 @@ Status SqliteStore::MarkPublished(int64_t reply_id, std::string_view published_i
     if (reply.state != ReplyState::kPublishing) return WrongState(reply, "publishing");
     EARSHOT_RETURN_IF_ERROR(UpdateReply(*db_,
                                         "UPDATE replies SET state = ?2, published_id = ?3,"
-                                        " url = ?4, updated_at = ?5 WHERE id = ?1",
+                                        " url = ?4, updated_at = ?5, published_at = ?5"
+                                        " WHERE id = ?1",
                                         reply_id, ReplyState::kPublished, published_id, url, now));
+    Result<Statement> by =
+        db_->Prepare("UPDATE replies SET published_by = ?2 WHERE id = ?1", "record publisher");
+    if (!by.ok()) return by.status();
+    by->BindInt(1, reply_id);
+    by->BindText(2, actor);
+    EARSHOT_RETURN_IF_ERROR(by->Run());
     Result<Statement> responded = db_->Prepare(
         "UPDATE thread_orgs SET state = 'responded', updated_at = ?3"
         " WHERE thread_id = ?1 AND org = ?2 AND state IN ('new', 'assigned')",
@@ -709,6 +846,145 @@ Status SqliteStore::MarkAnswerOnPlatform(int64_t reply_id, std::string_view url,
                            " WHERE id = ?1 AND ?4 = ?4",
                            reply_id, ReplyState::kAnswerOnPlatform, url, "", now);
       });
+}
+
+Status SqliteStore::RecordOpened(int64_t thread_id, const std::vector<std::string>& orgs,
+                                 std::string_view user, TimePoint at) {
+  if (orgs.empty() || user.empty()) return Status::Ok();
+  Transaction txn(*db_, "record thread open");
+  EARSHOT_RETURN_IF_ERROR(txn.Begin());
+  for (const std::string& org : orgs) {
+    Result<Statement> record = db_->Prepare(
+        "INSERT INTO thread_opens (thread_id, org, user_name, at)"
+        " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM thread_orgs"
+        " WHERE thread_id = ?1 AND org = ?2) ON CONFLICT DO NOTHING",
+        "record thread open");
+    if (!record.ok()) return record.status();
+    record->BindInt(1, thread_id);
+    record->BindText(2, org);
+    record->BindText(3, user);
+    record->BindTime(4, at);
+    EARSHOT_RETURN_IF_ERROR(record->Run());
+  }
+  return txn.Commit();
+}
+
+Result<std::vector<OrgListening>> SqliteStore::ListeningSummary(std::optional<TimePoint> from,
+                                                                std::optional<TimePoint> to) {
+  // One narrow row per (organisation, thread); the median needs every
+  // response time, so the counting is done here rather than in SQL.
+  Result<Statement> read = db_->Prepare(
+      "SELECT o.org, o.state, COALESCE(o.alerted_at, o.created_at),"
+      " (SELECT MIN(COALESCE(r.published_at, r.updated_at)) FROM replies r"
+      "  WHERE r.thread_id = o.thread_id AND r.org = o.org AND r.state = 'published')"
+      " FROM thread_orgs o"
+      " WHERE (?1 IS NULL OR COALESCE(o.alerted_at, o.created_at) >= ?1)"
+      " AND (?2 IS NULL OR COALESCE(o.alerted_at, o.created_at) < ?2)"
+      " ORDER BY o.org",
+      "listening summary");
+  if (!read.ok()) return read.status();
+  read->BindTime(1, from);
+  read->BindTime(2, to);
+  std::vector<OrgListening> out;
+  std::vector<int64_t> seconds;
+  auto finish = [&] {
+    if (out.empty() || seconds.empty()) return;
+    std::sort(seconds.begin(), seconds.end());
+    const size_t mid = seconds.size() / 2;
+    out.back().median_first_response_seconds =
+        seconds.size() % 2 == 1 ? seconds[mid] : (seconds[mid - 1] + seconds[mid]) / 2;
+    seconds.clear();
+  };
+  while (true) {
+    Result<bool> row = read->Next();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    const std::string org = read->Text(0);
+    if (out.empty() || out.back().org != org) {
+      finish();
+      out.push_back(OrgListening{});
+      out.back().org = org;
+    }
+    OrgListening& summary = out.back();
+    const OrgState state = OrgStateFromName(read->Text(1)).value_or(OrgState::kNew);
+    if (state == OrgState::kDismissed) {
+      ++summary.dismissed;
+      continue;
+    }
+    ++summary.threads;
+    if (state == OrgState::kNew || state == OrgState::kAssigned) ++summary.open;
+    const std::optional<TimePoint> first = read->Time(3);
+    if (first || state == OrgState::kResponded) ++summary.answered;
+    if (first) {
+      const TimePoint alerted = read->Time(2).value_or(*first);
+      seconds.push_back(std::max<int64_t>(
+          0, std::chrono::duration_cast<std::chrono::seconds>(*first - alerted).count()));
+    }
+  }
+  finish();
+  return out;
+}
+
+Result<std::vector<OrgStateCount>> SqliteStore::CountThreadsByOrgState() {
+  Result<Statement> read = db_->Prepare(
+      "SELECT org, state, COUNT(*) FROM thread_orgs GROUP BY org, state ORDER BY org, state",
+      "count threads by organisation");
+  if (!read.ok()) return read.status();
+  std::vector<OrgStateCount> out;
+  while (true) {
+    Result<bool> row = read->Next();
+    if (!row.ok()) return row.status();
+    if (!*row) return out;
+    out.push_back(OrgStateCount{
+        read->Text(0), OrgStateFromName(read->Text(1)).value_or(OrgState::kNew), read->Int(2)});
+  }
+}
+
+Result<std::vector<Reply>> SqliteStore::RecentReplies(std::string_view org, int recent_threads) {
+  if (recent_threads <= 0) return std::vector<Reply>{};
+  Result<Statement> read = db_->Prepare(
+      "SELECT " EARSHOT_REPLY_COLUMNS
+      " FROM replies WHERE org = ?1 AND thread_id IN"
+      " (SELECT thread_id FROM thread_orgs WHERE org = ?1 ORDER BY thread_id DESC LIMIT ?2)"
+      " ORDER BY id DESC",
+      "recent replies");
+  if (!read.ok()) return read.status();
+  read->BindText(1, org);
+  read->BindInt(2, recent_threads);
+  std::vector<Reply> out;
+  while (true) {
+    Result<bool> row = read->Next();
+    if (!row.ok()) return row.status();
+    if (!*row) return out;
+    out.push_back(ReadReply(*read));
+  }
+}
+
+Result<int> SqliteStore::FailStalePublishing(TimePoint updated_before, std::string_view error,
+                                             std::string_view actor, TimePoint now) {
+  std::vector<int64_t> stale;
+  {
+    Result<Statement> read = db_->Prepare(
+        "SELECT id FROM replies WHERE state = 'publishing' AND updated_at < ?1 ORDER BY id",
+        "find stale publishing replies");
+    if (!read.ok()) return read.status();
+    read->BindTime(1, updated_before);
+    while (true) {
+      Result<bool> row = read->Next();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      stale.push_back(read->Int(0));
+    }
+  }
+  int failed = 0;
+  for (int64_t id : stale) {
+    Status marked = MarkFailed(id, error, actor, now);
+    // Another process may have recorded the outcome meanwhile: not stale.
+    if (marked.code() == StatusCode::kInvalidArgument) continue;
+    EARSHOT_RETURN_IF_ERROR(marked);
+    ++failed;
+  }
+  return failed;
 }
 
 Result<std::vector<RuleDismissals>> SqliteStore::DismissalsByRule() {
