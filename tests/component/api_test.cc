@@ -248,7 +248,7 @@ void RequireJsonHeaders(const Answer& answer) {
 
 TEST_CASE("api: requests without a valid bearer token are 401", "[api]") {
   ApiFixture api;
-  for (const std::string target : {"/api/threads", "/api/orgs", "/api/sources", "/nowhere"}) {
+  for (const std::string target : {"/api/threads", "/api/orgs", "/api/sources", "/api/nowhere"}) {
     INFO(target);
     Answer none = api.Get(target, "");
     CHECK(none.status == 401);
