@@ -93,8 +93,12 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - started)
                         .count();
-    spdlog::info("api {} {} {} user={} {}ms", api.method, Path(api.target), answer.status,
-                 answer.user.empty() ? "-" : answer.user, ms);
+    // A page load fetches a score of static files: logged only when verbose
+    // or when they fail.
+    const bool quiet = !IsApiTarget(api.target) && answer.status < 400;
+    spdlog::log(quiet ? spdlog::level::debug : spdlog::level::info, "api {} {} {} user={} {}ms",
+                api.method, Path(api.target), answer.status,
+                answer.user.empty() ? "-" : answer.user, ms);
     Write(std::move(answer), request.keep_alive(), request.version(),
           request.method() == http::verb::head);
   }

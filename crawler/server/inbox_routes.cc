@@ -6,7 +6,8 @@ namespace earshot {
 namespace {
 
 void AddSecurityHeaders(ApiResponse& response) {
-  response.headers.emplace_back("Content-Security-Policy", std::string(kInboxContentSecurityPolicy));
+  response.headers.emplace_back("Content-Security-Policy",
+                                std::string(kInboxContentSecurityPolicy));
   response.headers.emplace_back("X-Content-Type-Options", "nosniff");
   response.headers.emplace_back("Referrer-Policy", "no-referrer");
 }

@@ -2,7 +2,7 @@
 // location hash and talks to the JSON API with the signed-in user's token.
 //   #/signin  #/inbox?org=..&status=..  #/threads/ID  #/listening
 import {initHeader} from '../nhsuk/nhsuk-frontend.min.js';
-import {clearToken, getToken, setUnauthorisedHandler} from './api.js';
+import {getToken, setUnauthorisedHandler} from './api.js';
 import {errorSummary} from './components.js';
 import {h} from './dom.js';
 import {renderInbox} from './pages/inbox.js';
@@ -43,7 +43,10 @@ function updateHeader(current) {
   const signedIn = Boolean(getToken());
   document.getElementById('earshot-account').hidden = !signedIn;
   document.getElementById('earshot-navigation').hidden = !signedIn;
-  document.getElementById('earshot-user-name').textContent = session.user?.name ?? '';
+  const name = document.getElementById('earshot-user-name');
+  name.textContent = session.user?.name ?? '';
+  // Without /api/me the name is unknown: no empty account item.
+  name.parentElement.hidden = !session.user?.name;
   for (const link of document.querySelectorAll('[data-earshot-nav]')) {
     const isCurrent = link.dataset.earshotNav === current;
     link.parentElement.classList.toggle('nhsuk-header__navigation-item--current', isCurrent);
@@ -72,7 +75,7 @@ async function route() {
     return;
   }
   if (getToken() && !session.user) {
-    const ok = await loadSession(app);
+    const ok = await loadSession();
     if (generation !== routeGeneration) return;
     if (!ok) return;
   }
@@ -134,9 +137,12 @@ function start() {
     app.announce('Signed out');
     app.navigate('#/signin');
   });
+  // A token revoked while in use: back to sign in, saying why.
   setUnauthorisedHandler(() => {
-    clearToken();
-    session.user = null;
+    if (!getToken() || session.signingIn) return;
+    signOut();
+    session.ended = true;
+    app.navigate('#/signin');
   });
   window.addEventListener('hashchange', route);
   route();

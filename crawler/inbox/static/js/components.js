@@ -66,8 +66,9 @@ export function select(label, options, {name, value = '', hint} = {}) {
   const id = uid(name ?? 'select');
   const control = h('select', {class: 'nhsuk-select', id, name},
     options.map(([optionValue, optionLabel]) => h('option', {value: optionValue}, optionLabel)));
-  control.value = value ?? '';
-  if (control.value !== (value ?? '')) control.value = options[0]?.[0] ?? '';
+  // A value no option has (or none given) selects the first option.
+  const wanted = options.findIndex(([optionValue]) => optionValue === (value ?? ''));
+  control.selectedIndex = wanted >= 0 ? wanted : 0;
   return formGroup(label, control, {hint, id});
 }
 

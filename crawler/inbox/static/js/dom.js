@@ -49,8 +49,8 @@ export function uid(prefix) {
   return `${prefix}-${lastId}`;
 }
 
-// A link to a URL from the API, only when it is http(s): a `javascript:`
-// URL from a hostile post is shown as text instead.
+// A link to a URL from the API, only when it is http(s): a
+// URL of another scheme (script URLs from a hostile post) is shown as text.
 export function safeHttpUrl(value) {
   if (typeof value !== 'string') return null;
   try {

@@ -6,20 +6,19 @@ export const session = {
   user: null,        // {name, role, orgs, regions}; name null when /api/me is missing
   canAct: new Set(),  // organisation codes the user may act for
   orgs: [],          // [{org, name, threads, can_act, by_state}]
+  ended: false,      // the API refused the token while it was in use
+  signingIn: false,  // a refusal now is the sign-in page's to report
 };
 
 // Loads the session for the stored token. Resolves to true, or to false
-// after sending the user to sign in (token refused). Throws other errors.
-export async function loadSession(app) {
+// when the token was refused. Throws other errors.
+export async function loadSession() {
   try {
     await fetchSession();
     return true;
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401) {
-      signOut();
-      app.navigate('#/signin');
-      return false;
-    }
+    // The unauthorised handler (app.js) has signed out and gone to sign in.
+    if (error instanceof ApiError && error.status === 401) return false;
     throw error;
   }
 }
@@ -43,11 +42,14 @@ async function fetchSession() {
 // ApiError otherwise (the token is then forgotten).
 export async function signIn(token) {
   setToken(token);
+  session.signingIn = true;
   try {
     await fetchSession();
   } catch (error) {
     signOut();
     throw error;
+  } finally {
+    session.signingIn = false;
   }
 }
 

@@ -2,7 +2,7 @@
 import {ApiError} from '../api.js';
 import {button, textInput} from '../components.js';
 import {h} from '../dom.js';
-import {signIn} from '../session.js';
+import {session, signIn} from '../session.js';
 
 export function renderSignIn(app) {
   document.title = 'Sign in – earshot inbox';
@@ -37,10 +37,16 @@ export function renderSignIn(app) {
       submit.disabled = false;
     }
   });
+  const ended = session.ended;
+  session.ended = false;
   app.page.replaceChildren(
     h('div', {class: 'nhsuk-grid-row'},
       h('div', {class: 'nhsuk-grid-column-two-thirds'},
         h('h1', {tabindex: '-1'}, 'Sign in'),
         h('p', {}, 'Answer what people say in public about your organisation\u2019s care, where they said it.'),
         form)));
+  if (ended) {
+    app.showErrors([{message: 'Your token is no longer accepted (it may have been revoked). ' +
+      'Sign in again.'}]);
+  }
 }

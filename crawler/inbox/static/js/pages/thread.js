@@ -240,9 +240,19 @@ function replies(app, refresh, thread) {
         buttons.push(approve);
       }
       if (['draft', 'approved', 'failed'].includes(reply.state)) {
-        const publish = button(reply.state === 'failed' ? 'Publish' : 'Publish');
+        const publish = button('Publish');
         publish.addEventListener('click', action(app, refresh, publish, async () => {
-          const result = await post(`/api/replies/${reply.id}/publish`, {});
+          let result;
+          try {
+            result = await post(`/api/replies/${reply.id}/publish`, {});
+          } catch (error) {
+            if (error instanceof ApiError && error.status === 404 &&
+                error.message === 'no such endpoint') {
+              throw new Error('This earshot cannot publish replies yet: ' +
+                'publish with earshot threads publish.');
+            }
+            throw error;
+          }
           memo.publishNotice = result?.outcome_unknown ? reply.id : null;
         }, {success: 'Publishing finished', focusId: `reply-${reply.id}`}));
         buttons.push(publish);
