@@ -466,7 +466,7 @@ TEST_CASE("api: bad requests, unknown paths, wrong methods and limits", "[api]")
             .status == 200);
 
   CHECK(api.Get("/api/nothing", api.admin_).status == 404);
-  CHECK(api.Get("/", api.admin_).status == 404);
+  CHECK(api.Get("/api", api.admin_).status == 404);
   CHECK(api.Get("/api/threads/abc", api.admin_).status == 404);
   CHECK(api.Get(Path(api.a_, "/elsewhere"), api.admin_).status == 404);
 

@@ -64,6 +64,8 @@ export function safeHttpUrl(value) {
 export function externalLink(url, label) {
   const href = safeHttpUrl(url);
   if (!href) return h('span', {}, label);
-  return h('a', {href, rel: 'noopener noreferrer', target: '_blank'}, label,
-    h('span', {class: 'nhsuk-u-visually-hidden'}, ' (opens in a new tab)'));
+  // The link's name stays exactly `label`; "opens in a new tab" is its
+  // description (a hidden element of the shell, index.html).
+  return h('a', {href, rel: 'noopener noreferrer', target: '_blank',
+    'aria-describedby': 'earshot-new-tab'}, label);
 }
