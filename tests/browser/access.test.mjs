@@ -7,11 +7,9 @@ import {
   demoSuite, inPage, signIn, fixtures, expectListed, selectOrg,
 } from './harness.mjs';
 
-const suite = demoSuite({ before, after });
-
 let rosa;  // RHQ responder's token
-before(async () => {
-  rosa = await suite.server.addUser({ name: 'Rosa Sheffield', role: 'responder', orgs: ['RHQ'] });
+const suite = demoSuite({ before, after }, async ({ server }) => {
+  rosa = await server.addUser({ name: 'Rosa Sheffield', role: 'responder', orgs: ['RHQ'] });
 });
 
 const leeds = [fixtures.refusedPost, 'Leeds General Infirmary parking is a nightmare'];
@@ -34,7 +32,8 @@ test('a Leeds thread by its address is not found', inPage(suite, async ({ page, 
 
   await signIn(page, server, rosa);
   await page.goto(`${server.url}#/threads/${thread.id}`);
-  await page.getByRole('alert').filter({ hasText: /not found/i }).waitFor();
+  // Shown as the page's heading ("Thread not found") or in an error summary.
+  await page.getByRole('main').getByText(/not found/i).first().waitFor();
   const text = await page.evaluate(() => document.body.innerText);
   assert.ok(!text.includes('cancelled my mum'), 'nothing of the post is shown');
   assert.equal(await page.getByLabel('Your reply').count(), 0, 'no composer');

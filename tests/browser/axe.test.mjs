@@ -16,19 +16,21 @@ const tags = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
 // violation with the elements it names.
 async function expectNoViolations(page, where) {
   await page.waitForLoadState('networkidle');
-  const violations = await page.evaluate(async ({ source, runOnly }) => {
+  const checked = await page.evaluate(async ({ source, runOnly }) => {
     if (!window.axe) (0, eval)(source);
     const result = await window.axe.run(document, {
       runOnly: { type: 'tag', values: runOnly },
       resultTypes: ['violations'],
     });
-    return result.violations.map((v) => ({
+    return { passes: result.passes.length, violations: result.violations.map((v) => ({
       id: v.id,
       impact: v.impact,
       help: v.help,
       nodes: v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')}: ${n.failureSummary}`),
-    }));
+    })) };
   }, { source: axeSource, runOnly: tags });
+  const { passes, violations } = checked;
+  assert.ok(passes >= 10, `axe ran its rules on ${where} (${passes} passed)`);
   assert.deepEqual(violations, [], `axe violations on ${where}:\n${
       violations.map((v) => `- ${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.join('\n    ')}`)
           .join('\n')}`);

@@ -371,12 +371,16 @@ export async function onFailureScreenshot(page, name, fn) {
   } catch (error) {
     const file = join(artifactsDir(), `${basename(process.argv[1] || 'browser', '.mjs')}--${
         name.replace(/[^A-Za-z0-9_-]+/g, '_').slice(0, 80)}.png`);
+    let note;
     try {
       await page.screenshot({ path: file, fullPage: true, timeout: 5000 });
-      error.message += `\n(screenshot: ${file})`;
+      note = `screenshot: ${file}`;
     } catch (shotError) {
-      error.message += `\n(no screenshot: ${shotError.message})`;
+      note = `no screenshot: ${shotError.message}`;
     }
+    // Node prints the stack, which holds the message as it was when thrown.
+    error.message += `\n(${note})`;
+    if (typeof error.stack === 'string') error.stack = `${note}\n${error.stack}`;
     throw error;
   }
 }
@@ -416,11 +420,14 @@ export function assertClean(seen) {
 // One file's shared state: one demo process and one browser, started before
 // the file's first test and torn down after its last (even when tests fail;
 // the child is also killed if this process dies).
-export function demoSuite(hooks) {
+// `setup(suite)`, when given, runs once both are up (node may run several
+// top-level before() hooks at once, so a file's own setup goes here).
+export function demoSuite(hooks, setup = null) {
   const suite = { server: null, browser: null };
   hooks.before(async () => {
     suite.server = await startDemo();
     suite.browser = await launchBrowser();
+    if (setup) await setup(suite);
   });
   hooks.after(async () => {
     await suite.browser?.close();
