@@ -102,3 +102,25 @@ test('a refused reply is shown as failed with the platform\'s words',
        const org = detail.thread.orgs.find((o) => o.org === fixtures.orgs.leeds);
        assert.notEqual(org.state, 'responded', 'a failed reply does not answer the thread');
      }));
+
+// Runs after the two above (tests in a file run in order): one RHQ thread of
+// two answered, none of RR8's (a failed reply answers nothing).
+test('the listening page counts the published reply and not the failed one',
+     inPage(suite, async ({ page, server }) => {
+       await signIn(page, server);
+       await page.getByRole('link', { name: 'Listening', exact: true }).click();
+       await page.getByRole('heading', { name: 'Listening', level: 1 }).waitFor();
+       const row = async (code) => {
+         const r = page.getByRole('row').filter({
+           has: page.getByRole('rowheader', { name: new RegExp(`\\(${code}\\)|^${code}$`) }),
+         });
+         await r.first().waitFor();
+         return r.first().getByRole('cell').allTextContents();
+       };
+       // Threads, Answered, Share answered, Median time to first response, Open.
+       const sheffield = await row(fixtures.orgs.sheffield);
+       assert.deepEqual(sheffield.slice(0, 3), ['2', '1', '50%'], `RHQ: ${sheffield}`);
+       assert.notEqual(sheffield[3], '–', 'RHQ has a time to first response');
+       const leeds = await row(fixtures.orgs.leeds);
+       assert.deepEqual(leeds.slice(0, 3), ['2', '0', '0%'], `RR8: ${leeds}`);
+     }));

@@ -6,7 +6,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { demoSuite, inPage, signIn, openThreadFromInbox, fixtures } from './harness.mjs';
 
-const suite = demoSuite({ before, after });
+// Someone to assign Leeds's threads to (assignees must be users).
+const suite = demoSuite({ before, after }, async ({ server }) => {
+  await server.addUser({ name: 'Lee Leeds', role: 'responder', orgs: ['RR8'] });
+});
 
 const sections = ['Conversation', 'Why this is here', 'Listening', 'Notes', 'Replies',
                   'Write a reply', 'Audit'];
@@ -62,3 +65,48 @@ test('the post with the ASCII match is marked too', inPage(suite, async ({ page,
   const texts = await page.locator('mark').allTextContents();
   assert.ok(texts.includes('Northern General'), `marks: ${JSON.stringify(texts)}`);
 }));
+
+test('assign, note, close, reopen and dismiss with a reason',
+     inPage(suite, async ({ page, server }) => {
+       await signIn(page, server);
+       const id = await openThreadFromInbox(page, fixtures.refusedPost);
+       const org = page.getByRole('region', { name: /RR8|Leeds/ });
+       await org.waitFor();
+
+       await org.getByLabel('Assign to').fill('Lee Leeds');
+       await org.getByRole('button', { name: 'Assign', exact: true }).click();
+       await org.getByText('Lee Leeds', { exact: true }).waitFor();
+       await org.getByText('Assigned', { exact: true }).waitFor();
+
+       await page.getByLabel('Add a note').fill('Rang the family back: rebooked for Monday.');
+       await page.getByRole('button', { name: 'Add note', exact: true }).click();
+       await page.getByText('Rang the family back: rebooked for Monday.').waitFor();
+
+       await org.getByRole('button', { name: 'Close', exact: true }).click();
+       await org.getByRole('button', { name: 'Reopen', exact: true }).waitFor();
+       await org.getByText('Closed', { exact: true }).waitFor();
+       await org.getByRole('button', { name: 'Reopen', exact: true }).click();
+       await org.getByRole('button', { name: 'Close', exact: true }).waitFor();
+
+       await org.getByLabel('Reason').selectOption('spam');
+       await org.getByRole('button', { name: 'Dismiss', exact: true }).click();
+       await org.getByText('Dismissed', { exact: true }).waitFor();
+       await org.getByText('spam', { exact: true }).waitFor();
+       await org.getByRole('button', { name: 'Reopen', exact: true }).waitFor();
+
+       const { body } = await server.api(`api/threads/${id}`);
+       const rr8 = body.thread.orgs.find((o) => o.org === 'RR8');
+       assert.equal(rr8.state, 'dismissed');
+       assert.equal(rr8.dismiss_reason, 'spam');
+       assert.equal(rr8.assignee, 'Lee Leeds');
+       assert.equal(body.thread.notes.length, 1);
+       const actions = body.thread.audit.map((a) => a.action);
+       for (const action of ['assign', 'note']) {
+         assert.ok(actions.includes(action), `audited "${action}": ${actions}`);
+       }
+       // The audit section shows what was done.
+       const audit = page.locator('section', {
+         has: page.getByRole('heading', { level: 2, name: 'Audit', exact: true }),
+       }).last();
+       await audit.getByText(/note/i).first().waitFor();
+     }));
