@@ -71,6 +71,8 @@ async function route() {
   const generation = ++routeGeneration;
   const {path, params} = parsed;
   if (!getToken() && path !== '/signin') {
+    // After signing in, back to the page asked for (a link to a thread).
+    session.returnTo = location.hash;
     location.replace('#/signin');
     return;
   }

@@ -1,7 +1,7 @@
 // Listening: per organisation, how many threads reached it, how many were
 // answered and how fast (GET /api/listening).
 import {ApiError, get, query} from '../api.js';
-import {button, table, textInput} from '../components.js';
+import {button, scrollBox, table, textInput} from '../components.js';
 import {h} from '../dom.js';
 import {formatDuration, formatShare} from '../format.js';
 import {orgLabel} from '../session.js';
@@ -41,7 +41,7 @@ export async function renderListening(app, params = new URLSearchParams()) {
     results.replaceChildren(h('p', {}, 'No threads have reached your organisations in this period.'));
     return;
   }
-  results.replaceChildren(h('div', {class: 'earshot-table-scroll'},
+  results.replaceChildren(scrollBox('Listening by organisation',
     table('Threads answered, by organisation',
       ['Organisation', 'Threads', 'Answered', 'Share answered', 'Median time to first response',
         'Open'],

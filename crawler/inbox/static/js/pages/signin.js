@@ -27,7 +27,10 @@ export function renderSignIn(app) {
     try {
       await signIn(value);
       app.announce('Signed in');
-      app.navigate('#/inbox');
+      const returnTo = session.returnTo;
+      session.returnTo = null;
+      app.navigate(returnTo && returnTo.startsWith('#/') && !returnTo.startsWith('#/signin') ?
+        returnTo : '#/inbox');
     } catch (error) {
       const refused = error instanceof ApiError && error.status === 401;
       const message = refused ? 'That token was not accepted' : error.message;
