@@ -97,10 +97,10 @@ async function route() {
     render = () => renderListening(app, params);
   } else {
     render = () => {
-      document.title = 'Page not found – earshot inbox';
+      document.title = 'Page not found – earshot';
       page.replaceChildren(
         h('h1', {tabindex: '-1'}, 'Page not found'),
-        h('p', {}, 'There is no such page in the inbox. ', h('a', {href: '#/inbox'}, 'Go to the inbox'), '.'));
+        h('p', {}, 'There is no such page in the inbox. ', h('a', {href: '#/inbox'}, 'Go to your threads'), '.'));
     };
   }
   updateHeader(current);

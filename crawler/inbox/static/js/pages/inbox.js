@@ -104,7 +104,7 @@ function filterForm(app, filters, limit) {
 }
 
 export async function renderInbox(app, params) {
-  document.title = 'Inbox – earshot inbox';
+  document.title = 'Inbox – earshot';
   const filters = {};
   for (const name of FILTERS) filters[name] = params.get(name) ?? '';
   const filtered = FILTERS.some((name) => filters[name]);

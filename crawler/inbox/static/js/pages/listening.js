@@ -7,7 +7,7 @@ import {formatDuration, formatShare} from '../format.js';
 import {orgLabel} from '../session.js';
 
 export async function renderListening(app, params = new URLSearchParams()) {
-  document.title = 'Listening – earshot inbox';
+  document.title = 'Listening – earshot';
   const from = textInput('From', {name: 'from', type: 'date', value: params.get('from') ?? ''});
   const to = textInput('To', {name: 'to', type: 'date', value: params.get('to') ?? ''});
   const show = button('Show', {type: 'submit', secondary: true});
@@ -30,6 +30,7 @@ export async function renderListening(app, params = new URLSearchParams()) {
     data = await get(`/api/listening${query({from: params.get('from'), to: params.get('to')})}`);
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) {
+      form.hidden = true;
       results.replaceChildren(h('p', {}, 'This earshot does not report listening figures yet.'));
       return;
     }

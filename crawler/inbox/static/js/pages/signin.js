@@ -5,7 +5,7 @@ import {h} from '../dom.js';
 import {session, signIn} from '../session.js';
 
 export function renderSignIn(app) {
-  document.title = 'Sign in – earshot inbox';
+  document.title = 'Sign in – earshot';
   const token = textInput('Access token', {
     name: 'token',
     hint: 'The token printed once by earshot users add (or by earshot demo). It is kept only in this browser tab.',

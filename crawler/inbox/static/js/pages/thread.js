@@ -389,8 +389,8 @@ function build(app, refresh, thread) {
 }
 
 export async function renderThread(app, threadId) {
-  document.title = `Thread ${threadId} – earshot inbox`;
-  const back = h('a', {class: 'nhsuk-back-link', href: '#/inbox'}, 'Back to the inbox');
+  document.title = `Thread ${threadId} – earshot`;
+  const back = h('a', {class: 'nhsuk-back-link', href: '#/inbox'}, 'Back');
   let data;
   try {
     data = await get(`/api/threads/${threadId}`);
