@@ -34,13 +34,16 @@ struct ApiRequest {
   std::string method;         // "GET", "POST", ...
   std::string target;         // origin-form: "/api/threads?org=RHQ&limit=10"
   std::string authorization;  // the Authorization header's value, as sent
+  std::string if_none_match;  // the If-None-Match header's value (the inbox's assets)
   std::string body;
 };
 
 struct ApiResponse {
   int status = 200;
-  std::string body;                                          // JSON
-  std::vector<std::pair<std::string, std::string>> headers;  // beyond the common ones
+  std::string body;  // JSON (the inbox's files: what Content-Type says)
+  // Beyond the common ones; one named like a common one (Content-Type,
+  // Cache-Control) replaces it.
+  std::vector<std::pair<std::string, std::string>> headers;
   std::string user;  // who made the request, for the log; empty when not authenticated
 };
 

@@ -11,6 +11,9 @@
 #include <optional>
 #include <thread>
 
+#include "crawler/inbox/inbox_assets.h"
+#include "crawler/server/inbox_routes.h"
+
 namespace earshot {
 namespace {
 
@@ -24,6 +27,7 @@ class ApiSession;
 // State the sessions share with the server; touched on the I/O thread only.
 struct ServerCore {
   ApiRoutes& routes;
+  const InboxAssets& inbox;
   ApiServerOptions options;
   std::list<std::weak_ptr<ApiSession>> sessions;
   bool stopping = false;
@@ -77,10 +81,11 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
     api.method = std::string(request.method_string());
     api.target = std::string(request.target());
     api.authorization = std::string(request[http::field::authorization]);
+    api.if_none_match = std::string(request[http::field::if_none_match]);
     api.body = request.body();
     ApiResponse answer;
     try {
-      answer = core_.routes.Handle(api);
+      answer = IsApiTarget(api.target) ? core_.routes.Handle(api) : ServeInbox(core_.inbox, api);
     } catch (const std::exception& e) {
       spdlog::error("api: {} {}: {}", api.method, Path(api.target), e.what());
       answer = ApiRoutes::Error(500, "internal error");
@@ -88,8 +93,12 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - started)
                         .count();
-    spdlog::info("api {} {} {} user={} {}ms", api.method, Path(api.target), answer.status,
-                 answer.user.empty() ? "-" : answer.user, ms);
+    // A page load fetches a score of static files: logged only when verbose
+    // or when they fail.
+    const bool quiet = !IsApiTarget(api.target) && answer.status < 400;
+    spdlog::log(quiet ? spdlog::level::debug : spdlog::level::info, "api {} {} {} user={} {}ms",
+                api.method, Path(api.target), answer.status,
+                answer.user.empty() ? "-" : answer.user, ms);
     Write(std::move(answer), request.keep_alive(), request.version(),
           request.method() == http::verb::head);
   }
@@ -136,7 +145,7 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
 class ApiServerImpl final : public ApiServer {
  public:
   ApiServerImpl(ApiRoutes& routes, ApiServerOptions options)
-      : core_{routes, std::move(options), {}, false}, acceptor_(ioc_) {}
+      : core_{routes, InboxAssets::Embedded(), std::move(options), {}, false}, acceptor_(ioc_) {}
 
   ~ApiServerImpl() override { Stop(); }
 

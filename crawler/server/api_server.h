@@ -1,5 +1,7 @@
 // ApiServer: the JSON API over HTTP/1.1 (Boost.Beast), answering with
-// ApiRoutes (api_routes.h).
+// ApiRoutes (api_routes.h), and the web inbox on the same listener: paths
+// under /api go to ApiRoutes, every other path to ServeInbox
+// (inbox_routes.h, the files embedded in the binary).
 //
 // - One I/O thread runs the io_context: accepting, reading and writing are
 //   asynchronous, and every request is handled on that thread, one at a
@@ -7,8 +9,9 @@
 // - Limits: request headers kMaxHeaderBytes (431 beyond), bodies
 //   kMaxBodyBytes (413 beyond); a connection idle or slow for
 //   kIdleTimeout is closed. Keep-alive is honoured.
-// - Every response carries Content-Type: application/json; charset=utf-8,
-//   Cache-Control: no-store and X-Content-Type-Options: nosniff.
+// - Every API response carries Content-Type: application/json; charset=utf-8,
+//   Cache-Control: no-store and X-Content-Type-Options: nosniff; the
+//   inbox's name their own type, caching and security headers.
 // - One log line per request (method, path without query, status, user,
 //   milliseconds); never the Authorization header or the query string.
 // Borrows `routes`, which must outlive the server.

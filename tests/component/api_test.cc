@@ -248,7 +248,7 @@ void RequireJsonHeaders(const Answer& answer) {
 
 TEST_CASE("api: requests without a valid bearer token are 401", "[api]") {
   ApiFixture api;
-  for (const std::string target : {"/api/threads", "/api/orgs", "/api/sources", "/nowhere"}) {
+  for (const std::string target : {"/api/threads", "/api/orgs", "/api/sources", "/api/nowhere"}) {
     INFO(target);
     Answer none = api.Get(target, "");
     CHECK(none.status == 401);
@@ -466,7 +466,7 @@ TEST_CASE("api: bad requests, unknown paths, wrong methods and limits", "[api]")
             .status == 200);
 
   CHECK(api.Get("/api/nothing", api.admin_).status == 404);
-  CHECK(api.Get("/", api.admin_).status == 404);
+  CHECK(api.Get("/api", api.admin_).status == 404);
   CHECK(api.Get("/api/threads/abc", api.admin_).status == 404);
   CHECK(api.Get(Path(api.a_, "/elsewhere"), api.admin_).status == 404);
 
