@@ -307,4 +307,39 @@ int CmdRulesEval(const GlobalOptions& global, const std::string& rules_dir,
   return 0;
 }
 
+int CmdRulesDismissals(const GlobalOptions& global, std::ostream& out, std::ostream& err) {
+  auto config = LoadEffectiveConfig(global);
+  if (!config.ok()) {
+    err << "earshot rules dismissals: " << config.status().message() << "\n";
+    return 2;
+  }
+  auto store = OpenStore(*config);
+  if (!store.ok()) {
+    err << "earshot rules dismissals: " << store.status().message() << "\n";
+    return 1;
+  }
+  Result<std::vector<RuleDismissals>> rows = (*store)->DismissalsByRule();
+  if (!rows.ok()) {
+    err << "earshot rules dismissals: " << rows.status().message() << "\n";
+    return 1;
+  }
+  if (global.json_output) {
+    for (const RuleDismissals& row : *rows) {
+      out << boost::json::serialize(boost::json::object{
+                 {"rule", row.rule}, {"reason", row.reason}, {"count", row.count}})
+          << "\n";
+    }
+    return 0;
+  }
+  if (rows->empty()) {
+    out << "no dismissed threads\n";
+    return 0;
+  }
+  for (const RuleDismissals& row : *rows) {
+    out << row.count << "\t" << (row.rule.empty() ? "(no rule)" : row.rule) << "\t" << row.reason
+        << "\n";
+  }
+  return 0;
+}
+
 }  // namespace earshot

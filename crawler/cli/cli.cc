@@ -177,6 +177,12 @@ auto* rules_backtest = rules->add_subcommand(
 rules_backtest->callback([&] {
   code = CmdRulesBacktest(global, rules_dir, orgs_dir, std::cout, std::cerr);
 });
+auto* rules_dismissals = rules->add_subcommand(
+    "dismissals",
+    "How often organisations dismissed threads each routing rule put them on, by reason "
+    "(rules that misroute come first)");
+rules_dismissals->add_flag("--json", global.json_output, "Print one JSON object per line");
+rules_dismissals->callback([&] { code = CmdRulesDismissals(global, std::cout, std::cerr); });
 
 PublishCommandOptions publish_options;
 auto* publish = app.add_subcommand(

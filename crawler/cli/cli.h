@@ -68,6 +68,9 @@ int CmdRulesEval(const GlobalOptions& global, const std::string& rules_dir,
                  std::ostream& err);
 int CmdRulesBacktest(const GlobalOptions& global, const std::string& rules_dir,
                      const std::string& orgs_dir, std::ostream& out, std::ostream& err);
+// `rules dismissals`: current dismissals per routing rule and reason, most
+// first (ThreadStore::DismissalsByRule).
+int CmdRulesDismissals(const GlobalOptions& global, std::ostream& out, std::ostream& err);
 // `demo`: serves the demo folder's sample posts, crawls them twice into a
 // fresh database, then (unless `serve` is false) serves the API and the
 // inbox on `listen` with a new admin user whose token it prints, until

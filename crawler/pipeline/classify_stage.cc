@@ -1,5 +1,6 @@
 #include "crawler/pipeline/classify_stage.h"
 
+#include <deque>
 #include <map>
 #include <set>
 #include <string>
@@ -23,6 +24,22 @@ std::string ClassifiedText(const Post& post) {
   return full;
 }
 
+std::string ClassifyStage::RecentKey(std::string_view platform, std::string_view key) {
+  std::string out(platform);
+  out += '\x1f';
+  out += key;
+  return out;
+}
+
+void ClassifyStage::Remember(std::string key) {
+  if (key.size() <= 1 || !recent_threaded_.insert(key).second) return;
+  recent_order_.push_back(std::move(key));
+  if (recent_order_.size() > kRecentThreaded) {
+    recent_threaded_.erase(recent_order_.front());
+    recent_order_.pop_front();
+  }
+}
+
 Status ClassifyStage::Process(SourceWrite& write) {
   std::shared_ptr<const Classifier> classifier = holder_.Get();
   if (!classifier) return Status::Internal("no classifier loaded");
@@ -36,7 +53,10 @@ Status ClassifyStage::Process(SourceWrite& write) {
   std::set<std::string, std::less<>> threaded_here;
   auto answers_held_thread = [&](const Post& post) {
     for (const std::string* key : {&post.reply_to, &post.conversation}) {
-      if (!key->empty() && threaded_here.count(*key) > 0) return true;
+      if (key->empty()) continue;
+      if (threaded_here.count(*key) > 0) return true;
+      // Kept by an earlier write that may still be queued, unflushed.
+      if (recent_threaded_.count(RecentKey(post.platform, *key)) > 0) return true;
     }
     return on_held_thread_ && (!post.reply_to.empty() || !post.conversation.empty()) &&
            on_held_thread_(post);
@@ -74,9 +94,11 @@ Status ClassifyStage::Process(SourceWrite& write) {
     }
     post.content_hash = Sha256Hex(post.text);
     post.decisions = c.ToDecisions();
-    if (!c.orgs.empty() || answers) {
+    if (!c.orgs.empty() || answers || write.conversation_replies) {
       threaded_here.insert(post.id);
       threaded_here.insert(post.uid);
+      Remember(RecentKey(post.platform, post.id));
+      Remember(RecentKey(post.platform, post.uid));
     }
     kept.push_back(std::move(post));
   }

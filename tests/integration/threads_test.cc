@@ -168,5 +168,33 @@ TEST_CASE("Imported routed posts open threads, threads list and show", "[integra
   CHECK(leeds.out.find("[reply] 2026-10-04T10:00:00Z  @d@x.social  11") != std::string::npos);
 }
 
+TEST_CASE("rules dismissals: which routing rules staff dismiss, and why", "[integration]") {
+  Sandbox box({});
+  box.WriteConfig("");
+  const fs::path posts = box.dir() / "posts.jsonl";
+  WriteFile(
+      posts,
+      R"({"platform":"mastodon","id":"1","author":"@a@x.social",)"
+      R"("created_at":"2026-10-01T09:00:00Z","text":"Six hours in A&E at the Northern General"})"
+      "\n");
+  REQUIRE(box.Earshot({"import", posts.string()}).exit_code == 0);
+  ProcessResult none = box.Earshot({"rules", "dismissals"});
+  INFO(Describe(none));
+  REQUIRE(none.exit_code == 0);
+  CHECK(none.out == "no dismissed threads\n");
+
+  ProcessResult dismissed = box.Earshot(
+      {"threads", "status", "1", "--org", "RHQ", "--status", "dismissed", "--reason", "spam"});
+  INFO(Describe(dismissed));
+  REQUIRE(dismissed.exit_code == 0);
+  ProcessResult listed = box.Earshot({"rules", "dismissals", "--json"});
+  INFO(Describe(listed));
+  REQUIRE(listed.exit_code == 0);
+  const std::vector<std::string> lines = Lines(listed.out);
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].find(R"("reason":"spam","count":1)") != std::string::npos);
+  CHECK(lines[0].find(R"("rule":")") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace earshot::integration

@@ -479,6 +479,41 @@ TEST_CASE("The relevance stage keeps replies that answer a thread we hold", "[th
   CHECK_FALSE(AnswersHeldThread(*store)(stranger));
 }
 
+TEST_CASE("The relevance stage keeps a reply whose parent came in an earlier, unflushed write",
+          "[threads]") {
+  auto loaded = Classifier::Load(DefaultClassifierPaths());
+  REQUIRE(loaded.ok());
+  ClassifierHolder holder(std::move(loaded).value());
+  // The store has not seen the first write yet: it answers no to everything.
+  ClassifyStage stage(holder, [](const Post&) { return false; });
+
+  SourceWrite first = Page({MakePost("a", "Six hours in A&E at the Northern General")});
+  for (Post& post : first.posts) NormalisePost(post);
+  REQUIRE(stage.Process(first).ok());
+  REQUIRE(first.posts.size() == 1);
+
+  Post reply = MakePost("b", "so sorry to hear that", kMinute);
+  reply.reply_to = "a";
+  Post by_uid = MakePost("c", "me too", 2 * kMinute);
+  by_uid.conversation = first.posts[0].uid;
+  Post other_platform = MakePost("d", "what a lovely day", 3 * kMinute);
+  other_platform.platform = "bluesky";
+  other_platform.reply_to = "a";
+  SourceWrite second = Page({reply, by_uid, other_platform});
+  for (Post& post : second.posts) NormalisePost(post);
+  REQUIRE(stage.Process(second).ok());
+  std::vector<std::string> kept;
+  for (const Post& post : second.posts) kept.push_back(post.id);
+  CHECK(kept == std::vector<std::string>{"b", "c"});
+
+  // Both writes, flushed together, thread as one conversation.
+  auto store = OpenMemory();
+  ApplyOrDie(*store, {first, second});
+  auto thread = store->GetThread(*ThreadOf(*store, first.posts[0]));
+  REQUIRE(thread.ok());
+  CHECK(HowJoined(*thread) == std::vector<std::string>{"a:opened", "b:reply", "c:conversation"});
+}
+
 Result<Config> ParseOrgs(const std::string& text) {
   return ParseConfig(text, "earshot.toml", FindConnector,
                      [](std::string_view) { return std::optional<std::string>(); });

@@ -71,6 +71,8 @@ async function route() {
   const generation = ++routeGeneration;
   const {path, params} = parsed;
   if (!getToken() && path !== '/signin') {
+    // After signing in, back to the page asked for (a link to a thread).
+    session.returnTo = location.hash;
     location.replace('#/signin');
     return;
   }
@@ -95,10 +97,10 @@ async function route() {
     render = () => renderListening(app, params);
   } else {
     render = () => {
-      document.title = 'Page not found – earshot inbox';
+      document.title = 'Page not found – earshot';
       page.replaceChildren(
         h('h1', {tabindex: '-1'}, 'Page not found'),
-        h('p', {}, 'There is no such page in the inbox. ', h('a', {href: '#/inbox'}, 'Go to the inbox'), '.'));
+        h('p', {}, 'There is no such page in the inbox. ', h('a', {href: '#/inbox'}, 'Go to your threads'), '.'));
     };
   }
   updateHeader(current);

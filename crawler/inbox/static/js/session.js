@@ -8,6 +8,7 @@ export const session = {
   orgs: [],          // [{org, name, threads, can_act, by_state}]
   ended: false,      // the API refused the token while it was in use
   signingIn: false,  // a refusal now is the sign-in page's to report
+  returnTo: null,    // the route asked for before signing in
 };
 
 // Loads the session for the stored token. Resolves to true, or to false

@@ -10,7 +10,8 @@ import {orgStateTag, sentimentTag} from './tags.js';
 
 const FILTERS = ['org', 'status', 'topic', 'sentiment', 'platform', 'q', 'from', 'to'];
 const PLATFORMS = ['bluesky', 'discourse', 'feed', 'mastodon', 'reddit', 'x'];
-const PAGE_SIZE = 25;
+const PAGE_SIZE = 20;
+const MAX_PAGE_SIZE = 200;  // the API's
 const PREVIEW_CHARACTERS = 140;
 
 // The API's `to` is exclusive; the form's "To" date is the last day shown.
@@ -21,8 +22,8 @@ function dayAfter(isoDate) {
   return date.toISOString().slice(0, 10);
 }
 
-function apiQuery(filters, next) {
-  const params = {limit: PAGE_SIZE};
+function apiQuery(filters, next, limit) {
+  const params = {limit};
   for (const name of FILTERS) params[name] = filters[name];
   if (filters.to) params.to = dayAfter(filters.to);
   if (next) params.next = next;
@@ -59,7 +60,7 @@ function threadItem(thread) {
     tagList(tags));
 }
 
-function filterForm(app, filters) {
+function filterForm(app, filters, limit) {
   const orgOptions = [['', 'All organisations'],
     ...session.orgs.map((o) => [o.org, orgLabel(o.org)])];
   if (filters.org && !session.orgs.some((o) => o.org === filters.org)) {
@@ -94,18 +95,22 @@ function filterForm(app, filters) {
       const value = controls[name].control.value.trim();
       if (value) params.set(name, value);
     }
+    if (limit) params.set('limit', limit);
     const text = params.toString();
     app.navigate(text ? `#/inbox?${text}` : '#/inbox');
   });
-  clear.addEventListener('click', () => app.navigate('#/inbox'));
+  clear.addEventListener('click', () => app.navigate(limit ? `#/inbox?limit=${encodeURIComponent(limit)}` : '#/inbox'));
   return form;
 }
 
 export async function renderInbox(app, params) {
-  document.title = 'Inbox – earshot inbox';
+  document.title = 'Inbox – earshot';
   const filters = {};
   for (const name of FILTERS) filters[name] = params.get(name) ?? '';
   const filtered = FILTERS.some((name) => filters[name]);
+  // `limit` in the hash (not in the form) sets the page size.
+  const asked = Number.parseInt(params.get('limit') ?? '', 10);
+  const limit = asked >= 1 && asked <= MAX_PAGE_SIZE ? asked : PAGE_SIZE;
 
   const list = h('ul', {class: 'earshot-thread-list', 'aria-label': 'Threads'});
   const summary = h('p', {class: 'earshot-result-count', 'aria-live': 'polite'});
@@ -120,7 +125,7 @@ export async function renderInbox(app, params) {
     h('details', {class: 'nhsuk-details earshot-filter-details', open: true},
       h('summary', {class: 'nhsuk-details__summary'},
         h('span', {class: 'nhsuk-details__summary-text'}, filtered ? 'Filters (in use)' : 'Filters')),
-      h('div', {class: 'nhsuk-details__text'}, filterForm(app, filters))),
+      h('div', {class: 'nhsuk-details__text'}, filterForm(app, filters, params.get('limit')))),
     results);
 
   let shown = 0;
@@ -128,7 +133,7 @@ export async function renderInbox(app, params) {
   const load = async () => {
     more.disabled = true;
     try {
-      const page = await get(`/api/threads${apiQuery(filters, next)}`);
+      const page = await get(`/api/threads${apiQuery(filters, next, limit)}`);
       const threads = Array.isArray(page?.threads) ? page.threads : [];
       const firstNew = threads.length ? threadItem(threads[0]) : null;
       if (firstNew) list.appendChild(firstNew);

@@ -1,13 +1,13 @@
 // Listening: per organisation, how many threads reached it, how many were
 // answered and how fast (GET /api/listening).
 import {ApiError, get, query} from '../api.js';
-import {button, table, textInput} from '../components.js';
+import {button, scrollBox, table, textInput} from '../components.js';
 import {h} from '../dom.js';
 import {formatDuration, formatShare} from '../format.js';
 import {orgLabel} from '../session.js';
 
 export async function renderListening(app, params = new URLSearchParams()) {
-  document.title = 'Listening – earshot inbox';
+  document.title = 'Listening – earshot';
   const from = textInput('From', {name: 'from', type: 'date', value: params.get('from') ?? ''});
   const to = textInput('To', {name: 'to', type: 'date', value: params.get('to') ?? ''});
   const show = button('Show', {type: 'submit', secondary: true});
@@ -30,6 +30,7 @@ export async function renderListening(app, params = new URLSearchParams()) {
     data = await get(`/api/listening${query({from: params.get('from'), to: params.get('to')})}`);
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) {
+      form.hidden = true;
       results.replaceChildren(h('p', {}, 'This earshot does not report listening figures yet.'));
       return;
     }
@@ -41,7 +42,7 @@ export async function renderListening(app, params = new URLSearchParams()) {
     results.replaceChildren(h('p', {}, 'No threads have reached your organisations in this period.'));
     return;
   }
-  results.replaceChildren(h('div', {class: 'earshot-table-scroll'},
+  results.replaceChildren(scrollBox('Listening by organisation',
     table('Threads answered, by organisation',
       ['Organisation', 'Threads', 'Answered', 'Share answered', 'Median time to first response',
         'Open'],

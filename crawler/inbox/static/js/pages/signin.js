@@ -5,7 +5,7 @@ import {h} from '../dom.js';
 import {session, signIn} from '../session.js';
 
 export function renderSignIn(app) {
-  document.title = 'Sign in – earshot inbox';
+  document.title = 'Sign in – earshot';
   const token = textInput('Access token', {
     name: 'token',
     hint: 'The token printed once by earshot users add (or by earshot demo). It is kept only in this browser tab.',
@@ -27,7 +27,10 @@ export function renderSignIn(app) {
     try {
       await signIn(value);
       app.announce('Signed in');
-      app.navigate('#/inbox');
+      const returnTo = session.returnTo;
+      session.returnTo = null;
+      app.navigate(returnTo && returnTo.startsWith('#/') && !returnTo.startsWith('#/signin') ?
+        returnTo : '#/inbox');
     } catch (error) {
       const refused = error instanceof ApiError && error.status === 401;
       const message = refused ? 'That token was not accepted' : error.message;

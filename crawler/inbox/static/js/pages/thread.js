@@ -2,7 +2,7 @@
 // highlighted), each organisation's state and actions, notes, replies and
 // the composer with tone hints, the listening ledger and the audit log.
 import {ApiError, get, post} from '../api.js';
-import {button, insetText, select, summaryList, table, tag, tagList, textarea, textInput,
+import {button, scrollBox, select, summaryList, table, tag, tagList, textarea, textInput,
   warningCallout} from '../components.js';
 import {externalLink, h, safeHttpUrl} from '../dom.js';
 import {formatTime, timeElement} from '../format.js';
@@ -77,13 +77,14 @@ function whyHere(thread) {
         `${index + 1}`,
         DECISION_KINDS[d.kind] ?? d.kind,
         decisionValue(d),
-        d.rule ? `${d.rule}${d.rule_version ? ` (version ${d.rule_version})` : ''}` : '–',
+        d.rule ? h('span', {class: 'earshot-rule'}, d.rule,
+          d.rule_version ? ` (version ${d.rule_version})` : '') : '–',
         matched ? h('mark', {class: 'earshot-match'}, matched) : '–',
       ]);
     }
   });
   if (!rows.length) return h('p', {}, 'No classification decisions are recorded for these posts.');
-  return h('div', {class: 'earshot-table-scroll'},
+  return scrollBox('Decisions',
     table('The classifiers\u2019 decisions, post by post', ['Post', 'Decision', 'Value', 'Rule',
       'Matched words'], rows, {captionHidden: true}));
 }
@@ -112,7 +113,7 @@ function organisation(app, refresh, thread, org) {
     ['State', stateTag(org.state)],
     ['Assigned to', org.assignee || 'Nobody'],
     org.state === 'dismissed' ? ['Dismissed because', org.dismiss_reason || 'no reason given'] : null,
-    ['Routed by', org.rule || '–'],
+    ['Routed by', org.rule ? h('span', {class: 'earshot-rule'}, org.rule) : '–'],
     ['Alerted', timeElement(org.alerted_at)],
     ['Last changed', timeElement(org.updated_at)],
   ];
@@ -120,7 +121,7 @@ function organisation(app, refresh, thread, org) {
   if (canAct(org.org)) {
     const path = `/api/threads/${thread.id}`;
     const assignee = textInput('Assign to', {name: `assign-${org.org}`, value: org.assignee ?? '',
-      hint: 'A user name; leave it empty to unassign', width: 20});
+      hint: 'A user name; leave it empty to unassign'});
     const assign = button('Assign', {secondary: true, type: 'submit'});
     const assignForm = h('form', {class: 'earshot-inline-form', novalidate: true},
       assignee.group, assign);
@@ -172,7 +173,7 @@ function listening(thread) {
     l.first_response_at ? timeElement(l.first_response_at) : 'No response yet',
   ]);
   if (!rows.length) return h('p', {}, 'Nothing is recorded yet.');
-  return h('div', {class: 'earshot-table-scroll'},
+  return scrollBox('Listening ledger',
     table('Who has seen and answered this thread', ['Organisation', 'Alerted', 'Opened by',
       'Drafted by', 'Replied by', 'First response'], rows, {rowHeaders: true, captionHidden: true}));
 }
@@ -331,7 +332,7 @@ function composer(app, refresh, thread, actable) {
 function audit(thread) {
   const entries = thread.audit ?? [];
   if (!entries.length) return h('p', {}, 'Nothing recorded yet.');
-  return h('div', {class: 'earshot-table-scroll'},
+  return scrollBox('Audit log',
     table('Every action on this thread', ['When', 'Who', 'Action', 'Organisation', 'Detail'],
       entries.map((e) => [timeElement(e.at), e.actor, e.action, e.org || '–', e.detail || '–']),
       {captionHidden: true}));
@@ -346,7 +347,8 @@ function build(app, refresh, thread) {
     h('span', {class: 'nhsuk-caption-l'}, `${thread.platform ?? ''} thread`.trim()),
     h('h1', {tabindex: '-1'}, `Thread ${thread.id}`),
     tagList(orgs.map(orgStateTag)),
-    summaryList([
+    h('div', {class: 'nhsuk-grid-row'}, h('div', {class: 'nhsuk-grid-column-two-thirds'},
+      summaryList([
       ['Opened', timeElement(thread.opened_at)],
       ['Last activity', timeElement(thread.last_activity_at)],
       ['Posts', `${thread.posts ?? (thread.conversation ?? []).length}` +
@@ -354,23 +356,31 @@ function build(app, refresh, thread) {
       ['Topics', topics.length ? tagList(topics) : 'None'],
       ['Sentiment', thread.sentiment ? sentimentTag(thread.sentiment) : 'Not known'],
       ['Criticality', criticality.length ? tagList(criticality) : 'None flagged'],
-    ]),
+      ]))),
+  ];
+  // Reading and answering on the left; the organisations' state and their
+  // internal notes beside it; the records below.
+  const main = [
     section('conversation-heading', 'Conversation', conversation(thread)),
+    section('replies-heading', 'Replies', replies(app, refresh, thread)),
+    actable.length ?
+      section('compose-heading', 'Write a reply', composer(app, refresh, thread, actable)) : null,
     section('why-heading', 'Why this is here',
       h('p', {}, 'What the classifiers decided about each post, and the rule that decided it. ' +
         'Matched words are highlighted in the conversation.'),
       whyHere(thread)),
+  ];
+  const side = [
     section('orgs-heading', 'Organisations',
       orgs.length ? orgs.map((o) => organisation(app, refresh, thread, o)) :
         h('p', {}, 'No organisation you can see is on this thread.')),
-    section('replies-heading', 'Replies', replies(app, refresh, thread)),
+    section('notes-heading', 'Notes',
+      h('p', {class: 'nhsuk-body-s'}, 'Internal: never published, never shown to another organisation.'),
+      notes(app, refresh, thread, actable)),
   ];
-  if (actable.length) {
-    parts.push(section('compose-heading', 'Write a reply', composer(app, refresh, thread, actable)));
-  }
-  parts.push(section('notes-heading', 'Notes',
-    h('p', {class: 'nhsuk-body-s'}, 'Internal: never published, never shown to another organisation.'),
-    notes(app, refresh, thread, actable)));
+  parts.push(h('div', {class: 'nhsuk-grid-row'},
+    h('div', {class: 'nhsuk-grid-column-two-thirds'}, main),
+    h('div', {class: 'nhsuk-grid-column-one-third'}, side)));
   if (Array.isArray(thread.listening)) {
     parts.push(section('listening-heading', 'Listening', listening(thread)));
   }
@@ -379,8 +389,8 @@ function build(app, refresh, thread) {
 }
 
 export async function renderThread(app, threadId) {
-  document.title = `Thread ${threadId} – earshot inbox`;
-  const back = h('a', {class: 'nhsuk-back-link', href: '#/inbox'}, 'Back to the inbox');
+  document.title = `Thread ${threadId} – earshot`;
+  const back = h('a', {class: 'nhsuk-back-link', href: '#/inbox'}, 'Back');
   let data;
   try {
     data = await get(`/api/threads/${threadId}`);
