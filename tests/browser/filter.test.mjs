@@ -68,3 +68,18 @@ test('organisation and search together', inPage(suite, async ({ page, server }) 
   // "operation" is only in a Leeds post.
   await page.getByText('No threads match these filters').waitFor();
 }));
+
+test('"Load more" pages through the threads', inPage(suite, async ({ page, server }) => {
+  await signIn(page, server);
+  // A page size of 3 (in the address) for four threads: one more to load.
+  await page.goto(`${server.url}#/inbox?limit=3`);
+  await page.getByRole('heading', { name: 'Inbox', level: 1 }).waitFor();
+  const links = page.getByRole('link', { name: /Northern General|Leeds General Infirmary/ });
+  await page.getByRole('button', { name: 'Load more' }).waitFor();
+  await links.nth(2).waitFor();
+  assert.equal(await links.count(), 3, 'the first page');
+  await page.getByRole('button', { name: 'Load more' }).click();
+  await expectListed(page, [...sheffield, ...leeds], []);
+  assert.equal(await links.count(), 4, 'both pages, no thread twice');
+  await page.getByRole('button', { name: 'Load more' }).waitFor({ state: 'hidden' });
+}));

@@ -208,7 +208,7 @@ function scratch(prefix) {
 // `earshot demo` on the browser tests' demo directory, serving the API and the
 // inbox on a free port of 127.0.0.1 with a fresh database. Resolves once it
 // printed the inbox URL and the admin's token.
-export async function startDemo({ startTimeoutMs = 30000, lifetimeSeconds = 300 } = {}) {
+export async function startDemo({ startTimeoutMs = 30000, lifetimeSeconds = 150 } = {}) {
   const dir = scratch('demo');
   const db = join(dir, 'demo.db');
   const child = new Child(['demo', '--demo-dir', demoDir, '--listen', '127.0.0.1:0', '--db', db],
@@ -231,7 +231,7 @@ export async function startDemo({ startTimeoutMs = 30000, lifetimeSeconds = 300 
 
 // `earshot serve` on an existing database (the harness's own smoke test, and
 // for scenarios that need no crawl).
-export async function startServe(db, { startTimeoutMs = 15000, lifetimeSeconds = 300 } = {}) {
+export async function startServe(db, { startTimeoutMs = 15000, lifetimeSeconds = 150 } = {}) {
   const dir = scratch('serve');
   const child = new Child(['--db', db, 'serve', '--listen', '127.0.0.1:0'],
                           { cwd: dir, lifetimeSeconds });
@@ -318,7 +318,13 @@ export function threadText(thread) {
 // Playwright's own: it has none to download here). Playwright gives every
 // launch a fresh, empty --user-data-dir of its own and removes it on close.
 export async function launchBrowser() {
-  const { chromium } = await import('playwright-core');
+  let chromium;
+  try {
+    ({ chromium } = await import('playwright-core'));
+  } catch (error) {
+    throw new Error(`playwright-core is not installed (${error.message}): run bash .ci/setup ` +
+                    '(npm ci --prefix tests/browser)');
+  }
   if (!existsSync(chromiumPath)) {
     throw new Error(`${chromiumPath} not found: install Debian's chromium (bash .ci/setup)`);
   }
