@@ -437,7 +437,13 @@ export function demoSuite(hooks, setup = null) {
   });
   hooks.after(async () => {
     await suite.browser?.close();
-    await suite.server?.stop();
+    if (!suite.server) return;
+    const exit = await suite.server.stop();
+    // SIGINT ends the demo cleanly; anything else (a crash, SIGKILL after
+    // the grace period) is a failure of the file.
+    if (exit.code !== 0) {
+      throw new Error(`earshot demo did not exit 0 on SIGINT\n${suite.server.child.describe()}`);
+    }
   });
   return suite;
 }
