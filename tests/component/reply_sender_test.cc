@@ -6,6 +6,7 @@
 // the platform; approval is enforced where required. Every step is audited.
 #include "crawler/threads/reply_sender.h"
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <memory>
@@ -190,6 +191,55 @@ TEST_CASE("ReplySender: a reply is published with its key and recorded", "[reply
   // Published once: publishing again is refused, nothing more is sent.
   CHECK(bench.sender->Publish(bench.bob, id).status().code() == StatusCode::kInvalidArgument);
   CHECK(bench.transport.RequestsTo(kStatuses).size() == 1);
+}
+
+TEST_CASE("ReplySender: a reply stuck publishing becomes failed, outcome unknown, then retries",
+          "[reply_sender]") {
+  Bench bench;
+  bench.transport.Script(kStatuses, Created());
+  const int64_t id = bench.Draft();
+  // Earshot stopped after recording `publishing`, before the platform's answer.
+  REQUIRE(bench.workflow->MarkPublishing(bench.bob, id, "sth-mastodon").ok());
+  bench.clock.Advance(std::chrono::minutes(9));
+  CHECK(bench.sender->Publish(bench.bob, id).status().code() == StatusCode::kInvalidArgument);
+  bench.clock.Advance(std::chrono::minutes(1));
+  const SendResult stale = bench.Publish(id, bench.bob);
+  CHECK(stale.outcome_unknown);
+  CHECK(stale.reply.state == ReplyState::kFailed);
+  CHECK(stale.reply.platform_error.rfind(std::string(kMayHaveBeenPosted), 0) == 0);
+  CHECK(stale.reply.platform_error.find("same idempotency key") != std::string::npos);
+  CHECK(bench.transport.RequestsTo(kStatuses).empty());  // nothing sent on the way
+  // A person publishes again: the same key goes out.
+  const SendResult retried = bench.Publish(id, bench.bob);
+  CHECK(retried.reply.state == ReplyState::kPublished);
+  const auto sent = bench.transport.RequestsTo(kStatuses);
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].headers.Get("Idempotency-Key").value_or("") == retried.reply.idempotency_key);
+  CHECK(bench.Audit() == std::vector<std::string>{"ann draft RHQ", "bob publishing RHQ",
+                                                  "bob failed RHQ", "bob publishing RHQ",
+                                                  "bob published RHQ"});
+}
+
+TEST_CASE("FailStalePublishing: only replies publishing for too long are failed",
+          "[reply_sender]") {
+  Bench bench;
+  const int64_t old_one = bench.Draft();
+  REQUIRE(bench.workflow->MarkPublishing(bench.bob, old_one, "sth-mastodon").ok());
+  bench.clock.Advance(std::chrono::minutes(8));
+  const int64_t recent = bench.Draft();
+  REQUIRE(bench.workflow->MarkPublishing(bench.bob, recent, "sth-mastodon").ok());
+  const int64_t draft = bench.Draft();
+  bench.clock.Advance(std::chrono::minutes(3));
+  auto failed = FailStalePublishing(*bench.store, bench.clock);
+  REQUIRE(failed.ok());
+  CHECK(*failed == 1);
+  CHECK(bench.store->GetReply(old_one)->state == ReplyState::kFailed);
+  CHECK(bench.store->GetReply(old_one)->platform_error == StalePublishingError());
+  CHECK(bench.store->GetReply(recent)->state == ReplyState::kPublishing);
+  CHECK(bench.store->GetReply(draft)->state == ReplyState::kDraft);
+  const std::vector<std::string> audit = bench.Audit();
+  CHECK(std::count(audit.begin(), audit.end(), "earshot failed RHQ") == 1);
+  CHECK(*FailStalePublishing(*bench.store, bench.clock) == 0);  // nothing stale now
 }
 
 TEST_CASE("ReplySender: a 401 is recorded as failed with the platform's words", "[reply_sender]") {

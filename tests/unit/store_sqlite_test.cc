@@ -1620,6 +1620,53 @@ TEST_CASE("a v2 database is migrated to v3 with its posts", "[store][watch]") {
   CHECK(store->CheckIntegrity().ok());
 }
 
+TEST_CASE("a v4 database is migrated to v5: alerted_at and publishers are backfilled",
+          "[store][threads]") {
+  TempDir dir;
+  const std::string path = dir.File("v4.db");
+  int64_t thread = 0, reply = 0;
+  {
+    auto store = OpenOrDie(path);
+    SourceWrite page{"alpha", StateWithCursor("c1")};
+    page.posts = {RoutedPost("u1", "a story about the ward")};
+    REQUIRE(store->Apply({page}).ok());
+    auto on = store->ThreadOfPost(FindOrDie(*store, "u1").row_id);
+    REQUIRE(on.ok());
+    REQUIRE(on->has_value());
+    thread = **on;
+    auto draft = store->CreateDraft(thread, "RHQ", 0, "Sorry", "key-1", "ann", At(1000));
+    REQUIRE(draft.ok());
+    reply = *draft;
+    REQUIRE(store->MarkPublishing(reply, "acct", "pat", At(2000)).ok());
+    REQUIRE(store->MarkPublished(reply, "p1", "https://example.social/p1", "pat", At(3000)).ok());
+  }
+  {
+    // Back to what v4 wrote: no ledger, no publisher columns, no alerted_at.
+    RawDb raw(path);
+    raw.Exec(
+        "DROP INDEX replies_by_org; DROP INDEX replies_by_state; DROP INDEX thread_orgs_by_alerted;"
+        " DROP TABLE thread_opens; ALTER TABLE replies DROP COLUMN published_by;"
+        " ALTER TABLE replies DROP COLUMN published_at; UPDATE thread_orgs SET alerted_at = NULL;"
+        " PRAGMA user_version = 4;");
+  }
+  auto store = OpenOrDie(path);
+  RawDb raw(path);
+  CHECK(raw.Int("PRAGMA user_version") == 5);
+  CHECK(SqliteStore::kSchemaVersion == 5);
+  auto read = store->GetThread(thread);
+  REQUIRE(read.ok());
+  REQUIRE(read->summary.orgs.size() == 1);
+  CHECK(read->summary.orgs[0].alerted_at == read->summary.orgs[0].created_at);
+  REQUIRE(read->replies.size() == 1);
+  CHECK(read->replies[0].published_by == "pat");  // from its "published" audit entry
+  CHECK(read->replies[0].published_at == At(3000));
+  REQUIRE(read->listening.size() == 1);
+  CHECK(read->listening[0].first_response_at == At(3000));
+  CHECK(store->RecordOpened(thread, {"RHQ"}, "ann", At(4000)).ok());
+  CHECK(store->GetThread(thread)->listening[0].opened.size() == 1);
+  CHECK(store->CheckIntegrity().ok());
+}
+
 TEST_CASE("fail the n-th step of an Apply with deletions and watches: all or nothing",
           "[store][deletion][watch]") {
   TempDir dir;

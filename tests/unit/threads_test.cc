@@ -594,3 +594,218 @@ TEST_CASE("Workflow: an organisation requiring approval publishes only approved 
 
 }  // namespace
 }  // namespace earshot
+
+namespace earshot {
+namespace {
+
+User Person(int64_t id, const std::string& name, Role role, std::vector<std::string> orgs,
+            std::vector<std::string> regions = {}) {
+  User user;
+  user.id = id;
+  user.name = name;
+  user.role = role;
+  user.orgs = std::move(orgs);
+  user.regions = std::move(regions);
+  return user;
+}
+
+TEST_CASE("Listening: alerted_at is when an organisation was put on the thread", "[threads]") {
+  auto store = OpenMemory();
+  Post root = Routed(MakePost("1", "root"), "RHQ");
+  ApplyOrDie(*store, {Page({root})});
+  Post reply = Routed(MakePost("2", "and Leeds too", 30 * kMinute), "RR8");
+  reply.reply_to = "1";
+  ApplyOrDie(*store, {Page({reply})});
+  auto thread = store->GetThread(*ThreadOf(*store, root));
+  REQUIRE(thread.ok());
+  REQUIRE(thread->summary.orgs.size() == 2);
+  CHECK(thread->summary.orgs[0].org == "RHQ");
+  CHECK(thread->summary.orgs[0].alerted_at == root.fetched_at);
+  CHECK(thread->summary.orgs[1].org == "RR8");
+  CHECK(thread->summary.orgs[1].alerted_at == reply.fetched_at);
+  REQUIRE(thread->listening.size() == 2);
+  CHECK(thread->listening[1].org == "RR8");
+  CHECK(thread->listening[1].alerted_at == reply.fetched_at);
+  CHECK(thread->listening[1].opened.empty());
+}
+
+TEST_CASE("Listening: Workflow records each user's first open of what it may read", "[threads]") {
+  auto store = OpenMemory();
+  Post root = Routed(Routed(MakePost("1", "root"), "RHQ"), "RR8");
+  ApplyOrDie(*store, {Page({root})});
+  const int64_t id = *ThreadOf(*store, root);
+  FakeClock clock(At(kDay));
+  OrgPlaces places;
+  Workflow workflow(*store, clock, places);
+  const User rita = Person(1, "rita", Role::kResponder, {"RHQ"});
+  const User cli = Person(0, "cli", Role::kAdmin, {});  // not a stored user
+
+  auto first = workflow.GetThread(rita, id);
+  REQUIRE(first.ok());
+  REQUIRE(first->listening.size() == 1);  // RR8's ledger is not rita's to see
+  CHECK(first->listening[0].org == "RHQ");
+  REQUIRE(first->listening[0].opened.size() == 1);
+  CHECK(first->listening[0].opened[0].user == "rita");
+  CHECK(first->listening[0].opened[0].at == At(kDay));
+  clock.Advance(std::chrono::hours(2));
+  REQUIRE(workflow.GetThread(rita, id).ok());
+  REQUIRE(workflow.GetThread(cli, id).ok());
+
+  auto raw = store->GetThread(id);
+  REQUIRE(raw.ok());
+  REQUIRE(raw->listening.size() == 2);
+  CHECK(raw->listening[0].org == "RHQ");
+  REQUIRE(raw->listening[0].opened.size() == 1);  // the first open only
+  CHECK(raw->listening[0].opened[0].at == At(kDay));
+  CHECK(raw->listening[1].org == "RR8");
+  CHECK(raw->listening[1].opened.empty());  // the CLI's implicit admin leaves no trace
+  CHECK(raw->audit.empty());                // reading is not an audited action
+
+  // Drafts and published replies, per organisation.
+  auto draft = workflow.CreateDraft(rita, id, "RHQ", 0, "Sorry to hear this");
+  REQUIRE(draft.ok());
+  REQUIRE(workflow.MarkPublishing(rita, *draft, "acct").ok());
+  clock.Advance(std::chrono::minutes(30));
+  REQUIRE(workflow.MarkPublished(rita, *draft, "p1", "https://example.social/@rhq/p1").ok());
+  auto after = store->GetThread(id);
+  REQUIRE(after.ok());
+  const Listening& rhq = after->listening[0];
+  REQUIRE(rhq.drafted.size() == 1);
+  CHECK(rhq.drafted[0].user == "rita");
+  CHECK(rhq.drafted[0].at == At(kDay) + std::chrono::hours(2));
+  REQUIRE(rhq.replied.size() == 1);
+  CHECK(rhq.replied[0].user == "rita");
+  CHECK(rhq.replied[0].url == "https://example.social/@rhq/p1");
+  CHECK(rhq.first_response_at == At(kDay) + std::chrono::minutes(150));
+  CHECK(after->replies[0].published_by == "rita");
+  CHECK(after->replies[0].published_at == At(kDay) + std::chrono::minutes(150));
+  CHECK(after->listening[1].replied.empty());
+}
+
+TEST_CASE("Listening: the summary counts answered threads and the median first response",
+          "[threads]") {
+  auto store = OpenMemory();
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 5; ++i) {
+    Post post = Routed(
+        MakePost("p" + std::to_string(i), "story " + std::to_string(i), i * 60 * kMinute), "RHQ");
+    ApplyOrDie(*store, {Page({post})});
+    ids.push_back(*ThreadOf(*store, post));
+  }
+  // Alerted at i hours + 1 minute. Published after 1h, then after 3h: median 2h.
+  auto publish = [&](int64_t thread, int64_t at_ms, const std::string& key) {
+    auto draft = store->CreateDraft(thread, "RHQ", 0, "reply", key, "rita", At(at_ms));
+    REQUIRE(draft.ok());
+    REQUIRE(store->MarkPublishing(*draft, "acct", "rita", At(at_ms)).ok());
+    REQUIRE(store->MarkPublished(*draft, key, "u", "rita", At(at_ms)).ok());
+  };
+  publish(ids[0], kMinute + 60 * kMinute, "k0");
+  publish(ids[0], kMinute + 600 * kMinute, "k0b");  // a later reply: not the first
+  publish(ids[1], 60 * kMinute + kMinute + 180 * kMinute, "k1");
+  // Marked responded by hand: answered, no time to count.
+  REQUIRE(store->SetState(ids[2], "RHQ", OrgState::kResponded, "", "rita", At(0)).ok());
+  REQUIRE(store->SetState(ids[3], "RHQ", OrgState::kDismissed, "spam", "rita", At(0)).ok());
+
+  auto summary = store->ListeningSummary(std::nullopt, std::nullopt);
+  REQUIRE(summary.ok());
+  REQUIRE(summary->size() == 1);
+  const OrgListening& rhq = summary->front();
+  CHECK(rhq.org == "RHQ");
+  CHECK(rhq.threads == 4);
+  CHECK(rhq.dismissed == 1);
+  CHECK(rhq.answered == 3);
+  CHECK(rhq.open == 1);
+  REQUIRE(rhq.median_first_response_seconds.has_value());
+  CHECK(*rhq.median_first_response_seconds == 2 * 3600);
+
+  // A window over alerted_at: only the second thread.
+  auto window = store->ListeningSummary(At(60 * kMinute), At(120 * kMinute));
+  REQUIRE(window.ok());
+  REQUIRE(window->size() == 1);
+  CHECK(window->front().threads == 1);
+  CHECK(window->front().median_first_response_seconds == 3 * 3600);
+
+  // Workflow keeps to what the user may read, with a zero row for its scope.
+  FakeClock clock(At(kDay));
+  OrgPlaces places;
+  Workflow workflow(*store, clock, places);
+  auto theirs = workflow.ListeningSummary(Person(2, "bob", Role::kResponder, {"RXX"}), std::nullopt,
+                                          std::nullopt);
+  REQUIRE(theirs.ok());
+  REQUIRE(theirs->size() == 1);
+  CHECK(theirs->front().org == "RXX");
+  CHECK(theirs->front().threads == 0);
+  CHECK_FALSE(theirs->front().median_first_response_seconds.has_value());
+}
+
+TEST_CASE("ListThreads filters in the query: a page is full past many unreadable threads",
+          "[threads]") {
+  auto store = OpenMemory();
+  std::vector<Post> rhq;
+  for (int i = 0; i < 3; ++i) {
+    rhq.push_back(
+        Routed(MakePost("r" + std::to_string(i), "Riverside " + std::to_string(i), i), "RHQ"));
+  }
+  ApplyOrDie(*store, {Page(rhq)});
+  // 250 newer threads of another organisation: more than a page of the
+  // store's reads, none of them the responder's.
+  for (int i = 0; i < 250; i += 50) {
+    std::vector<Post> others;
+    for (int j = i; j < i + 50; ++j) {
+      others.push_back(Routed(
+          MakePost("o" + std::to_string(j), "Northgate " + std::to_string(j), kMinute + j), "RXX"));
+    }
+    ApplyOrDie(*store, {Page(others)});
+  }
+  FakeClock clock(At(kDay));
+  OrgPlaces places;
+  places["RHQ"] = OrgPlace{"Y63", "QHM", "Riverside"};
+  places["RXX"] = OrgPlace{"Y61", "QXX", "Northgate"};
+  Workflow workflow(*store, clock, places);
+  ThreadFilter filter;
+  filter.limit = 2;
+  auto page = workflow.ListThreads(Person(1, "rita", Role::kResponder, {"RHQ"}), filter);
+  REQUIRE(page.ok());
+  REQUIRE(page->size() == 2);
+  CHECK(page->at(0).orgs.at(0).org == "RHQ");
+  filter.before_id = page->back().id;
+  page = workflow.ListThreads(Person(1, "rita", Role::kResponder, {"RHQ"}), filter);
+  REQUIRE(page.ok());
+  CHECK(page->size() == 1);
+
+  // A viewer by region reads the organisations there.
+  const User viewer = Person(2, "rhoda", Role::kViewer, {}, {"Y63"});
+  CHECK(workflow.VisibleOrgs(viewer) == std::vector<std::string>{"RHQ"});
+  CHECK_FALSE(workflow.VisibleOrgs(Person(3, "ann", Role::kAdmin, {})).has_value());
+  filter = ThreadFilter{};
+  filter.limit = 10;
+  page = workflow.ListThreads(viewer, filter);
+  REQUIRE(page.ok());
+  CHECK(page->size() == 3);
+  // Search, platform and dates are in the query too.
+  filter.text_query = "Riverside";
+  filter.platform = "mastodon";
+  filter.opened_from = rhq[0].fetched_at;
+  filter.opened_to = rhq[2].fetched_at;
+  page = workflow.ListThreads(Person(3, "ann", Role::kAdmin, {}), filter);
+  REQUIRE(page.ok());
+  CHECK(page->size() == 2);
+  filter.text_query = "\"unbalanced";
+  CHECK(workflow.ListThreads(Person(3, "ann", Role::kAdmin, {}), filter).status().code() ==
+        StatusCode::kInvalidArgument);
+  // An empty scope reads nothing.
+  ThreadFilter none;
+  none.visible_orgs = std::vector<std::string>{};
+  CHECK(store->ListThreads(none).value().empty());
+
+  auto counts = store->CountThreadsByOrgState();
+  REQUIRE(counts.ok());
+  REQUIRE(counts->size() == 2);
+  CHECK(counts->at(0).org == "RHQ");
+  CHECK(counts->at(0).threads == 3);
+  CHECK(counts->at(1).org == "RXX");
+  CHECK(counts->at(1).threads == 250);
+}
+
+}  // namespace
+}  // namespace earshot
