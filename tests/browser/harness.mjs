@@ -99,16 +99,16 @@ function childEnv(extra = {}) {
 
 // A running `earshot` child whose stdout and stderr are kept, line by line.
 class Child {
-  constructor(args, { cwd, env, lifetimeSeconds }) {
+  constructor(args, { cwd, env }) {
     this.args = args;
     this.out = [];
     this.err = [];
     this.exit = null;
-    // `timeout` bounds the child's life even if this process is killed
-    // outright (SIGKILL from CTest's timeout leaves no chance to clean up);
-    // it passes our SIGINT on to earshot.
-    this.proc = spawn('timeout', ['--kill-after=5', String(lifetimeSeconds), earshotBinary(),
-                                  ...args],
+    // setpriv (util-linux) execs earshot in place, so signals reach it
+    // directly, with a parent-death signal: if this process is killed
+    // outright (SIGKILL from CTest's timeout leaves no chance to clean up),
+    // the kernel kills earshot too.
+    this.proc = spawn('setpriv', ['--pdeathsig', 'KILL', '--', earshotBinary(), ...args],
                       { cwd, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(this.proc);
     this.waiters = new Set();
@@ -208,11 +208,11 @@ function scratch(prefix) {
 // `earshot demo` on the browser tests' demo directory, serving the API and the
 // inbox on a free port of 127.0.0.1 with a fresh database. Resolves once it
 // printed the inbox URL and the admin's token.
-export async function startDemo({ startTimeoutMs = 30000, lifetimeSeconds = 150 } = {}) {
+export async function startDemo({ startTimeoutMs = 30000 } = {}) {
   const dir = scratch('demo');
   const db = join(dir, 'demo.db');
   const child = new Child(['demo', '--demo-dir', demoDir, '--listen', '127.0.0.1:0', '--db', db],
-                          { cwd: dir, lifetimeSeconds });
+                          { cwd: dir });
   try {
     const [, url] = await child.waitForLine(/^earshot: inbox at (http:\/\/\S+)$/, startTimeoutMs);
     const [, token] = await child.waitForLine(/^earshot: sign in with token (\S+)$/,
@@ -231,10 +231,10 @@ export async function startDemo({ startTimeoutMs = 30000, lifetimeSeconds = 150 
 
 // `earshot serve` on an existing database (the harness's own smoke test, and
 // for scenarios that need no crawl).
-export async function startServe(db, { startTimeoutMs = 15000, lifetimeSeconds = 150 } = {}) {
+export async function startServe(db, { startTimeoutMs = 15000 } = {}) {
   const dir = scratch('serve');
   const child = new Child(['--db', db, 'serve', '--listen', '127.0.0.1:0'],
-                          { cwd: dir, lifetimeSeconds });
+                          { cwd: dir });
   try {
     const [, url] = await child.waitForLine(/^earshot: serving the API on (http:\/\/\S+)$/,
                                             startTimeoutMs);
