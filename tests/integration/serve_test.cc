@@ -100,7 +100,29 @@ TEST_CASE("earshot serve: starts, authenticates, serves threads, stops on SIGTER
   REQUIRE(body.at("threads").as_array().size() == 1);
   CHECK(body.at("threads").at(0).at("opening_post").at("text") ==
         "Six hours in Riverside A&E <b>again</b>");
-  CHECK(Get(port, "/api/threads/1", token).result_int() == 200);
+  // The thread's listening ledger records rita's first open.
+  auto thread = Get(port, "/api/threads/1", token);
+  REQUIRE(thread.result_int() == 200);
+  json::value detail = json::parse(thread.body());
+  CHECK(detail.at("thread").at("listening").at(0).at("org") == "RHQ");
+  CHECK(detail.at("thread").at("listening").at(0).at("opened").at(0).at("user") == "rita");
+  // Who the token belongs to; organisations with the gazetteer's names.
+  auto me = Get(port, "/api/me", token);
+  REQUIRE(me.result_int() == 200);
+  json::value who = json::parse(me.body());
+  CHECK(who.at("user").at("name") == "rita");
+  CHECK(who.at("can_act") == json::array{"RHQ"});
+  auto orgs = Get(port, "/api/orgs", token);
+  REQUIRE(orgs.result_int() == 200);
+  CHECK(json::parse(orgs.body()).at("orgs").at(0).at("name") ==
+        "Sheffield Teaching Hospitals NHS Foundation Trust");
+  auto listening = Get(port, "/api/listening", token);
+  REQUIRE(listening.result_int() == 200);
+  json::value summary = json::parse(listening.body());
+  CHECK(summary.at("orgs").at(0).at("org") == "RHQ");
+  CHECK(summary.at("orgs").at(0).at("threads") == 1);
+  CHECK(summary.at("orgs").at(0).at("name") == "Sheffield Teaching Hospitals NHS Foundation Trust");
+  CHECK(Get(port, "/api/me", "").result_int() == 401);
 
   REQUIRE(child->Signal(SIGTERM));
   ProcessResult ended = child->WaitOrKill(std::chrono::seconds(20));

@@ -166,6 +166,55 @@ TEST_CASE("Imported routed posts open threads, threads list and show", "[integra
   CHECK(leeds.out.find("Leeds General Infirmary") != std::string::npos);
   CHECK(leeds.out.find("[reply] 2026-10-04T09:00:00Z  @c@x.social  10") != std::string::npos);
   CHECK(leeds.out.find("[reply] 2026-10-04T10:00:00Z  @d@x.social  11") != std::string::npos);
+
+  // A viewer scoped to Sheffield's ICB (QF7, from the gazetteer) reads
+  // Sheffield's threads from the CLI too, and not Leeds's.
+  ProcessResult viewer =
+      box.Earshot({"users", "add", "--name", "sheila", "--role", "viewer", "--region", "QF7"});
+  INFO(Describe(viewer));
+  REQUIRE(viewer.exit_code == 0);
+  ProcessResult as_viewer = box.Earshot({"threads", "list", "--as", "sheila"});
+  INFO(Describe(as_viewer));
+  REQUIRE(as_viewer.exit_code == 0);
+  CHECK(as_viewer.out.find("#1  mastodon") != std::string::npos);
+  CHECK(as_viewer.out.find("#2 ") == std::string::npos);
+  CHECK(box.Earshot({"threads", "show", "2", "--as", "sheila"}).exit_code == 2);
+  CHECK(box.Earshot({"threads", "note", "1", "--org", "RHQ", "--body", "x", "--as", "sheila"})
+            .exit_code == 2);
+
+  // The listening ledger: sheila's open is recorded; the CLI's own admin
+  // leaves no trace.
+  ProcessResult opened = box.Earshot({"threads", "show", "1", "--as", "sheila"});
+  INFO(Describe(opened));
+  REQUIRE(opened.exit_code == 0);
+  CHECK(opened.out.find("listening:\n  RHQ  alerted 20") != std::string::npos);
+  CHECK(opened.out.find("    opened  sheila  ") != std::string::npos);
+  CHECK(
+      box.Earshot({"threads", "reply", "1", "--org", "RHQ", "--body", "We are sorry"}).exit_code ==
+      0);
+  ProcessResult ledger = box.Earshot({"threads", "show", "1"});
+  INFO(Describe(ledger));
+  CHECK(ledger.out.find("    opened  sheila  ") != std::string::npos);
+  CHECK(ledger.out.find("    opened  cli") == std::string::npos);
+  CHECK(ledger.out.find("    drafted  cli  ") != std::string::npos);
+  CHECK(ledger.out.find("first response -") != std::string::npos);
+
+  // The summary per organisation, with the gazetteer's names.
+  ProcessResult summary = box.Earshot({"threads", "listening"});
+  INFO(Describe(summary));
+  REQUIRE(summary.exit_code == 0);
+  CHECK(summary.out.find("RHQ  1  0  0%  -  1  0  Sheffield Teaching Hospitals NHS Foundation "
+                         "Trust\n") != std::string::npos);
+  CHECK(summary.out.find("RR8  1  0  0%  -  1  0  Leeds Teaching Hospitals NHS Trust\n") !=
+        std::string::npos);
+  ProcessResult theirs = box.Earshot({"threads", "listening", "--as", "sheila"});
+  INFO(Describe(theirs));
+  CHECK(theirs.out.find("RHQ  1") != std::string::npos);
+  CHECK(theirs.out.find("RR8") == std::string::npos);
+  ProcessResult later =
+      box.Earshot({"threads", "listening", "--from", "2999-01-01", "--as", "sheila"});
+  CHECK(later.out.find("RHQ") == std::string::npos);
+  CHECK(box.Earshot({"threads", "listening", "--from", "soon"}).exit_code == 2);
 }
 
 TEST_CASE("rules dismissals: which routing rules staff dismiss, and why", "[integration]") {
