@@ -68,6 +68,9 @@ Result<std::optional<int64_t>> ThreadOfRepeat(Database& db, const Post& post, in
   Result<Statement> find = db.Prepare(
       "SELECT tp.thread_id FROM posts p JOIN thread_posts tp ON tp.post_id = p.id"
       " WHERE p.platform = ?1 AND p.author_handle = ?2 AND p.content_hash = ?3"
+      // Repeated as a literal so the planner may use the partial index
+      // posts_by_author_hash (it cannot see that ?3 is never '').
+      " AND p.content_hash != ''"
       " AND p.id != ?4 AND COALESCE(p.created_at, p.fetched_at) BETWEEN ?5 AND ?6"
       " ORDER BY p.id LIMIT 1",
       "apply: find repeated story");
