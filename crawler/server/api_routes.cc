@@ -581,8 +581,8 @@ class RequestContext {
     return Changed(200, id);
   }
 
-  // A draft answering the thread's opening post. Publishing comes with the
-  // connectors' reply capability (next increment).
+  // A draft answering the thread's opening post, with its tone hints
+  // (drafting.h): hints never stop the draft being kept.
   ApiResponse Draft(int64_t id) {
     auto fields = ParseBody(request_.body, {"org", "body"}, {"org", "body"});
     if (!fields.ok()) return FromStatus(fields.status());
