@@ -131,6 +131,9 @@ json::object ReplyJson(const Reply& reply) {
   o["approver"] = reply.approver.empty() ? json::value(nullptr) : json::value(reply.approver);
   o["created_at"] = FormatRfc3339(reply.created_at);
   o["updated_at"] = FormatRfc3339(reply.updated_at);
+  o["published_by"] =
+      reply.published_by.empty() ? json::value(nullptr) : json::value(reply.published_by);
+  o["published_at"] = When(reply.published_at);
   return o;
 }
 
