@@ -14,6 +14,7 @@
 #include "crawler/pipeline/classify_stage.h"
 #include "crawler/pipeline/pipeline.h"
 #include "crawler/store/sqlite/sqlite_store.h"
+#include "crawler/threads/drafting.h"
 #include "crawler/threads/thread_store.h"
 #include "crawler/threads/tokens.h"
 #include "crawler/threads/workflow.h"
@@ -645,6 +646,44 @@ TEST_CASE("Listening: Workflow records each user's first open of what it may rea
   CHECK(after->replies[0].published_by == "rita");
   CHECK(after->replies[0].published_at == At(kDay) + std::chrono::minutes(150));
   CHECK(after->listening[1].replied.empty());
+}
+
+TEST_CASE("Drafting compares with the organisation's recent replies without opening threads",
+          "[threads]") {
+  auto store = OpenMemory();
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 3; ++i) {
+    Post post = Routed(Routed(MakePost("d" + std::to_string(i), "story " + std::to_string(i),
+                                       i * kMinute),
+                              "RHQ"),
+                       "RR8");
+    ApplyOrDie(*store, {Page({post})});
+    ids.push_back(*ThreadOf(*store, post));
+  }
+  FakeClock clock(At(kDay));
+  OrgPlaces places;
+  Workflow workflow(*store, clock, places);
+  const User rita = Person(1, "rita", Role::kResponder, {"RHQ"});
+  const User leo = Person(2, "leo", Role::kResponder, {"RR8"});
+  const std::string words = "We are so sorry to hear about your experience with us";
+  REQUIRE(workflow.CreateDraft(rita, ids[0], "RHQ", 0, words).ok());
+  REQUIRE(workflow.CreateDraft(leo, ids[1], "RR8", 0, "Leeds says sorry").ok());
+  const ToneRules none;
+  auto drafted = CreateDraftWithHints(workflow, none, rita, ids[2], "RHQ", 0, words);
+  REQUIRE(drafted.ok());
+  REQUIRE(drafted->hints.size() == 1);
+  CHECK(drafted->hints[0].kind == "repeat");
+  auto recent = workflow.RecentReplies(rita, "RHQ", 200);
+  REQUIRE(recent.ok());
+  CHECK(recent->size() == 2);  // RHQ's only, newest first
+  CHECK(recent->front().id == drafted->reply_id);
+  CHECK(workflow.RecentReplies(rita, "RR8", 200).status().code() == StatusCode::kNotFound);
+  CHECK(store->RecentReplies("RHQ", 1).value().size() == 1);  // its most recent thread only
+  for (int64_t id : ids) {
+    auto thread = store->GetThread(id);
+    REQUIRE(thread.ok());
+    for (const Listening& l : thread->listening) CHECK(l.opened.empty());
+  }
 }
 
 TEST_CASE("Listening: the summary counts answered threads and the median first response",
