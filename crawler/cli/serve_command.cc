@@ -56,7 +56,9 @@ Result<OrgPlaces> LoadPlaces(const Config& config) {
   }
   Result<orgs::Gazetteer> gazetteer = orgs::LoadGazetteer(dir);
   if (!gazetteer.ok()) return gazetteer.status();
-  for (const auto& [code, org] : gazetteer->orgs) places[code] = OrgPlace{org.region, org.icb, org.name};
+  for (const auto& [code, org] : gazetteer->orgs) {
+    places[code] = OrgPlace{org.region, org.icb, org.name};
+  }
   return places;
 }
 
