@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <charconv>
 #include <filesystem>
+#include <iostream>
 #include <set>
 #include <vector>
 
@@ -23,6 +24,7 @@
 namespace earshot {
 
 Result<std::unique_ptr<SqliteStore>> OpenStore(const Config& config);
+ToneRules ConfiguredToneRules(const Config& config, std::string_view command, std::ostream& err);
 
 Result<std::pair<std::string, uint16_t>> ParseListen(std::string_view listen) {
   const size_t colon = listen.rfind(':');
@@ -77,13 +79,7 @@ class ApiServiceImpl final : public ApiService {
     routes_.RequireApproval(std::move(approval));
     // Boilerplate hints on drafts (tone.toml beside the rules); without the
     // file only repeats and personal identifiers are hinted.
-    std::filesystem::path rules_dir = DefaultClassifierPaths().rules_dir;
-    if (!config.rules_dir.empty()) rules_dir = config.rules_dir;
-    if (Result<ToneRules> tone = LoadToneRules((rules_dir / "tone.toml").string()); tone.ok()) {
-      tone_ = std::move(tone).value();
-    } else {
-      spdlog::warn("api: {}; boilerplate is not hinted", tone.status().message());
-    }
+    tone_ = ConfiguredToneRules(config, "earshot api", std::cerr);
     routes_.SetToneRules(&tone_);
     for (const AccountSpec& account : config.accounts) {
       accounts_.push_back({account.org, account.spec});
@@ -143,6 +139,18 @@ Result<std::unique_ptr<ApiService>> ApiService::Start(const Config& config,
   if (!places.ok()) return places.status();
   auto store = OpenStore(config);
   if (!store.ok()) return store.status();
+  // A reply left `publishing` by a process that stopped mid-publish has an
+  // unknown outcome: it becomes failed, "may have been posted", so staff
+  // check the platform and may retry with the same idempotency key.
+  SystemClock clock;
+  if (Result<int> stale = FailStalePublishing(**store, clock); !stale.ok()) {
+    return stale.status();
+  } else if (*stale > 0) {
+    spdlog::warn(
+        "api: {} reply(ies) left publishing by an earlier run marked failed (may have "
+        "been posted)",
+        *stale);
+  }
   auto service =
       std::make_unique<ApiServiceImpl>(config, std::move(store).value(), std::move(places).value());
   EARSHOT_RETURN_IF_ERROR(service->Listen(address->first, address->second));

@@ -40,16 +40,20 @@ int ExitFor(const Status& status) {
   }
 }
 
-ToneRules LoadTone(const Config& config, std::ostream& err) {
+}  // namespace
+
+// The boilerplate patterns of the configured rules folder's tone.toml
+// (`[classify] rules_dir`, default config/rules); none, with a warning on
+// `err` naming `command`, when it is missing or bad. Also for the server's
+// ApiRoutes::SetToneRules.
+ToneRules ConfiguredToneRules(const Config& config, std::string_view command, std::ostream& err) {
   std::filesystem::path dir = DefaultClassifierPaths().rules_dir;
   if (!config.rules_dir.empty()) dir = config.rules_dir;
   Result<ToneRules> rules = LoadToneRules((dir / "tone.toml").string());
   if (rules.ok()) return std::move(rules).value();
-  err << "earshot threads reply: " << rules.status().message() << "; boilerplate is not hinted\n";
+  err << command << ": " << rules.status().message() << "; boilerplate is not hinted\n";
   return ToneRules();
 }
-
-}  // namespace
 
 // The user named by --as, or the implicit admin "cli" (also used by
 // thread_commands.cc).
@@ -106,7 +110,7 @@ int CmdThreadsAct(const GlobalOptions& global, const std::string& action,
     return 0;
   }
   if (action == "reply") {
-    const ToneRules rules = LoadTone(*config, err);
+    const ToneRules rules = ConfiguredToneRules(*config, name, err);
     Result<DraftWithHints> draft =
         CreateDraftWithHints(workflow, rules, *user, options.id, options.org, 0, options.body);
     if (!draft.ok()) return fail(draft.status());

@@ -131,6 +131,9 @@ json::object ReplyJson(const Reply& reply) {
   o["approver"] = reply.approver.empty() ? json::value(nullptr) : json::value(reply.approver);
   o["created_at"] = FormatRfc3339(reply.created_at);
   o["updated_at"] = FormatRfc3339(reply.updated_at);
+  o["published_by"] =
+      reply.published_by.empty() ? json::value(nullptr) : json::value(reply.published_by);
+  o["published_at"] = When(reply.published_at);
   return o;
 }
 
@@ -591,8 +594,8 @@ class RequestContext {
     return Changed(200, id);
   }
 
-  // A draft answering the thread's opening post. Publishing comes with the
-  // connectors' reply capability (next increment).
+  // A draft answering the thread's opening post, with its tone hints
+  // (drafting.h): hints never stop the draft being kept.
   ApiResponse Draft(int64_t id) {
     auto fields = ParseBody(request_.body, {"org", "body"}, {"org", "body"});
     if (!fields.ok()) return FromStatus(fields.status());

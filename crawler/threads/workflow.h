@@ -11,7 +11,8 @@
 //   is full whenever more visible threads match).
 // - GetThread records the user's first open of each organisation's part it
 //   may read (the listening ledger; not audited). A user that is not stored
-//   (id 0: the CLI's implicit admin) leaves no trace.
+//   (id 0: the CLI's implicit admin) leaves no trace. The store failing to
+//   record it fails the read (as any store failure would).
 // - Time comes from the injected clock; audit entries name the user.
 // Borrows the store, clock and places, which must outlive it. One thread at a
 // time (as ThreadStore).

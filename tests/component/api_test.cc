@@ -814,6 +814,10 @@ TEST_CASE("api: the listening ledger and the summary per organisation", "[api]")
   CHECK(ledger.at("replied").at(0).at("at") == json::value(FormatRfc3339(At(12 * kHour))));
   CHECK(ledger.at("replied").at(0).at("url") == "https://example.social/@riverside/900");
   CHECK(ledger.at("first_response_at") == json::value(FormatRfc3339(At(12 * kHour))));
+  const json::value& published = thread.at("thread").at("replies").at(0);
+  CHECK(published.at("state") == "published");
+  CHECK(published.at("published_by") == "rita");
+  CHECK(published.at("published_at") == json::value(FormatRfc3339(At(12 * kHour))));
   // Opens are ledger rows, not audit entries.
   for (const json::value& entry : thread.at("thread").at("audit").as_array()) {
     CHECK(entry.at("action") != "open");

@@ -45,10 +45,12 @@
 //   each post it newly inserts that has an org decision (never for a
 //   duplicate, nor for a post watched before); watch_updates replace the
 //   stored progress of existing watches.
-// - Threads (ThreadStore, crawler/threads/thread_store.h; schema v4): every
-//   post Apply() newly inserts is threaded in the same transaction, in the
-//   order of its created_at (else fetched_at), so a parent in the same page
-//   comes before its replies. First rule that matches wins:
+// - Threads (ThreadStore, crawler/threads/thread_store.h; schema v4, the
+//   listening ledger v5): every post Apply() newly inserts is threaded in
+//   the same transaction, in the order of its created_at (else fetched_at),
+//   so a parent in the same page comes before its replies. An organisation
+//   put on a thread is alerted then (alerted_at = the post's fetched_at).
+//   First rule that matches wins:
 //   1. ours: its id or uid is the published id of one of our replies on a
 //      thread of its platform;
 //   2. reply: its reply_to names (external id or uid) a post on a thread,

@@ -68,6 +68,9 @@ Result<std::optional<int64_t>> ThreadOfRepeat(Database& db, const Post& post, in
   Result<Statement> find = db.Prepare(
       "SELECT tp.thread_id FROM posts p JOIN thread_posts tp ON tp.post_id = p.id"
       " WHERE p.platform = ?1 AND p.author_handle = ?2 AND p.content_hash = ?3"
+      // Repeated as a literal so the planner may use the partial index
+      // posts_by_author_hash (it cannot see that ?3 is never '').
+      " AND p.content_hash != ''"
       " AND p.id != ?4 AND COALESCE(p.created_at, p.fetched_at) BETWEEN ?5 AND ?6"
       " ORDER BY p.id LIMIT 1",
       "apply: find repeated story");
@@ -174,6 +177,25 @@ Result<bool> TryJoin(Database& db, const InsertedPost& inserted) {
   return join(ThreadOfRepeat(db, post, inserted.row_id), JoinReason::kRepeat);
 }
 
+// Whether `post` could join the thread of one of `placed` (a necessary
+// condition of TryJoin's reply, conversation and repeat rules; TryJoin
+// decides). Our own replies are matched against stored replies, which an
+// Apply never changes.
+bool MayJoinOneOf(const Post& post, const std::vector<const Post*>& placed) {
+  for (const Post* other : placed) {
+    if (other->platform != post.platform) continue;
+    auto names = [&](const std::string& key) {
+      return !key.empty() && (key == other->id || key == UidOfPost(*other));
+    };
+    if (names(post.reply_to) || names(post.conversation)) return true;
+    if (!post.author_handle.empty() && !post.content_hash.empty() &&
+        post.author_handle == other->author_handle && post.content_hash == other->content_hash) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 Status ThreadInsertedPosts(Database& db, std::vector<InsertedPost> posts) {
@@ -181,21 +203,36 @@ Status ThreadInsertedPosts(Database& db, std::vector<InsertedPost> posts) {
   std::stable_sort(posts.begin(), posts.end(), [](const InsertedPost& a, const InsertedPost& b) {
     return ActivityAt(*a.post) < ActivityAt(*b.post);
   });
+  // After the first pass, the store changes only by the posts this call
+  // places, so a post that did not join can join later only by naming one
+  // of them (reply, conversation) or repeating one: the others are not asked
+  // again, which keeps a page of many new threads from costing a query per
+  // pair of posts.
+  bool first_pass = true;
+  std::vector<const Post*> placed;  // since the last pass
   while (!posts.empty()) {
     // Joins first, until none is possible: a reply may name a reply.
     bool progress = true;
     while (progress && !posts.empty()) {
       progress = false;
+      std::vector<const Post*> newly_placed;
       for (auto it = posts.begin(); it != posts.end();) {
+        if (!first_pass && !MayJoinOneOf(*it->post, placed)) {
+          ++it;
+          continue;
+        }
         Result<bool> joined = TryJoin(db, *it);
         if (!joined.ok()) return joined.status();
         if (*joined) {
+          newly_placed.push_back(it->post);
           it = posts.erase(it);
           progress = true;
         } else {
           ++it;
         }
       }
+      first_pass = false;
+      placed = std::move(newly_placed);
     }
     // Then the oldest routed post left opens a thread, which later posts of
     // the page may join.
@@ -203,6 +240,7 @@ Status ThreadInsertedPosts(Database& db, std::vector<InsertedPost> posts) {
                                [](const InsertedPost& p) { return !OrgsOf(*p.post).empty(); });
     if (routed == posts.end()) break;
     EARSHOT_RETURN_IF_ERROR(Open(db, *routed));
+    placed = {routed->post};
     posts.erase(routed);
   }
   return Status::Ok();
