@@ -55,7 +55,7 @@ Answer Call(uint16_t port, http::verb method, const std::string& target, const s
 }
 
 TEST_CASE(
-    "demo: serves the inbox with a printed token; a reply is published to the fake "
+    "demo: serves the inbox with a printed token, and a reply is published to the fake "
     "Mastodon",
     "[integration][demo]") {
   TempDir tmp;
