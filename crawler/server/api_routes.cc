@@ -582,11 +582,10 @@ class RequestContext {
       if (!users.ok()) return FromStatus(users.status());
       auto found = std::find_if(users->begin(), users->end(),
                                 [&](const User& u) { return u.name == assignee; });
-      if (found != users->end() && !Allowed(*found, Action::kAssign, org, places_)) {
-        return ApiRoutes::Error(400, "user '" + assignee + "' cannot act for '" + org + "'");
-      }
-      if (found == users->end()) {
-        return ApiRoutes::Error(400, "no user '" + assignee + "'");
+      // One answer whether or not the name exists: staff of one trust
+      // learn nothing of another's users.
+      if (found == users->end() || !Allowed(*found, Action::kAssign, org, places_)) {
+        return ApiRoutes::Error(400, "no user '" + assignee + "' who can act for '" + org + "'");
       }
     }
     Status assigned = workflow_.Assign(user_, id, org, assignee);
