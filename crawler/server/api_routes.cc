@@ -509,7 +509,8 @@ class RequestContext {
   ApiResponse GetThread(int64_t id) {
     Status params = OnlyParams({});
     if (!params.ok()) return FromStatus(params);
-    Result<ThreadDetail> detail = workflow_.GetThread(user_, id);
+    // HEAD (a link checker, a prefetch) is nobody reading the thread.
+    Result<ThreadDetail> detail = workflow_.GetThread(user_, id, request_.method == "GET");
     if (!detail.ok()) return FromStatus(detail.status());
     Result<json::object> thread = SummaryJson(detail->summary, &*detail);
     if (!thread.ok()) return FromStatus(thread.status());

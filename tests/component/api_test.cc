@@ -1077,5 +1077,30 @@ TEST_CASE("api security: connections beyond the limit are closed, the others sti
   CHECK(ask(*second) == 200);
 }
 
+TEST_CASE("api security: HEAD of a thread records no open in the ledger", "[api][security]") {
+  ApiFixture api;
+  // HEAD is answered with the GET's headers, no body, and nobody read.
+  {
+    asio::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    stream.connect(tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), api.port()));
+    http::request<http::empty_body> request{http::verb::head, Path(api.a_), 11};
+    request.set(http::field::host, "127.0.0.1");
+    request.set(http::field::authorization, "Bearer " + api.rita_);
+    http::write(stream, request);
+    beast::flat_buffer buffer;
+    http::response_parser<http::empty_body> parser;
+    parser.skip(true);
+    http::read(stream, buffer, parser);
+    CHECK(parser.get().result_int() == 200);
+  }
+  api.clock().Advance(std::chrono::hours(1));
+  const json::value body = api.Get(Path(api.a_), api.rita_).Json();
+  const json::array& opened = body.at("thread").at("listening").at(0).at("opened").as_array();
+  REQUIRE(opened.size() == 1);
+  CHECK(opened.at(0).at("user") == "rita");
+  CHECK(opened.at(0).at("at") == json::value(FormatRfc3339(At(11 * kHour))));
+}
+
 }  // namespace
 }  // namespace earshot
