@@ -514,9 +514,16 @@ class RequestContext {
     if (!detail.ok()) return FromStatus(detail.status());
     Result<json::object> thread = SummaryJson(detail->summary, &*detail);
     if (!thread.ok()) return FromStatus(thread.status());
+    Result<std::set<std::string>> hidden_replies = HiddenPublishedIds(*detail);
+    if (!hidden_replies.ok()) return FromStatus(hidden_replies.status());
     json::array posts;
     for (const ThreadPost& post : detail->posts) {
       json::object p = PostJson(post);
+      // Another organisation's reply come back is, to this user, a reply
+      // on the thread like any other: not "ours".
+      if (post.how == JoinReason::kOurs && hidden_replies->count(post.uid)) {
+        p["how"] = JoinReasonName(JoinReason::kReply);
+      }
       p["decisions"] = DecisionsJson(post.post_id);
       posts.push_back(std::move(p));
     }
@@ -530,6 +537,22 @@ class RequestContext {
     (*thread)["audit"] = std::move(audit);
     (*thread)["listening"] = LedgerJson(detail->listening);
     return Json(200, json::object{{"thread", std::move(thread).value()}});
+  }
+
+  // The platform ids of the thread's published replies of organisations the
+  // user may not read (none when no post came back as ours).
+  Result<std::set<std::string>> HiddenPublishedIds(const ThreadDetail& visible) {
+    std::set<std::string> ids;
+    const bool any_ours =
+        std::any_of(visible.posts.begin(), visible.posts.end(),
+                    [](const ThreadPost& p) { return p.how == JoinReason::kOurs; });
+    if (!any_ours) return ids;
+    Result<ThreadDetail> all = threads_.GetThread(visible.summary.id);
+    if (!all.ok()) return all.status();
+    for (const Reply& reply : all->replies) {
+      if (!reply.published_id.empty() && !Readable(reply.org)) ids.insert(reply.published_id);
+    }
+    return ids;
   }
 
   // The thread after a change, as the user sees it.

@@ -1102,5 +1102,41 @@ TEST_CASE("api security: HEAD of a thread records no open in the ledger", "[api]
   CHECK(opened.at(0).at("at") == json::value(FormatRfc3339(At(11 * kHour))));
 }
 
+TEST_CASE("api security: another trust's published reply is not shown as ours",
+          "[api][security]") {
+  ApiFixture api;
+  // RXX answers the thread it shares with RHQ; its reply comes back in a poll.
+  const std::string uid = "https://example.social/statuses/rxx-answer";
+  {
+    Workflow workflow(api.store(), api.clock(), api.places());
+    const User bob = api.UserNamed("bob");
+    auto reply = workflow.CreateDraft(bob, api.ab_, "RXX", 0, "Northgate here: please DM us.");
+    REQUIRE(reply.ok());
+    REQUIRE(workflow.MarkPublishing(bob, *reply, "northgate-mastodon").ok());
+    REQUIRE(workflow.MarkPublished(bob, *reply, uid, "https://example.social/@northgate/1").ok());
+    Post back = MakePost("rxx-answer", "Northgate here: please DM us.", 3 * kHour, {});
+    back.uid = uid;
+    back.url = "https://example.social/@northgate/1";
+    back.author_handle = "@northgate@example.social";
+    back.reply_to = "ab";
+    SourceWrite write;
+    write.source = "masto";
+    write.posts.push_back(back);
+    REQUIRE(api.store().Apply({write}).ok());
+  }
+  auto how_of_answer = [&](const std::string& token) {
+    const json::value body = api.Get(Path(api.ab_), token).Json();
+    for (const json::value& post : body.at("thread").at("conversation").as_array()) {
+      if (post.at("uid") == json::value(uid)) return std::string(post.at("how").as_string());
+    }
+    return std::string("absent");
+  };
+  CHECK(how_of_answer(api.bob_) == "ours");
+  CHECK(how_of_answer(api.admin_) == "ours");
+  // To RHQ it is a reply on the thread like any other: not "ours".
+  CHECK(how_of_answer(api.rita_) == "reply");
+  CHECK(how_of_answer(api.vera_) == "reply");
+}
+
 }  // namespace
 }  // namespace earshot
