@@ -509,13 +509,21 @@ class RequestContext {
   ApiResponse GetThread(int64_t id) {
     Status params = OnlyParams({});
     if (!params.ok()) return FromStatus(params);
-    Result<ThreadDetail> detail = workflow_.GetThread(user_, id);
+    // HEAD (a link checker, a prefetch) is nobody reading the thread.
+    Result<ThreadDetail> detail = workflow_.GetThread(user_, id, request_.method == "GET");
     if (!detail.ok()) return FromStatus(detail.status());
     Result<json::object> thread = SummaryJson(detail->summary, &*detail);
     if (!thread.ok()) return FromStatus(thread.status());
+    Result<std::set<std::string>> hidden_replies = HiddenPublishedIds(*detail);
+    if (!hidden_replies.ok()) return FromStatus(hidden_replies.status());
     json::array posts;
     for (const ThreadPost& post : detail->posts) {
       json::object p = PostJson(post);
+      // Another organisation's reply come back is, to this user, a reply
+      // on the thread like any other: not "ours".
+      if (post.how == JoinReason::kOurs && hidden_replies->count(post.uid)) {
+        p["how"] = JoinReasonName(JoinReason::kReply);
+      }
       p["decisions"] = DecisionsJson(post.post_id);
       posts.push_back(std::move(p));
     }
@@ -529,6 +537,22 @@ class RequestContext {
     (*thread)["audit"] = std::move(audit);
     (*thread)["listening"] = LedgerJson(detail->listening);
     return Json(200, json::object{{"thread", std::move(thread).value()}});
+  }
+
+  // The platform ids of the thread's published replies of organisations the
+  // user may not read (none when no post came back as ours).
+  Result<std::set<std::string>> HiddenPublishedIds(const ThreadDetail& visible) {
+    std::set<std::string> ids;
+    const bool any_ours =
+        std::any_of(visible.posts.begin(), visible.posts.end(),
+                    [](const ThreadPost& p) { return p.how == JoinReason::kOurs; });
+    if (!any_ours) return ids;
+    Result<ThreadDetail> all = threads_.GetThread(visible.summary.id);
+    if (!all.ok()) return all.status();
+    for (const Reply& reply : all->replies) {
+      if (!reply.published_id.empty() && !Readable(reply.org)) ids.insert(reply.published_id);
+    }
+    return ids;
   }
 
   // The thread after a change, as the user sees it.
@@ -582,11 +606,10 @@ class RequestContext {
       if (!users.ok()) return FromStatus(users.status());
       auto found = std::find_if(users->begin(), users->end(),
                                 [&](const User& u) { return u.name == assignee; });
-      if (found != users->end() && !Allowed(*found, Action::kAssign, org, places_)) {
-        return ApiRoutes::Error(400, "user '" + assignee + "' cannot act for '" + org + "'");
-      }
-      if (found == users->end()) {
-        return ApiRoutes::Error(400, "no user '" + assignee + "'");
+      // One answer whether or not the name exists: staff of one trust
+      // learn nothing of another's users.
+      if (found == users->end() || !Allowed(*found, Action::kAssign, org, places_)) {
+        return ApiRoutes::Error(400, "no user '" + assignee + "' who can act for '" + org + "'");
       }
     }
     Status assigned = workflow_.Assign(user_, id, org, assignee);

@@ -4,6 +4,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <list>
@@ -180,6 +181,7 @@ class ApiServerImpl final : public ApiServer {
       core_.stopping = true;
       beast::error_code ignored;
       acceptor_.close(ignored);
+      accept_pause_.cancel();
       for (auto& weak : core_.sessions) {
         if (auto session = weak.lock()) session->Close();
       }
@@ -195,8 +197,29 @@ class ApiServerImpl final : public ApiServer {
           spdlog::warn("api: accept failed: {}", ec.message());
         }
         if (core_.stopping || !acceptor_.is_open()) return;
+        if (ec != asio::error::operation_aborted) {
+          // Out of descriptors (EMFILE) fails every accept at once: a pause,
+          // not a busy loop of warnings, until connections close.
+          accept_pause_.expires_after(std::chrono::milliseconds(200));
+          accept_pause_.async_wait([this](beast::error_code) {
+            if (!core_.stopping && acceptor_.is_open()) Accept();
+          });
+          return;
+        }
       } else {
         std::erase_if(core_.sessions, [](const auto& weak) { return weak.expired(); });
+        if (core_.sessions.size() >= core_.options.max_connections) {
+          // Logged once per spell, not once per connection refused.
+          if (!refusing_) {
+            spdlog::warn("api: {} connections open: refusing more until some close",
+                         core_.sessions.size());
+          }
+          refusing_ = true;
+          beast::error_code ignored;
+          socket.close(ignored);
+          return Accept();
+        }
+        refusing_ = false;
         auto session = std::make_shared<ApiSession>(std::move(socket), core_);
         core_.sessions.push_back(session);
         session->Start();
@@ -208,6 +231,8 @@ class ApiServerImpl final : public ApiServer {
   asio::io_context ioc_{1};
   ServerCore core_;
   tcp::acceptor acceptor_;
+  asio::steady_timer accept_pause_{ioc_};
+  bool refusing_ = false;  // over max_connections; I/O thread only
   uint16_t port_ = 0;
   std::thread thread_;
   std::mutex stop_mutex_;

@@ -8,7 +8,8 @@
 //   time, because the stores behind ApiRoutes are single-threaded.
 // - Limits: request headers kMaxHeaderBytes (431 beyond), bodies
 //   kMaxBodyBytes (413 beyond); a connection idle or slow for
-//   kIdleTimeout is closed. Keep-alive is honoured.
+//   kIdleTimeout is closed; beyond max_connections open at once, a new
+//   connection is closed unanswered. Keep-alive is honoured.
 // - Every API response carries Content-Type: application/json; charset=utf-8,
 //   Cache-Control: no-store and X-Content-Type-Options: nosniff; the
 //   inbox's name their own type, caching and security headers.
@@ -33,6 +34,10 @@ struct ApiServerOptions {
   size_t max_header_bytes = 16 * 1024;
   size_t max_body_bytes = 1024 * 1024;
   std::chrono::seconds idle_timeout{30};
+  // Connections open at once; one more is closed as soon as it is accepted,
+  // so idle or slow clients cannot take every file descriptor of the
+  // process (`earshot run` crawls in the same one).
+  size_t max_connections = 256;
 };
 
 class ApiServer {

@@ -87,7 +87,7 @@ Result<std::vector<ThreadSummary>> Workflow::ListThreads(const User& user,
   return visible;
 }
 
-Result<ThreadDetail> Workflow::GetThread(const User& user, int64_t thread_id) {
+Result<ThreadDetail> Workflow::GetThread(const User& user, int64_t thread_id, bool record_open) {
   Result<ThreadDetail> thread = store_.GetThread(thread_id);
   if (!thread.ok()) return thread.status();
   auto hidden = [&](const std::string& org) { return !Allowed(user, Action::kRead, org, places_); };
@@ -97,7 +97,7 @@ Result<ThreadDetail> Workflow::GetThread(const User& user, int64_t thread_id) {
   std::erase_if(thread->replies, [&](const Reply& r) { return hidden(r.org); });
   std::erase_if(thread->audit, [&](const AuditEntry& a) { return hidden(a.org); });
   std::erase_if(thread->listening, [&](const Listening& l) { return hidden(l.org); });
-  if (user.id > 0) {
+  if (user.id > 0 && record_open) {
     std::vector<std::string> orgs;
     for (const ThreadOrg& org : thread->summary.orgs) orgs.push_back(org.org);
     const TimePoint now = clock_.Now();

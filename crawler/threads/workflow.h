@@ -48,7 +48,8 @@ class Workflow {
 
   // `filter.visible_orgs` is replaced by what the user may read.
   Result<std::vector<ThreadSummary>> ListThreads(const User& user, const ThreadFilter& filter);
-  Result<ThreadDetail> GetThread(const User& user, int64_t thread_id);
+  // `record_open` false reads without a trace (a HEAD request: nobody read).
+  Result<ThreadDetail> GetThread(const User& user, int64_t thread_id, bool record_open = true);
 
   // The organisations the user may read, for a store query: nullopt for an
   // admin (every one); for a viewer with regions, those of `places` in them.

@@ -960,3 +960,183 @@ TEST_CASE("api: a thread's detail shows decisions with their rules, notes and au
 
 }  // namespace
 }  // namespace earshot
+
+namespace earshot {
+namespace {
+
+// Writes `bytes` as they are (no client-side framing) and reads until the
+// server closes the connection or 5 s pass: every answer it sent.
+std::string RawExchange(uint16_t port, const std::string& bytes) {
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.connect(tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), port));
+  asio::write(stream.socket(), asio::buffer(bytes));
+  stream.expires_after(std::chrono::seconds(5));
+  std::string out;
+  std::array<char, 4096> chunk{};
+  while (true) {
+    beast::error_code ec;
+    const size_t n = stream.read_some(asio::buffer(chunk), ec);
+    out.append(chunk.data(), n);
+    if (ec) break;
+  }
+  return out;
+}
+
+size_t Count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST_CASE("api security: ambiguous framing is refused, nothing smuggled", "[api][security]") {
+  ApiFixture api;
+  const std::string auth = "Authorization: Bearer " + api.admin_ + "\r\n";
+  const std::string smuggled = "GET /api/sources HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n";
+  // Content-Length and chunked together: a proxy and earshot could frame
+  // the body differently.
+  {
+    const std::string chunked = "0\r\n\r\n" + smuggled;
+    const std::string out =
+        RawExchange(api.port(), "POST /api/orgs HTTP/1.1\r\nHost: x\r\n" + auth +
+                                    "Content-Length: " + std::to_string(chunked.size()) +
+                                    "\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked);
+    INFO(out);
+    CHECK(out.rfind("HTTP/1.1 400", 0) == 0);
+    CHECK(Count(out, "HTTP/1.1 ") == 1);
+  }
+  // Two different lengths.
+  {
+    const std::string out = RawExchange(
+        api.port(), "POST /api/orgs HTTP/1.1\r\nHost: x\r\n" + auth +
+                        "Content-Length: 0\r\nContent-Length: " + std::to_string(smuggled.size()) +
+                        "\r\n\r\n" + smuggled);
+    INFO(out);
+    CHECK(out.rfind("HTTP/1.1 400", 0) == 0);
+    CHECK(Count(out, "HTTP/1.1 ") == 1);
+  }
+}
+
+TEST_CASE("api security: assigning does not tell whether another trust's user exists",
+          "[api][security]") {
+  ApiFixture api;
+  // bob is RXX's; "nobody" is no one: rita (RHQ) learns the same of both.
+  Answer other = api.Post(Path(api.a_, "/assign"), api.rita_, R"({"org":"RHQ","user":"bob"})");
+  Answer none = api.Post(Path(api.a_, "/assign"), api.rita_, R"({"org":"RHQ","user":"nobody"})");
+  CHECK(other.status == 400);
+  CHECK(none.status == 400);
+  CHECK(other.Json().at("error").at("message").as_string().size() > 0);
+  const std::string other_message(other.Json().at("error").at("message").as_string());
+  const std::string none_message(none.Json().at("error").at("message").as_string());
+  CHECK(other_message.find("bob") != std::string::npos);
+  CHECK(none_message.find("nobody") != std::string::npos);
+  std::string masked = other_message;
+  masked.replace(masked.find("bob"), 3, "nobody");
+  CHECK(masked == none_message);
+}
+
+TEST_CASE("api security: connections beyond the limit are closed, the others still served",
+          "[api][security]") {
+  ApiFixture api;
+  ApiServerOptions options;
+  options.port = 0;
+  options.max_connections = 2;
+  auto server = ApiServer::Start(api.routes(), options);
+  REQUIRE(server.ok());
+  const tcp::endpoint endpoint(asio::ip::make_address_v4("127.0.0.1"), (*server)->port());
+  asio::io_context ioc;
+  auto open = [&] {
+    auto stream = std::make_unique<beast::tcp_stream>(ioc);
+    stream->connect(endpoint);
+    return stream;
+  };
+  // The status of GET /api/orgs on `stream`, or 0 when the server closed it.
+  auto ask = [&](beast::tcp_stream& stream) {
+    http::request<http::empty_body> request{http::verb::get, "/api/orgs", 11};
+    request.set(http::field::host, "127.0.0.1");
+    request.set(http::field::authorization, "Bearer " + api.admin_);
+    beast::error_code ec;
+    http::write(stream, request, ec);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> response;
+    if (!ec) http::read(stream, buffer, response, ec);
+    return ec ? 0 : static_cast<int>(response.result_int());
+  };
+  auto first = open();
+  auto second = open();
+  CHECK(ask(*first) == 200);
+  CHECK(ask(*second) == 200);
+  auto third = open();
+  CHECK(ask(*third) == 0);
+  // Once one closes, a new connection is served (the server may see the
+  // close after the next connect: a few tries, no sleeping).
+  first.reset();
+  int status = 0;
+  for (int attempt = 0; attempt < 200 && status != 200; ++attempt) status = ask(*open());
+  CHECK(status == 200);
+  CHECK(ask(*second) == 200);
+}
+
+TEST_CASE("api security: HEAD of a thread records no open in the ledger", "[api][security]") {
+  ApiFixture api;
+  // HEAD is answered with the GET's headers, no body, and nobody read.
+  {
+    asio::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    stream.connect(tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), api.port()));
+    http::request<http::empty_body> request{http::verb::head, Path(api.a_), 11};
+    request.set(http::field::host, "127.0.0.1");
+    request.set(http::field::authorization, "Bearer " + api.rita_);
+    http::write(stream, request);
+    beast::flat_buffer buffer;
+    http::response_parser<http::empty_body> parser;
+    parser.skip(true);
+    http::read(stream, buffer, parser);
+    CHECK(parser.get().result_int() == 200);
+  }
+  api.clock().Advance(std::chrono::hours(1));
+  const json::value body = api.Get(Path(api.a_), api.rita_).Json();
+  const json::array& opened = body.at("thread").at("listening").at(0).at("opened").as_array();
+  REQUIRE(opened.size() == 1);
+  CHECK(opened.at(0).at("user") == "rita");
+  CHECK(opened.at(0).at("at") == json::value(FormatRfc3339(At(11 * kHour))));
+}
+
+TEST_CASE("api security: another trust's published reply is not shown as ours",
+          "[api][security]") {
+  ApiFixture api;
+  // RXX answers the thread it shares with RHQ; its reply comes back in a poll.
+  const std::string uid = "https://example.social/statuses/rxx-answer";
+  {
+    Workflow workflow(api.store(), api.clock(), api.places());
+    const User bob = api.UserNamed("bob");
+    auto reply = workflow.CreateDraft(bob, api.ab_, "RXX", 0, "Northgate here: please DM us.");
+    REQUIRE(reply.ok());
+    REQUIRE(workflow.MarkPublishing(bob, *reply, "northgate-mastodon").ok());
+    REQUIRE(workflow.MarkPublished(bob, *reply, uid, "https://example.social/@northgate/1").ok());
+    Post back = MakePost("rxx-answer", "Northgate here: please DM us.", 3 * kHour, {});
+    back.uid = uid;
+    back.url = "https://example.social/@northgate/1";
+    back.author_handle = "@northgate@example.social";
+    back.reply_to = "ab";
+    SourceWrite write;
+    write.source = "masto";
+    write.posts.push_back(back);
+    REQUIRE(api.store().Apply({write}).ok());
+  }
+  auto how_of_answer = [&](const std::string& token) {
+    const json::value body = api.Get(Path(api.ab_), token).Json();
+    for (const json::value& post : body.at("thread").at("conversation").as_array()) {
+      if (post.at("uid") == json::value(uid)) return std::string(post.at("how").as_string());
+    }
+    return std::string("absent");
+  };
+  CHECK(how_of_answer(api.bob_) == "ours");
+  CHECK(how_of_answer(api.admin_) == "ours");
+  // To RHQ it is a reply on the thread like any other: not "ours".
+  CHECK(how_of_answer(api.rita_) == "reply");
+  CHECK(how_of_answer(api.vera_) == "reply");
+}
+
+}  // namespace
+}  // namespace earshot

@@ -232,6 +232,28 @@ TEST_CASE("inbox assets: our files use no HTML strings, eval or inline script an
   CHECK(checked >= 10);
 }
 
+// The bearer token lives in sessionStorage only and travels only in the
+// Authorization header of api.js's same-origin fetch: no other storage, no
+// cookies, no console output that could copy it, no other fetch.
+TEST_CASE("inbox assets: the token is kept in sessionStorage and sent by api.js only", "[inbox]") {
+  for (const InboxAsset& asset : Assets().All()) {
+    if (!IsOurs(asset)) continue;
+    INFO(asset.url_path);
+    const std::string bytes(asset.bytes);
+    for (const std::string word : {"localStorage", "document.cookie", "console.", "indexedDB",
+                                   "XMLHttpRequest", "sendBeacon", "postMessage"}) {
+      INFO(word);
+      CHECK(bytes.find(word) == std::string::npos);
+    }
+    if (asset.url_path != "/assets/js/api.js") {
+      CHECK(bytes.find("fetch(") == std::string::npos);
+      CHECK(bytes.find("sessionStorage") == std::string::npos);
+    }
+  }
+  const std::string api(Assets().Find("/assets/js/api.js")->bytes);
+  CHECK(api.find("credentials: 'omit'") != std::string::npos);
+}
+
 // Nothing is fetched from elsewhere: the CSS has no remote fonts, and every
 // asset the shell, the CSS and the modules name is embedded.
 TEST_CASE("inbox assets: everything referenced is embedded, nothing remote", "[inbox]") {

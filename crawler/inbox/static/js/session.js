@@ -9,6 +9,7 @@ export const session = {
   ended: false,      // the API refused the token while it was in use
   signingIn: false,  // a refusal now is the sign-in page's to report
   returnTo: null,    // the route asked for before signing in
+  epoch: 0,          // changes at each sign-in and sign-out: pages forget what they kept
 };
 
 // Loads the session for the stored token. Resolves to true, or to false
@@ -43,6 +44,7 @@ async function fetchSession() {
 // ApiError otherwise (the token is then forgotten).
 export async function signIn(token) {
   setToken(token);
+  session.epoch += 1;
   session.signingIn = true;
   try {
     await fetchSession();
@@ -56,6 +58,7 @@ export async function signIn(token) {
 
 export function signOut() {
   clearToken();
+  session.epoch += 1;
   session.user = null;
   session.canAct = new Set();
   session.orgs = [];

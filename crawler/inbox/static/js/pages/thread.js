@@ -21,8 +21,15 @@ const JOIN_REASONS = {
 };
 
 // What survives a refresh of the page after an action, per thread.
+// Only for the person signed in: the tab may be shared, and the next one
+// must not see the last one's draft quoted in its hints.
 const memory = new Map();
+let memoryEpoch = session.epoch;
 function remembered(threadId) {
+  if (memoryEpoch !== session.epoch) {
+    memory.clear();
+    memoryEpoch = session.epoch;
+  }
   if (!memory.has(threadId)) memory.set(threadId, {hints: null, publishNotice: null});
   return memory.get(threadId);
 }
