@@ -97,13 +97,18 @@ Result<ThreadDetail> Workflow::GetThread(const User& user, int64_t thread_id, bo
   std::erase_if(thread->replies, [&](const Reply& r) { return hidden(r.org); });
   std::erase_if(thread->audit, [&](const AuditEntry& a) { return hidden(a.org); });
   std::erase_if(thread->listening, [&](const Listening& l) { return hidden(l.org); });
-  if (user.id > 0 && record_open) {
-    std::vector<std::string> orgs;
-    for (const ThreadOrg& org : thread->summary.orgs) orgs.push_back(org.org);
+  // "Who opened it" is about the organisation's own staff: a viewer (an MP's
+  // office, a commissioner) reading the thread is not listed.
+  std::vector<std::string> orgs;
+  for (const ThreadOrg& org : thread->summary.orgs) {
+    if (Allowed(user, Action::kNote, org.org, places_)) orgs.push_back(org.org);
+  }
+  if (user.id > 0 && record_open && !orgs.empty()) {
     const TimePoint now = clock_.Now();
     EARSHOT_RETURN_IF_ERROR(store_.RecordOpened(thread_id, orgs, user.name, now));
     // This read's own open, as the store now holds it.
     for (earshot::Listening& listening : thread->listening) {
+      if (std::find(orgs.begin(), orgs.end(), listening.org) == orgs.end()) continue;
       const bool known = std::any_of(listening.opened.begin(), listening.opened.end(),
                                      [&](const ListeningEvent& e) { return e.user == user.name; });
       if (!known) listening.opened.push_back({user.name, now, ""});

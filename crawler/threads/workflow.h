@@ -10,7 +10,8 @@
 //   Threads with none are left out of lists, in the store's query (a page
 //   is full whenever more visible threads match).
 // - GetThread records the user's first open of each organisation's part it
-//   may read (the listening ledger; not audited). A user that is not stored
+//   may act on (the listening ledger; not audited): the organisation's own
+//   staff and admins, not viewers. A user that is not stored
 //   (id 0: the CLI's implicit admin) leaves no trace. The store failing to
 //   record it fails the read (as any store failure would).
 // - Time comes from the injected clock; audit entries name the user.

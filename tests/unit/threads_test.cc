@@ -662,6 +662,16 @@ TEST_CASE("Listening: Workflow records each user's first open of what it may rea
   CHECK(raw->listening[1].opened.empty());  // the CLI's implicit admin leaves no trace
   CHECK(raw->audit.empty());                // reading is not an audited action
 
+  // A viewer reads, but is not listening on the trust's behalf.
+  const User mp = Person(3, "mp-office", Role::kViewer, {"RHQ", "RR8"});
+  auto viewed = workflow.GetThread(mp, id);
+  REQUIRE(viewed.ok());
+  CHECK(viewed->listening.size() == 2);
+  auto after_viewer = store->GetThread(id);
+  REQUIRE(after_viewer.ok());
+  CHECK(after_viewer->listening[0].opened.size() == 1);
+  CHECK(after_viewer->listening[1].opened.empty());
+
   // Drafts and published replies, per organisation.
   auto draft = workflow.CreateDraft(rita, id, "RHQ", 0, "Sorry to hear this");
   REQUIRE(draft.ok());
