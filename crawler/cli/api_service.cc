@@ -155,6 +155,13 @@ Result<std::unique_ptr<ApiService>> ApiService::Start(const Config& config,
       std::make_unique<ApiServiceImpl>(config, std::move(store).value(), std::move(places).value());
   EARSHOT_RETURN_IF_ERROR(service->Listen(address->first, address->second));
   spdlog::info("api: listening on {}", service->BaseUrl());
+  const std::string& host = address->first;
+  if (host != "127.0.0.1" && host != "::1" && host != "localhost") {
+    spdlog::warn(
+        "api: listening on {} beyond this machine over plain HTTP: bearer tokens cross the "
+        "network unencrypted; put a TLS-terminating proxy in front (docs/operations.md)",
+        host);
+  }
   return std::unique_ptr<ApiService>(std::move(service));
 }
 

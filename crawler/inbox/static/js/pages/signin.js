@@ -9,6 +9,8 @@ export function renderSignIn(app) {
   const token = textInput('Access token', {
     name: 'token',
     hint: 'The token printed once by earshot users add (or by earshot demo). It is kept only in this browser tab.',
+    // A password field: the token is not shown to whoever looks at the screen.
+    type: 'password',
     autocomplete: 'off',
   });
   token.control.classList.add('earshot-token');
