@@ -323,8 +323,12 @@ demo->add_option("--listen", demo_options.listen,
                  "Address of the API and inbox (port 0 picks a free one)")
     ->type_name("HOST:PORT");
 demo->add_flag("--no-serve", demo_no_serve, "Crawl and print what came in, then exit");
+bool demo_no_open = false;
+demo->add_flag("--no-open", demo_no_open,
+               "Do not ask the desktop (xdg-open) to open the inbox in a browser");
 demo->callback([&] {
   demo_options.serve = !demo_no_serve;
+  demo_options.open_browser = !demo_no_open;
   code = CmdDemo(global, demo_options, std::cout, std::cerr);
 });
 

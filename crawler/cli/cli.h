@@ -79,6 +79,7 @@ struct DemoOptions {
   std::string demo_dir;
   std::string listen = "127.0.0.1:8080";
   bool serve = true;
+  bool open_browser = true;  // xdg-open the inbox when a display is present
 };
 int CmdDemo(const GlobalOptions& global, const DemoOptions& options, std::ostream& out,
             std::ostream& err);

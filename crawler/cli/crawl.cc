@@ -1,4 +1,6 @@
 // `earshot run`, `earshot once` and `earshot demo`: the commands that crawl.
+#include <fcntl.h>
+#include <spawn.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -241,6 +243,28 @@ Result<std::string> AddDemoUser(ThreadStore& threads) {
   return token;
 }
 
+// Asks the desktop to open `url` (xdg-open) when there is a display; the
+// token is never passed. Best effort: the URL is printed either way. The
+// child is not waited for (xdg-open hands over to the browser and exits; the
+// zombie is reaped when the demo exits).
+void OpenInBrowser(const std::string& url) {
+  const char* display = std::getenv("DISPLAY");
+  const char* wayland = std::getenv("WAYLAND_DISPLAY");
+  if ((!display || !*display) && (!wayland || !*wayland)) return;
+  std::vector<char*> argv = {const_cast<char*>("xdg-open"), const_cast<char*>(url.c_str()),
+                             nullptr};
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  // The browser's chatter stays off the demo's output.
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  if (posix_spawnp(&pid, "xdg-open", &actions, nullptr, argv.data(), environ) != 0) {
+    spdlog::debug("demo: xdg-open not available; open {} yourself", url);
+  }
+  posix_spawn_file_actions_destroy(&actions);
+}
+
 // Serves the API and inbox until SIGINT or SIGTERM.
 int ServeDemo(const Config& config, const DemoOptions& options, ThreadStore& threads,
               std::ostream& out, std::ostream& err) {
@@ -267,6 +291,7 @@ int ServeDemo(const Config& config, const DemoOptions& options, ThreadStore& thr
       << "earshot: inbox at " << url << "\n"
       << "earshot: sign in with token " << *token << "\n"
       << "Ctrl-C stops the demo." << std::endl;
+  if (options.open_browser) OpenInBrowser(url);
   signals_context.run();
   (*service)->Stop();
   out << "earshot: stopped" << std::endl;

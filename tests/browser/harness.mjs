@@ -211,7 +211,7 @@ function scratch(prefix) {
 export async function startDemo({ startTimeoutMs = 30000 } = {}) {
   const dir = scratch('demo');
   const db = join(dir, 'demo.db');
-  const child = new Child(['demo', '--demo-dir', demoDir, '--listen', '127.0.0.1:0', '--db', db],
+  const child = new Child(['demo', '--no-open', '--demo-dir', demoDir, '--listen', '127.0.0.1:0', '--db', db],
                           { cwd: dir });
   try {
     const [, url] = await child.waitForLine(/^earshot: inbox at (http:\/\/\S+)$/, startTimeoutMs);

@@ -62,9 +62,9 @@ TEST_CASE(
   ProcessOptions options;
   options.cwd = tmp.path();
   std::string error;
-  auto child = ChildProcess::Start(
-      {EarshotBinary(), "demo", "--listen", "127.0.0.1:0", "--db", (tmp / "demo.db").string()},
-      options, &error);
+  auto child = ChildProcess::Start({EarshotBinary(), "demo", "--no-open", "--listen", "127.0.0.1:0",
+                                    "--db", (tmp / "demo.db").string()},
+                                   options, &error);
   REQUIRE(child != nullptr);
   auto ready = child->WaitForStdout("Ctrl-C stops the demo.", std::chrono::seconds(60));
   INFO(child->StdoutSoFar() << child->StderrSoFar());
