@@ -207,6 +207,7 @@ struct Scratch {
   // MatchLabels: per label index, valid while in touched_labels.
   std::vector<LabelTotal> totals;
   std::vector<double> best_weight;
+  std::vector<int64_t> fixed_sum;  // SumLabels
   std::vector<int32_t> touched_labels;
   std::vector<internal::Occurrence> occ_grouped;
   std::vector<internal::Occurrence> sequence;
@@ -620,7 +621,7 @@ class CompiledRuleSet final : public RuleSet {
   }
 
   void Match(std::string_view text, std::vector<RuleMatch>* out) const override {
-    ForEachMatch(text, [&](size_t r, Interval span) {
+    ForEachMatch<true>(text, [&](size_t r, Interval span) {
       out->push_back({&rules_[r], {span.start, span.end}});
     });
   }
@@ -632,7 +633,7 @@ class CompiledRuleSet final : public RuleSet {
       s.best_weight.resize(labels_.size());
     }
     s.touched_labels.clear();
-    ForEachMatch(text, [&](size_t r, Interval span) {
+    ForEachMatch<true>(text, [&](size_t r, Interval span) {
       const RuleFacts& facts = facts_[r];
       const int32_t l = facts.label;
       if (l < 0) return;
@@ -660,6 +661,51 @@ class CompiledRuleSet final : public RuleSet {
     }
   }
 
+  void SumLabels(std::string_view text, std::vector<LabelTotal>* out) const override {
+    if (!exact_sums_) {
+      MatchLabels(text, out);
+      return;
+    }
+    Scratch& s = ThreadScratch();
+    if (s.totals.size() < labels_.size()) {
+      s.totals.resize(labels_.size());
+      s.best_weight.resize(labels_.size());
+    }
+    if (s.fixed_sum.size() < labels_.size()) s.fixed_sum.resize(labels_.size());
+    s.touched_labels.clear();
+    // Rules arrive in no particular order, each at most once: integer sums
+    // do not care, and the best rule is the largest weight, then the
+    // earliest in the file, as MatchLabels' file-order scan picks it.
+    const Rule* const first_rule = rules_.data();
+    ForEachMatch<false>(text, [&](size_t r, Interval span) {
+      const RuleFacts& facts = facts_[r];
+      const int32_t l = facts.label;
+      if (l < 0) return;
+      const double weight = facts.weight;
+      LabelTotal& t = s.totals[l];
+      if (t.matches == 0) {
+        s.touched_labels.push_back(l);
+        s.fixed_sum[l] = 0;
+        t.best.rule = nullptr;
+      }
+      ++t.matches;
+      s.fixed_sum[l] += facts.fixed;
+      if (!t.best.rule || weight > s.best_weight[l] ||
+          (weight == s.best_weight[l] && first_rule + r < t.best.rule)) {
+        t.best = {first_rule + r, {span.start, span.end}};
+        s.best_weight[l] = weight;
+      }
+    });
+    std::sort(s.touched_labels.begin(), s.touched_labels.end());
+    for (int32_t l : s.touched_labels) {
+      LabelTotal& t = s.totals[l];
+      t.label = &labels_[l];
+      t.score = static_cast<double>(s.fixed_sum[l]) / decimal_scale_;
+      out->push_back(t);
+      t.matches = 0;
+    }
+  }
+
   std::string Explain(std::string_view text) const;
 
   bool InRe2Set(std::string_view pattern) const {
@@ -671,8 +717,9 @@ class CompiledRuleSet final : public RuleSet {
  private:
   friend class Loader;
 
-  // Calls fire(rule index, span) for every rule that holds, in file order.
-  template <typename Fire>
+  // Calls fire(rule index, span) once for every rule that holds: in file
+  // order when kInFileOrder, else as found (cheaper: no second pass).
+  template <bool kInFileOrder, typename Fire>
   void ForEachMatch(std::string_view text, Fire&& fire) const {
     stats_.texts.fetch_add(1, std::memory_order_relaxed);
     Scratch& s = ThreadScratch();
@@ -692,9 +739,13 @@ class CompiledRuleSet final : public RuleSet {
     ev.set_word_base(word_base_);
     bool any_fired = false;
     auto fired = [&](size_t r, Interval span) {
-      s.fired[r >> 6] |= uint64_t{1} << (r & 63);
-      s.rule_span[r] = span;
-      any_fired = true;
+      if constexpr (kInFileOrder) {
+        s.fired[r >> 6] |= uint64_t{1} << (r & 63);
+        s.rule_span[r] = span;
+        any_fired = true;
+      } else {
+        fire(r, span);
+      }
     };
     for (int p : s.hits) {
       const uint32_t begin = group_offsets_[p], end = group_offsets_[p + 1];
@@ -744,7 +795,7 @@ class CompiledRuleSet final : public RuleSet {
         s.candidates[w] = 0;
       }
     }
-    if (!any_fired) return;
+    if (!kInFileOrder || !any_fired) return;
     // Report in file order: bit order.
     for (size_t w = 0; w < words; ++w) {
       for (uint64_t bits = s.fired[w]; bits != 0; bits &= bits - 1) {
@@ -910,9 +961,17 @@ class CompiledRuleSet final : public RuleSet {
   // Per rule, densely, what the hot loop reads.
   struct RuleFacts {
     double weight = 0;
+    int64_t fixed = 0;   // weight * decimal_scale_, exactly (when exact_sums_)
     int32_t label = -1;  // index in labels_; -1: not declared
   };
   std::vector<RuleFacts> facts_;
+  // Every weight and threshold is a decimal with at most 8 places whose
+  // double is the one written (5.9317 = 59317 / 10^4), and no label's sum
+  // can drift in floating point by as much as the scorers' tolerance: then
+  // SumLabels adds integers (any order gives the same sum) and reaches the
+  // same decisions as MatchLabels' file-order doubles (see SumLabels).
+  bool exact_sums_ = false;
+  double decimal_scale_ = 1;
   // Grouped rules: one `any` pattern found by the word index (not a single
   // class), perhaps an unless_preceded one too, and no other clause. Those
   // of one pattern, negation and window hold together, at one span (most
@@ -1413,6 +1472,56 @@ class Loader {
     return Status::Ok();
   }
 
+  // Sets exact_sums_ and decimal_scale_ (CompiledRuleSet::SumLabels).
+  //
+  // Why integer sums decide as MatchLabels does: the scorers hold a label
+  // when score + 1e-9 >= threshold. With every weight w_i and the threshold
+  // T the doubles of decimals d_i / 10^k and t / 10^k (k <= 8), the exact
+  // sum D = sum d_i lies on a grid of 10^-k >= 1e-8. The file-order double
+  // sum S differs from D / 10^k by at most E = u sum_i (A_i + |w_i|) (u =
+  // 2^-53, A_i the sum of |w| of the label's rules up to rule i in the
+  // file: one rounding per addition, plus the decimals' own rounding);
+  // E + u|T| < 9e-10 is required here. If D >= t, S + 1e-9
+  // >= T; if D <= t - 1, S + 1e-9 <= T - 10^-k + E + 1e-9 < T. SumLabels'
+  // score D / 10^k (one rounding) compares the same way.
+  void ChooseDecimalScale() {
+    CompiledRuleSet& set = *set_;
+    set.exact_sums_ = false;
+    std::vector<double> values;
+    for (const Rule& rule : set.rules_) values.push_back(rule.weight);
+    for (const Label& label : set.labels_) values.push_back(label.threshold);
+    for (double v : values) {
+      if (!std::isfinite(v) || std::fabs(v) > 1e6) return;
+    }
+    double scale = 1;
+    int k = 0;
+    for (; k <= 8; ++k, scale *= 10) {
+      const bool exact = std::all_of(values.begin(), values.end(), [&](double v) {
+        return static_cast<double>(std::llround(v * scale)) / scale == v;
+      });
+      if (exact) break;
+    }
+    if (k > 8) return;
+    // Per label, the bound on the file-order sum's rounding: each addition
+    // errs by at most u times the partial sum, which is at most the sum of
+    // |w| of the label's rules up to that one in the file (for any subset
+    // of them), plus each weight's own rounding from its decimal.
+    const size_t labels = set.labels_.size();
+    std::vector<double> prefix(labels, 0), drift(labels, 0);
+    constexpr double kUnit = 0x1p-53;
+    for (const CompiledRuleSet::RuleFacts& f : set.facts_) {
+      if (f.label < 0) continue;
+      prefix[f.label] += std::fabs(f.weight);
+      drift[f.label] += kUnit * (prefix[f.label] + std::fabs(f.weight));
+    }
+    for (size_t l = 0; l < labels; ++l) {
+      if (drift[l] * 1.01 + kUnit * std::fabs(set.labels_[l].threshold) >= 9e-10) return;
+    }
+    for (CompiledRuleSet::RuleFacts& f : set.facts_) f.fixed = std::llround(f.weight * scale);
+    set.decimal_scale_ = scale;
+    set.exact_sums_ = true;
+  }
+
   void BuildTriggers() {
     for (const Rule& rule : set_->rules_) {
       auto it = set_->label_index_.find(rule.label);
@@ -1421,6 +1530,7 @@ class Loader {
       facts.label = it == set_->label_index_.end() ? -1 : static_cast<int32_t>(it->second);
       set_->facts_.push_back(facts);
     }
+    ChooseDecimalScale();
     {
       std::map<std::vector<int32_t>, uint32_t> ids;
       for (const CompiledRule& cr : set_->compiled_) {

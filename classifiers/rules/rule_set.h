@@ -137,6 +137,17 @@ class RuleSet {
   // sentiment files).
   virtual void MatchLabels(std::string_view text, std::vector<LabelTotal>* out) const = 0;
 
+  // The same labels, matches and best rules (with spans) as MatchLabels,
+  // cheaper: rules are summed as they are found, in integers, when every
+  // weight and threshold of the file is a short decimal (at most 8 places,
+  // as in the default files); then `score` is the exact decimal sum (to
+  // the nearest double), which can differ from MatchLabels' file-order
+  // double sum in the last bits but never decides a threshold differently:
+  // score + 1e-9 >= threshold holds for both or neither (proof at
+  // ChooseDecimalScale in rule_set.cc). Otherwise it is MatchLabels. What
+  // the stages use.
+  virtual void SumLabels(std::string_view text, std::vector<LabelTotal>* out) const = 0;
+
   virtual const MatchStats& stats() const = 0;
 
   // How the distinct patterns are found (benchmarks, `earshot rules check`).

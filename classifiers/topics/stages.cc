@@ -64,7 +64,7 @@ Result<LabelScorer> LabelScorer::Create(std::shared_ptr<const rules::RuleSet> ru
 void LabelScorer::Score(std::string_view text, std::vector<LabelDecision>* out) const {
   Scratch& s = ThreadScratch();
   s.totals.clear();
-  rules_->MatchLabels(text, &s.totals);
+  rules_->SumLabels(text, &s.totals);
   for (const rules::LabelTotal& t : s.totals) {
     if (t.score + kScoreTolerance >= t.label->threshold) {
       out->push_back({t.label, t.score, {t.best.rule, t.best.span}});
