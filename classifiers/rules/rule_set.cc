@@ -39,6 +39,8 @@ namespace {
 // few thousand occurrences more positions change no decision.
 constexpr int kMaxMatchesPerPattern = 4096;
 constexpr int kDefaultWithinWords = 3;
+// The scorers' tolerance (rule_set.h, HeldLabels).
+constexpr double kScoreTolerance = kLabelScoreTolerance;
 constexpr int64_t kMaxWithin = 100;
 
 std::string Where(std::string_view file, const toml::source_position& p) {
@@ -183,6 +185,10 @@ struct Scratch {
   std::vector<Interval> spans;  // matches, contiguous per pattern, in text order
   std::vector<Interval> words;  // word tokens of the text, once needed
   bool words_ready = false;
+  // tokens.generation() of the text being matched when the word index read
+  // it (0: unknown), and of the text `words` were found in.
+  uint64_t text_generation = 0;
+  uint64_t words_generation = 0;
   std::vector<Interval> near_a;
   std::vector<Interval> near_b;
   // The word index's view of the text and what it found: occurrences
@@ -207,7 +213,15 @@ struct Scratch {
   // MatchLabels: per label index, valid while in touched_labels.
   std::vector<LabelTotal> totals;
   std::vector<double> best_weight;
-  std::vector<int64_t> fixed_sum;  // SumLabels
+  // HeldLabels: per label index, valid while in touched_labels.
+  struct LabelAcc {
+    int64_t sum = 0;
+    int32_t matches = 0;
+    int32_t best_rule = -1;
+    double best_weight = 0;
+    Interval best_span;
+  };
+  std::vector<LabelAcc> label_acc;
   std::vector<int32_t> touched_labels;
   std::vector<internal::Occurrence> occ_grouped;
   std::vector<internal::Occurrence> sequence;
@@ -263,8 +277,13 @@ struct Scratch {
   void Reset(size_t patterns) {
     entries.clear();
     spans.clear();
-    words.clear();
-    words_ready = false;
+    // The words of the same bytes (another rule set reading the same text)
+    // are the same.
+    if (text_generation == 0 || words_generation != text_generation) {
+      words.clear();
+      words_ready = false;
+      words_generation = text_generation;
+    }
     for (Negation& n : negations) n.pattern = -1;
     if (entry_stamp.size() < patterns) entry_stamp.resize(patterns, 0), entry_of.resize(patterns);
     if (++entry_epoch == 0) {
@@ -661,48 +680,54 @@ class CompiledRuleSet final : public RuleSet {
     }
   }
 
-  void SumLabels(std::string_view text, std::vector<LabelTotal>* out) const override {
+  void HeldLabels(std::string_view text, std::vector<LabelTotal>* out) const override {
     if (!exact_sums_) {
-      MatchLabels(text, out);
+      std::vector<LabelTotal> totals;
+      MatchLabels(text, &totals);
+      for (const LabelTotal& t : totals) {
+        if (t.score + kScoreTolerance >= t.label->threshold) out->push_back(t);
+      }
       return;
     }
     Scratch& s = ThreadScratch();
-    if (s.totals.size() < labels_.size()) {
-      s.totals.resize(labels_.size());
-      s.best_weight.resize(labels_.size());
-    }
-    if (s.fixed_sum.size() < labels_.size()) s.fixed_sum.resize(labels_.size());
+    if (s.label_acc.size() < labels_.size()) s.label_acc.resize(labels_.size());
     s.touched_labels.clear();
-    // Rules arrive in no particular order, each at most once: integer sums
-    // do not care, and the best rule is the largest weight, then the
-    // earliest in the file, as MatchLabels' file-order scan picks it.
-    const Rule* const first_rule = rules_.data();
+    // Integer sums: the order rules arrive in does not matter (each arrives
+    // at most once). The best rule is the largest weight, then the earliest
+    // in the file, as MatchLabels' file-order scan picks it.
     ForEachMatch<false>(text, [&](size_t r, Interval span) {
       const RuleFacts& facts = facts_[r];
       const int32_t l = facts.label;
       if (l < 0) return;
-      const double weight = facts.weight;
-      LabelTotal& t = s.totals[l];
-      if (t.matches == 0) {
+      Scratch::LabelAcc& a = s.label_acc[l];
+      const int32_t rule = static_cast<int32_t>(r);
+      if (a.matches++ == 0) {
         s.touched_labels.push_back(l);
-        s.fixed_sum[l] = 0;
-        t.best.rule = nullptr;
+        a.sum = facts.fixed;
+        a.best_rule = rule;
+        a.best_weight = facts.weight;
+        a.best_span = span;
+        return;
       }
-      ++t.matches;
-      s.fixed_sum[l] += facts.fixed;
-      if (!t.best.rule || weight > s.best_weight[l] ||
-          (weight == s.best_weight[l] && first_rule + r < t.best.rule)) {
-        t.best = {first_rule + r, {span.start, span.end}};
-        s.best_weight[l] = weight;
+      a.sum += facts.fixed;
+      if (facts.weight > a.best_weight || (facts.weight == a.best_weight && rule < a.best_rule)) {
+        a.best_rule = rule;
+        a.best_weight = facts.weight;
+        a.best_span = span;
       }
     });
-    std::sort(s.touched_labels.begin(), s.touched_labels.end());
+    if (s.touched_labels.size() > 1) std::sort(s.touched_labels.begin(), s.touched_labels.end());
     for (int32_t l : s.touched_labels) {
-      LabelTotal& t = s.totals[l];
-      t.label = &labels_[l];
-      t.score = static_cast<double>(s.fixed_sum[l]) / decimal_scale_;
-      out->push_back(t);
-      t.matches = 0;
+      Scratch::LabelAcc& a = s.label_acc[l];
+      if (a.sum >= fixed_threshold_[l]) {
+        LabelTotal t;
+        t.label = &labels_[l];
+        t.score = static_cast<double>(a.sum) / decimal_scale_;
+        t.matches = a.matches;
+        t.best = {&rules_[a.best_rule], {a.best_span.start, a.best_span.end}};
+        out->push_back(t);
+      }
+      a.matches = 0;
     }
   }
 
@@ -833,6 +858,7 @@ class CompiledRuleSet final : public RuleSet {
   void FindPatterns(std::string_view text, Scratch* s) const {
     s->NewHits(patterns_.size());
     s->re2_only = false;
+    s->text_generation = 0;
     if (word_patterns_ > 0) {
       s->tokens.Reset(text);
       if (!s->tokens.usable()) {
@@ -840,6 +866,7 @@ class CompiledRuleSet final : public RuleSet {
         MatchEachPattern(text, s);
         return;
       }
+      s->text_generation = s->tokens.generation();
       FindWordPatterns(s);
     }
     if (!set_) return;
@@ -968,10 +995,11 @@ class CompiledRuleSet final : public RuleSet {
   // Every weight and threshold is a decimal with at most 8 places whose
   // double is the one written (5.9317 = 59317 / 10^4), and no label's sum
   // can drift in floating point by as much as the scorers' tolerance: then
-  // SumLabels adds integers (any order gives the same sum) and reaches the
-  // same decisions as MatchLabels' file-order doubles (see SumLabels).
+  // HeldLabels adds integers (any order gives the same sum) and reaches the
+  // same decisions as MatchLabels' file-order doubles (ChooseDecimalScale).
   bool exact_sums_ = false;
   double decimal_scale_ = 1;
+  std::vector<int64_t> fixed_threshold_;  // per label: threshold * decimal_scale_
   // Grouped rules: one `any` pattern found by the word index (not a single
   // class), perhaps an unless_preceded one too, and no other clause. Those
   // of one pattern, negation and window hold together, at one span (most
@@ -1472,7 +1500,8 @@ class Loader {
     return Status::Ok();
   }
 
-  // Sets exact_sums_ and decimal_scale_ (CompiledRuleSet::SumLabels).
+  // Sets exact_sums_, decimal_scale_ and the fixed weights and thresholds
+  // (CompiledRuleSet::HeldLabels).
   //
   // Why integer sums decide as MatchLabels does: the scorers hold a label
   // when score + 1e-9 >= threshold. With every weight w_i and the threshold
@@ -1482,8 +1511,9 @@ class Loader {
   // 2^-53, A_i the sum of |w| of the label's rules up to rule i in the
   // file: one rounding per addition, plus the decimals' own rounding);
   // E + u|T| < 9e-10 is required here. If D >= t, S + 1e-9
-  // >= T; if D <= t - 1, S + 1e-9 <= T - 10^-k + E + 1e-9 < T. SumLabels'
-  // score D / 10^k (one rounding) compares the same way.
+  // >= T; if D <= t - 1, S + 1e-9 <= T - 10^-k + E + 1e-9 < T. So the label
+  // holds exactly when D >= t (what HeldLabels tests), and its score
+  // D / 10^k (one rounding) compares with T + 1e-9 the same way.
   void ChooseDecimalScale() {
     CompiledRuleSet& set = *set_;
     set.exact_sums_ = false;
@@ -1518,6 +1548,10 @@ class Loader {
       if (drift[l] * 1.01 + kUnit * std::fabs(set.labels_[l].threshold) >= 9e-10) return;
     }
     for (CompiledRuleSet::RuleFacts& f : set.facts_) f.fixed = std::llround(f.weight * scale);
+    set.fixed_threshold_.clear();
+    for (const Label& label : set.labels_) {
+      set.fixed_threshold_.push_back(std::llround(label.threshold * scale));
+    }
     set.decimal_scale_ = scale;
     set.exact_sums_ = true;
   }
