@@ -25,12 +25,21 @@
 //                        dfa_out_of_memory and fallbacks (rule sets and
 //                        router; both should be 0), target_items_per_second
 // Usage (from the repository root): bench_classify [--quick]
+//   bench_classify --profile STAGE: no timing; one untimed pass over the
+//   posts warms every cache (RE2 DFA states, thread-local buffers), then one
+//   pass of STAGE (classify, redact, orgs, topics, sentiment, criticality,
+//   relevance) is the only code callgrind collects, for instructions per
+//   post in the steady state:
+//     valgrind --tool=callgrind --collect-atstart=no --dump-instr=no
+//       build/bin/bench_classify --profile classify
 #include <re2/re2.h>
 #include <re2/set.h>
+#include <valgrind/callgrind.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <random>
@@ -172,6 +181,65 @@ std::shared_ptr<Stage> LoadStage(const std::filesystem::path& file) {
   return std::make_shared<Stage>(std::move(stage).value());
 }
 
+// --profile STAGE (see the file comment).
+int Profile(const earshot::ClassifierPaths& paths, std::string_view stage) {
+  auto loaded = earshot::Classifier::Load(paths);
+  auto router = earshot::orgs::OrgRouter::Load(paths.orgs_dir);
+  if (!loaded.ok() || !router.ok()) {
+    std::cerr << "bench_classify: cannot load " << paths.rules_dir << "\n";
+    return 1;
+  }
+  namespace topics = earshot::topics;
+  auto topic = LoadStage<topics::TopicStage>(paths.rules_dir / "topics.toml");
+  auto sentiment = LoadStage<topics::SentimentStage>(paths.rules_dir / "sentiment.toml");
+  auto criticality = LoadStage<topics::CriticalityStage>(paths.rules_dir / "criticality.toml");
+  auto relevance = LoadStage<topics::RelevanceStage>(paths.rules_dir / "relevance.toml");
+  const std::vector<std::string> posts = MakePosts(5000);
+  std::vector<std::string> masked;
+  for (const auto& p : posts) masked.push_back(Masked(p));
+  int64_t sink = 0;
+  std::function<void()> pass;
+  if (stage == "classify") {
+    pass = [&] {
+      for (const auto& p : posts) sink += (*loaded)->Classify(p).topics.size();
+    };
+  } else if (stage == "redact") {
+    pass = [&] {
+      for (const auto& p : posts) sink += earshot::redact::Redact(p).text.size();
+    };
+  } else if (stage == "orgs") {
+    pass = [&] {
+      for (const auto& p : masked) sink += (*router)->Route(p).orgs.size();
+    };
+  } else if (stage == "topics") {
+    pass = [&] {
+      for (const auto& p : masked) sink += topic->Classify(p).size();
+    };
+  } else if (stage == "sentiment") {
+    pass = [&] {
+      for (const auto& p : masked) sink += static_cast<int>(sentiment->Classify(p).sentiment);
+    };
+  } else if (stage == "criticality") {
+    pass = [&] {
+      for (const auto& p : masked) sink += criticality->Classify(p).priority;
+    };
+  } else if (stage == "relevance") {
+    pass = [&] {
+      for (const auto& p : masked) sink += relevance->Classify(p).health_context;
+    };
+  } else {
+    std::cerr << "bench_classify: unknown stage " << stage << "\n";
+    return 2;
+  }
+  pass();  // warm
+  CALLGRIND_TOGGLE_COLLECT;
+  pass();
+  CALLGRIND_TOGGLE_COLLECT;
+  std::cout << "{\"profile\":\"" << stage << "\",\"posts\":" << posts.size() << ",\"sink\":" << sink
+            << "}" << std::endl;
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -179,6 +247,7 @@ int main(int argc, char** argv) {
   const size_t n = quick ? 20000 : 200000;
   const int runs = quick ? 2 : 3;
   const earshot::ClassifierPaths paths = earshot::DefaultClassifierPaths();
+  if (argc > 2 && std::strcmp(argv[1], "--profile") == 0) return Profile(paths, argv[2]);
 
   // Load: the first load in the process, as at start-up.
   std::shared_ptr<const earshot::Classifier> classifier;

@@ -39,6 +39,8 @@ namespace {
 // few thousand occurrences more positions change no decision.
 constexpr int kMaxMatchesPerPattern = 4096;
 constexpr int kDefaultWithinWords = 3;
+// The scorers' tolerance (rule_set.h, HeldLabels).
+constexpr double kScoreTolerance = kLabelScoreTolerance;
 constexpr int64_t kMaxWithin = 100;
 
 std::string Where(std::string_view file, const toml::source_position& p) {
@@ -183,6 +185,10 @@ struct Scratch {
   std::vector<Interval> spans;  // matches, contiguous per pattern, in text order
   std::vector<Interval> words;  // word tokens of the text, once needed
   bool words_ready = false;
+  // tokens.generation() of the text being matched when the word index read
+  // it (0: unknown), and of the text `words` were found in.
+  uint64_t text_generation = 0;
+  uint64_t words_generation = 0;
   std::vector<Interval> near_a;
   std::vector<Interval> near_b;
   // The word index's view of the text and what it found: occurrences
@@ -207,6 +213,15 @@ struct Scratch {
   // MatchLabels: per label index, valid while in touched_labels.
   std::vector<LabelTotal> totals;
   std::vector<double> best_weight;
+  // HeldLabels: per label index, valid while in touched_labels.
+  struct LabelAcc {
+    int64_t sum = 0;
+    int32_t matches = 0;
+    int32_t best_rule = -1;
+    double best_weight = 0;
+    Interval best_span;
+  };
+  std::vector<LabelAcc> label_acc;
   std::vector<int32_t> touched_labels;
   std::vector<internal::Occurrence> occ_grouped;
   std::vector<internal::Occurrence> sequence;
@@ -262,8 +277,13 @@ struct Scratch {
   void Reset(size_t patterns) {
     entries.clear();
     spans.clear();
-    words.clear();
-    words_ready = false;
+    // The words of the same bytes (another rule set reading the same text)
+    // are the same.
+    if (text_generation == 0 || words_generation != text_generation) {
+      words.clear();
+      words_ready = false;
+      words_generation = text_generation;
+    }
     for (Negation& n : negations) n.pattern = -1;
     if (entry_stamp.size() < patterns) entry_stamp.resize(patterns, 0), entry_of.resize(patterns);
     if (++entry_epoch == 0) {
@@ -620,7 +640,7 @@ class CompiledRuleSet final : public RuleSet {
   }
 
   void Match(std::string_view text, std::vector<RuleMatch>* out) const override {
-    ForEachMatch(text, [&](size_t r, Interval span) {
+    ForEachMatch<true>(text, [&](size_t r, Interval span) {
       out->push_back({&rules_[r], {span.start, span.end}});
     });
   }
@@ -632,7 +652,7 @@ class CompiledRuleSet final : public RuleSet {
       s.best_weight.resize(labels_.size());
     }
     s.touched_labels.clear();
-    ForEachMatch(text, [&](size_t r, Interval span) {
+    ForEachMatch<true>(text, [&](size_t r, Interval span) {
       const RuleFacts& facts = facts_[r];
       const int32_t l = facts.label;
       if (l < 0) return;
@@ -660,6 +680,66 @@ class CompiledRuleSet final : public RuleSet {
     }
   }
 
+  void HeldLabels(std::string_view text, std::vector<LabelTotal>* out) const override {
+    if (!exact_sums_) {
+      std::vector<LabelTotal> totals;
+      MatchLabels(text, &totals);
+      for (const LabelTotal& t : totals) {
+        if (t.score + kScoreTolerance >= t.label->threshold) out->push_back(t);
+      }
+      return;
+    }
+    Scratch& s = ThreadScratch();
+    if (s.label_acc.size() < labels_.size()) s.label_acc.resize(labels_.size());
+    s.touched_labels.clear();
+    // Integer sums: the order rules arrive in does not matter (each arrives
+    // at most once). The best rule is the largest weight, then the earliest
+    // in the file, as MatchLabels' file-order scan picks it.
+    ForEachMatch<false>(text, [&](size_t r, Interval span) {
+      const RuleFacts& facts = facts_[r];
+      const int32_t l = facts.label;
+      if (l < 0) return;
+      Scratch::LabelAcc& a = s.label_acc[l];
+      const int32_t rule = static_cast<int32_t>(r);
+      if (a.matches++ == 0) {
+        s.touched_labels.push_back(l);
+        a.sum = facts.fixed;
+        a.best_rule = rule;
+        a.best_weight = facts.weight;
+        a.best_span = span;
+        return;
+      }
+      a.sum += facts.fixed;
+      if (facts.weight > a.best_weight || (facts.weight == a.best_weight && rule < a.best_rule)) {
+        a.best_rule = rule;
+        a.best_weight = facts.weight;
+        a.best_span = span;
+      }
+    });
+    auto emit = [&](int32_t l) {
+      Scratch::LabelAcc& a = s.label_acc[l];
+      if (a.sum >= fixed_threshold_[l]) {
+        LabelTotal t;
+        t.label = &labels_[l];
+        t.score = static_cast<double>(a.sum) / decimal_scale_;
+        t.matches = a.matches;
+        t.best = {&rules_[a.best_rule], {a.best_span.start, a.best_span.end}};
+        out->push_back(t);
+      }
+      a.matches = 0;
+    };
+    // In declaration order: a few dozen labels are read faster than the
+    // touched ones are sorted.
+    if (labels_.size() <= 64) {
+      for (size_t l = 0; l < labels_.size(); ++l) {
+        if (s.label_acc[l].matches > 0) emit(static_cast<int32_t>(l));
+      }
+    } else {
+      std::sort(s.touched_labels.begin(), s.touched_labels.end());
+      for (int32_t l : s.touched_labels) emit(l);
+    }
+  }
+
   std::string Explain(std::string_view text) const;
 
   bool InRe2Set(std::string_view pattern) const {
@@ -671,8 +751,9 @@ class CompiledRuleSet final : public RuleSet {
  private:
   friend class Loader;
 
-  // Calls fire(rule index, span) for every rule that holds, in file order.
-  template <typename Fire>
+  // Calls fire(rule index, span) once for every rule that holds: in file
+  // order when kInFileOrder, else as found (cheaper: no second pass).
+  template <bool kInFileOrder, typename Fire>
   void ForEachMatch(std::string_view text, Fire&& fire) const {
     stats_.texts.fetch_add(1, std::memory_order_relaxed);
     Scratch& s = ThreadScratch();
@@ -692,9 +773,13 @@ class CompiledRuleSet final : public RuleSet {
     ev.set_word_base(word_base_);
     bool any_fired = false;
     auto fired = [&](size_t r, Interval span) {
-      s.fired[r >> 6] |= uint64_t{1} << (r & 63);
-      s.rule_span[r] = span;
-      any_fired = true;
+      if constexpr (kInFileOrder) {
+        s.fired[r >> 6] |= uint64_t{1} << (r & 63);
+        s.rule_span[r] = span;
+        any_fired = true;
+      } else {
+        fire(r, span);
+      }
     };
     for (int p : s.hits) {
       const uint32_t begin = group_offsets_[p], end = group_offsets_[p + 1];
@@ -744,7 +829,7 @@ class CompiledRuleSet final : public RuleSet {
         s.candidates[w] = 0;
       }
     }
-    if (!any_fired) return;
+    if (!kInFileOrder || !any_fired) return;
     // Report in file order: bit order.
     for (size_t w = 0; w < words; ++w) {
       for (uint64_t bits = s.fired[w]; bits != 0; bits &= bits - 1) {
@@ -782,6 +867,7 @@ class CompiledRuleSet final : public RuleSet {
   void FindPatterns(std::string_view text, Scratch* s) const {
     s->NewHits(patterns_.size());
     s->re2_only = false;
+    s->text_generation = 0;
     if (word_patterns_ > 0) {
       s->tokens.Reset(text);
       if (!s->tokens.usable()) {
@@ -789,6 +875,7 @@ class CompiledRuleSet final : public RuleSet {
         MatchEachPattern(text, s);
         return;
       }
+      s->text_generation = s->tokens.generation();
       FindWordPatterns(s);
     }
     if (!set_) return;
@@ -910,9 +997,18 @@ class CompiledRuleSet final : public RuleSet {
   // Per rule, densely, what the hot loop reads.
   struct RuleFacts {
     double weight = 0;
+    int64_t fixed = 0;   // weight * decimal_scale_, exactly (when exact_sums_)
     int32_t label = -1;  // index in labels_; -1: not declared
   };
   std::vector<RuleFacts> facts_;
+  // Every weight and threshold is a decimal with at most 8 places whose
+  // double is the one written (5.9317 = 59317 / 10^4), and no label's sum
+  // can drift in floating point by as much as the scorers' tolerance: then
+  // HeldLabels adds integers (any order gives the same sum) and reaches the
+  // same decisions as MatchLabels' file-order doubles (ChooseDecimalScale).
+  bool exact_sums_ = false;
+  double decimal_scale_ = 1;
+  std::vector<int64_t> fixed_threshold_;  // per label: threshold * decimal_scale_
   // Grouped rules: one `any` pattern found by the word index (not a single
   // class), perhaps an unless_preceded one too, and no other clause. Those
   // of one pattern, negation and window hold together, at one span (most
@@ -1413,6 +1509,62 @@ class Loader {
     return Status::Ok();
   }
 
+  // Sets exact_sums_, decimal_scale_ and the fixed weights and thresholds
+  // (CompiledRuleSet::HeldLabels).
+  //
+  // Why integer sums decide as MatchLabels does: the scorers hold a label
+  // when score + 1e-9 >= threshold. With every weight w_i and the threshold
+  // T the doubles of decimals d_i / 10^k and t / 10^k (k <= 8), the exact
+  // sum D = sum d_i lies on a grid of 10^-k >= 1e-8. The file-order double
+  // sum S differs from D / 10^k by at most E = u sum_i (A_i + |w_i|) (u =
+  // 2^-53, A_i the sum of |w| of the label's rules up to rule i in the
+  // file: one rounding per addition, plus the decimals' own rounding);
+  // E + u|T| < 9e-10 is required here. If D >= t, S + 1e-9
+  // >= T; if D <= t - 1, S + 1e-9 <= T - 10^-k + E + 1e-9 < T. So the label
+  // holds exactly when D >= t (what HeldLabels tests), and its score
+  // D / 10^k (one rounding) compares with T + 1e-9 the same way.
+  void ChooseDecimalScale() {
+    CompiledRuleSet& set = *set_;
+    set.exact_sums_ = false;
+    std::vector<double> values;
+    for (const Rule& rule : set.rules_) values.push_back(rule.weight);
+    for (const Label& label : set.labels_) values.push_back(label.threshold);
+    for (double v : values) {
+      if (!std::isfinite(v) || std::fabs(v) > 1e6) return;
+    }
+    double scale = 1;
+    int k = 0;
+    for (; k <= 8; ++k, scale *= 10) {
+      const bool exact = std::all_of(values.begin(), values.end(), [&](double v) {
+        return static_cast<double>(std::llround(v * scale)) / scale == v;
+      });
+      if (exact) break;
+    }
+    if (k > 8) return;
+    // Per label, the bound on the file-order sum's rounding: each addition
+    // errs by at most u times the partial sum, which is at most the sum of
+    // |w| of the label's rules up to that one in the file (for any subset
+    // of them), plus each weight's own rounding from its decimal.
+    const size_t labels = set.labels_.size();
+    std::vector<double> prefix(labels, 0), drift(labels, 0);
+    constexpr double kUnit = 0x1p-53;
+    for (const CompiledRuleSet::RuleFacts& f : set.facts_) {
+      if (f.label < 0) continue;
+      prefix[f.label] += std::fabs(f.weight);
+      drift[f.label] += kUnit * (prefix[f.label] + std::fabs(f.weight));
+    }
+    for (size_t l = 0; l < labels; ++l) {
+      if (drift[l] * 1.01 + kUnit * std::fabs(set.labels_[l].threshold) >= 9e-10) return;
+    }
+    for (CompiledRuleSet::RuleFacts& f : set.facts_) f.fixed = std::llround(f.weight * scale);
+    set.fixed_threshold_.clear();
+    for (const Label& label : set.labels_) {
+      set.fixed_threshold_.push_back(std::llround(label.threshold * scale));
+    }
+    set.decimal_scale_ = scale;
+    set.exact_sums_ = true;
+  }
+
   void BuildTriggers() {
     for (const Rule& rule : set_->rules_) {
       auto it = set_->label_index_.find(rule.label);
@@ -1421,6 +1573,7 @@ class Loader {
       facts.label = it == set_->label_index_.end() ? -1 : static_cast<int32_t>(it->second);
       set_->facts_.push_back(facts);
     }
+    ChooseDecimalScale();
     {
       std::map<std::vector<int32_t>, uint32_t> ids;
       for (const CompiledRule& cr : set_->compiled_) {

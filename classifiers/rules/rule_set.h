@@ -67,6 +67,11 @@ struct Rule {
   int within_words = 0;         // words before a match searched for a negation
 };
 
+// A label holds when its summed weight + this reaches its threshold: sums
+// of decimal weights are not exact in binary, and a label whose weights add
+// up to its threshold on paper must still hold.
+constexpr double kLabelScoreTolerance = 1e-9;
+
 struct RuleMatch {
   const Rule* rule = nullptr;  // points into the RuleSet; lives as long as it
   Span span;
@@ -136,6 +141,18 @@ class RuleSet {
   // much cheaper when many rules match one text (the learned topic and
   // sentiment files).
   virtual void MatchLabels(std::string_view text, std::vector<LabelTotal>* out) const = 0;
+
+  // MatchLabels' totals of the labels that hold — score +
+  // kLabelScoreTolerance >= threshold — with the same matches and best rule
+  // (and span), in label declaration order; the others are left out.
+  // Cheaper: rules are summed as they are found, in integers, when every
+  // weight and threshold of the file is a short decimal (at most 8 places,
+  // as in the default files). Then `score` is the exact decimal sum (to the nearest
+  // double), which can differ from MatchLabels' file-order double sum in
+  // the last bits but never decides a threshold differently (proof at
+  // ChooseDecimalScale in rule_set.cc); otherwise it is MatchLabels,
+  // filtered. What the stages use.
+  virtual void HeldLabels(std::string_view text, std::vector<LabelTotal>* out) const = 0;
 
   virtual const MatchStats& stats() const = 0;
 

@@ -7,9 +7,7 @@
 namespace earshot::topics {
 namespace {
 
-// Sums of a few decimal weights are not exact in binary; a label whose
-// weights add up to its threshold on paper must still hold.
-constexpr double kScoreTolerance = 1e-9;
+constexpr double kScoreTolerance = rules::kLabelScoreTolerance;
 
 // Reused across calls on the same thread.
 struct Scratch {
@@ -64,7 +62,7 @@ Result<LabelScorer> LabelScorer::Create(std::shared_ptr<const rules::RuleSet> ru
 void LabelScorer::Score(std::string_view text, std::vector<LabelDecision>* out) const {
   Scratch& s = ThreadScratch();
   s.totals.clear();
-  rules_->MatchLabels(text, &s.totals);
+  rules_->HeldLabels(text, &s.totals);
   for (const rules::LabelTotal& t : s.totals) {
     if (t.score + kScoreTolerance >= t.label->threshold) {
       out->push_back({t.label, t.score, {t.best.rule, t.best.span}});
