@@ -137,6 +137,11 @@ struct AuthCapability {
   // credentials are optional (Bluesky reads public search anonymously), a
   // source for which this is false is polled without a session.
   bool (*configured)(const SourceSpec& source) = nullptr;
+  // Whether a non-2xx answer to a request that carried the session says the
+  // session itself is no longer valid, so the engine renews it once exactly
+  // as for a 401 (Bluesky answers an expired token with 400 ExpiredToken).
+  // Null: only a 401 does. Pure; never throws.
+  bool (*session_refused)(const HttpResponse& response) = nullptr;
 };
 
 // Fetching the conversation around a stored post, so replies join threads and

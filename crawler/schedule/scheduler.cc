@@ -214,6 +214,19 @@ struct Scheduler::Slot {
     return auth && auth->session_request && auth->parse_session && auth->authorize &&
            (!auth->configured || auth->configured(source.spec));
   }
+  // A 401, or an answer the connector's AuthCapability reads as a session
+  // the platform no longer accepts (Bluesky's 400 ExpiredToken).
+  bool session_refused(const HttpResponse& response) const {
+    if (response.status == 401) return true;
+    if (!has_auth() || response.status < 400) return false;
+    const AuthCapability& auth = *source.connector->auth;
+    if (auth.session_refused == nullptr) return false;
+    try {
+      return auth.session_refused(response);
+    } catch (...) {
+      return false;  // a connector's bug must not stop the engine
+    }
+  }
   bool has_conversation() const {
     const ConversationCapability* c = source.connector ? source.connector->conversation : nullptr;
     return c && c->request && c->parse;
@@ -735,9 +748,9 @@ void Scheduler::OnPollResponse(Slot& slot, Result<HttpResponse> result) {
   } else if (status == 429) {
     HandleFailure(slot, url, status, HttpFailure(slot, response, where), SourceHealth::kRateLimited,
                   BlockFor429(slot.task_host, limits, now), std::nullopt);
-  } else if (status == 401 && slot.has_auth() && !slot.session_retry_used) {
-    RetryWithNewSession(slot, "GET " + Redacted(slot, url));
-  } else if (status == 401 || status == 403) {
+  } else if (slot.session_refused(response) && slot.has_auth() && !slot.session_retry_used) {
+    RetryWithNewSession(slot, "GET " + Redacted(slot, url), status);
+  } else if (status == 403 || slot.session_refused(response)) {
     HandleFailure(slot, url, status, HttpFailure(slot, response, where), SourceHealth::kStopped,
                   std::nullopt, std::nullopt);
   } else {
@@ -904,9 +917,9 @@ void Scheduler::OnConversationResponse(Slot& slot, Result<HttpResponse> result) 
     event.health = slot.state().health;
     event.next_poll_at = slot.state().next_poll_at;
     Emit(event);
-  } else if (status == 401 && slot.has_auth() && !slot.session_retry_used) {
-    RetryWithNewSession(slot, "conversation GET " + Redacted(slot, url));
-  } else if (status == 401) {
+  } else if (slot.session_refused(response) && slot.has_auth() && !slot.session_retry_used) {
+    RetryWithNewSession(slot, "conversation GET " + Redacted(slot, url), status);
+  } else if (slot.session_refused(response)) {
     // The source's credentials, not this conversation: as for polls.
     slot.job.reset();
     HandleFailure(slot, url, status, HttpFailure(slot, response, where), SourceHealth::kStopped,
@@ -921,8 +934,9 @@ void Scheduler::OnConversationResponse(Slot& slot, Result<HttpResponse> result) 
   }
 }
 
-void Scheduler::RetryWithNewSession(Slot& slot, const std::string& what) {
-  spdlog::info("source '{}': {} answered 401; signing in again", slot.name(), what);
+void Scheduler::RetryWithNewSession(Slot& slot, const std::string& what, int status) {
+  spdlog::info("source '{}': {} answered {} (session refused); signing in again", slot.name(), what,
+               status);
   slot.session_retry_used = true;
   DropSession(slot);
 }

@@ -40,14 +40,16 @@
 // renewed before its expires_at (session_renew_ahead, by the injected
 // clock) — with the refresh token when it has one, else by creating a new
 // one — and a refresh the platform rejects (401/403/400) is followed by a
-// fresh creation. A 401 on any other request of the source drops the
-// session and retries that request once with a new one; a second 401 in a
-// row stops the source. A session request answered 401/403 stops the
-// source with the platform's message; 429 waits like any rate limit; 5xx,
-// other answers and network errors back off as polls do. Session requests
-// obey the same per-host politeness and rate limits as every request;
-// sessions live in this object's memory only, their bodies are never stored
-// (not even quarantined), and their tokens are masked in every message like
+// fresh creation. A 401 on any other request of the source (or an answer
+// AuthCapability::session_refused reads as a refused session, such as
+// Bluesky's 400 ExpiredToken) drops the session and retries that request
+// once with a new one; a second such answer in a row stops the source. A
+// session request answered 401/403 stops the source with the platform's
+// message; 429 waits like any rate limit; 5xx, other answers and network
+// errors back off as polls do. Session requests obey the same per-host
+// politeness and rate limits as every request; sessions live in this
+// object's memory only, their bodies are never stored (not even
+// quarantined), and their tokens are masked in every message like
 // the connector's secret keys.
 //
 // Conversation watching (connectors with a ConversationCapability, and a
@@ -292,8 +294,9 @@ class Scheduler {
   void RequeueWatch(Slot& slot, const ConversationWatch& watch);
   // The first conversation_schedule step after `now`; nullopt: none left.
   std::optional<TimePoint> NextWatchFetch(TimePoint anchor, TimePoint now) const;
-  // A 401 with a session to renew: drop it and send the request again.
-  void RetryWithNewSession(Slot& slot, const std::string& what);
+  // A 401 (or a refused session) with a session to renew: drop it and send
+  // the request again. `status` is the answer's, for the log.
+  void RetryWithNewSession(Slot& slot, const std::string& what, int status);
   void DropSession(Slot& slot);
   void FinishPoll(Slot& slot);
   void ApplyRateLimit(const std::string& host, const RateLimitInfo& info, TimePoint now);

@@ -257,6 +257,52 @@ TEST_CASE("capabilities: bluesky signs in, searches with the session, never show
   CHECK(HeaderOf(ok_again[3], "Authorization") == "Bearer " + kAccessJwt);
 }
 
+TEST_CASE("capabilities: bluesky's 400 ExpiredToken on a search signs in again, once",
+          "[integration][capabilities][bluesky]") {
+  Sandbox box({
+      PostRoute("/ok/xrpc/com.atproto.server.createSession", BlueskySession()),
+      JsonRoute("/ok/xrpc/app.bsky.feed.searchPosts",
+                R"({"error":"ExpiredToken","message":"Token has expired"})", 400),
+      JsonRoute("/ok/xrpc/app.bsky.feed.searchPosts", BlueskySearch(1, 3)),
+  });
+  WriteConfigWithSchedule(box, R"(
+[[source]]
+name = "bsky"
+connector = "bluesky"
+url = "{{base}}/ok"
+query = "nhs"
+identifier = "${E2E_BSKY_IDENTIFIER}"
+app_password = "${E2E_BSKY_APP_PASSWORD}"
+interval = "1m"
+)",
+                          "conversations = []\n");
+  ProcessOptions env;
+  env.env["E2E_BSKY_IDENTIFIER"] = kBlueskyIdentifier;
+  env.env["E2E_BSKY_APP_PASSWORD"] = kAppPassword;
+
+  ProcessResult run = box.Earshot({"-v", "once"}, env);
+  INFO(Describe(run));
+  REQUIRE(run.exit_code == 0);
+  CHECK(Contains(run.out, "3 new post(s)"));
+  CHECK(Contains(run.out, "0 failure(s)"));
+  // Sign in, search (400 ExpiredToken), sign in again, search: not a backoff.
+  const auto requests = box.server().Requests();
+  REQUIRE(requests.size() == 4);
+  CHECK(requests[0].target == "/ok/xrpc/com.atproto.server.createSession");
+  CHECK(requests[1].target.rfind("/ok/xrpc/app.bsky.feed.searchPosts?", 0) == 0);
+  CHECK(requests[2].target == "/ok/xrpc/com.atproto.server.createSession");
+  CHECK(requests[3].target.rfind("/ok/xrpc/app.bsky.feed.searchPosts?", 0) == 0);
+  CHECK(HeaderOf(requests[3], "Authorization") == "Bearer " + kAccessJwt);
+  CheckNoSecrets(run, {kAppPassword, kAccessJwt, kRefreshJwt});
+
+  auto store = box.OpenStore();
+  const SourceRecord record = SourceNamed(*store, "bsky");
+  CHECK(record.state.health == SourceHealth::kOk);
+  CHECK(record.state.consecutive_failures == 0);
+  CHECK(record.state.last_error.empty());
+  CHECK(PostIds(*store, "bsky").size() == 3);
+}
+
 // ---------------------------------------------------------------------------
 // Reddit: application-only OAuth
 
