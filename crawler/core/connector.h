@@ -254,6 +254,15 @@ struct ConnectorDescriptor {
   // nothing useful (an HTML error page); never a token or credential; never
   // throws. Null: the status alone.
   std::string (*error_detail)(const HttpResponse& response) = nullptr;
+  // Optional: for a 4xx answer to a poll that refuses the stored cursor
+  // itself (X refuses a since_id older than seven days with 400), the cursor
+  // to store instead so that the next request can succeed. The engine stores
+  // it as it would a page's next_cursor and asks again at once (within
+  // max_pages_per_poll); nullopt, "" or the same cursor leave the answer an
+  // ordinary failure. Pure: any time it needs comes from the response (its
+  // Date header, its body). Never throws. Null: no recovery.
+  std::optional<std::string> (*recover_cursor)(const SourceSpec& source, const SourceCursor& cursor,
+                                               const HttpResponse& response) = nullptr;
 };
 
 // Retry-After (RFC 9110): delta-seconds or an HTTP-date, relative to `now`.

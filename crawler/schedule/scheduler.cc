@@ -753,12 +753,43 @@ void Scheduler::OnPollResponse(Slot& slot, Result<HttpResponse> result) {
   } else if (status == 403 || slot.session_refused(response)) {
     HandleFailure(slot, url, status, HttpFailure(slot, response, where), SourceHealth::kStopped,
                   std::nullopt, std::nullopt);
+  } else if (auto recovered = RecoveredCursor(slot, response)) {
+    // The platform refused the cursor itself: start again from what the
+    // connector says it will accept, as if a page had moved the cursor.
+    spdlog::warn(
+        "source '{}': HTTP {} refused the cursor{}; asking again from cursor '{}'", slot.name(),
+        status,
+        [&] {
+          const std::string detail = ErrorDetail(slot, response);
+          return detail.empty() ? std::string() : " (" + detail + ")";
+        }(),
+        Scrub(slot, *recovered));
+    Page page;
+    page.next_cursor = std::move(*recovered);
+    page.caught_up = false;
+    HandleSuccess(slot, response, std::move(page));
   } else {
     // 5xx, 408, other 4xx, stray 1xx/3xx: back off. A Retry-After on a
     // 503 is honoured when it asks for longer than the backoff.
     HandleFailure(slot, url, status, HttpFailure(slot, response, where), SourceHealth::kBackoff,
                   limits.retry_after, std::nullopt);
   }
+}
+
+std::optional<std::string> Scheduler::RecoveredCursor(const Slot& slot,
+                                                      const HttpResponse& response) const {
+  const ConnectorDescriptor& connector = slot.connector();
+  if (connector.recover_cursor == nullptr || response.status < 400 || response.status >= 500) {
+    return std::nullopt;
+  }
+  auto recovered = GuardConnector(
+      slot.name(), "recovering a refused cursor", [&]() -> Result<std::optional<std::string>> {
+        return connector.recover_cursor(slot.source.spec, slot.state().cursor, response);
+      });
+  if (!recovered.ok() || !recovered->has_value()) return std::nullopt;
+  std::string cursor = std::move(**recovered);
+  if (cursor.empty() || cursor == slot.state().cursor.cursor) return std::nullopt;
+  return cursor;
 }
 
 void Scheduler::OnSessionResponse(Slot& slot, Result<HttpResponse> result) {

@@ -22,6 +22,10 @@
 //   state), not a restart's.
 // - A page whose rate-limit facts say remaining == 0: nothing more to that
 //   host before the reset.
+// - A 4xx the connector's recover_cursor reads as a refusal of the cursor
+//   itself (X: a since_id older than seven days): the cursor it offers is
+//   stored as a page's next_cursor would be, and the source asks again at
+//   once (within max_pages_per_poll); the same cursor again is a failure.
 // A non-2xx answer's failure message (polls, session requests, conversation
 // fetches) ends with the platform's own explanation when the connector has
 // an error_detail: "HTTP 401: InvalidToken: Bad token scope".
@@ -297,6 +301,9 @@ class Scheduler {
   // A 401 (or a refused session) with a session to renew: drop it and send
   // the request again. `status` is the answer's, for the log.
   void RetryWithNewSession(Slot& slot, const std::string& what, int status);
+  // The cursor the connector's recover_cursor offers for a refused poll, if
+  // it differs from the stored one.
+  std::optional<std::string> RecoveredCursor(const Slot& slot, const HttpResponse& response) const;
   void DropSession(Slot& slot);
   void FinishPoll(Slot& slot);
   void ApplyRateLimit(const std::string& host, const RateLimitInfo& info, TimePoint now);
