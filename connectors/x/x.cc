@@ -1075,8 +1075,19 @@ Result<Page> ParseConversation(const SourceSpec& /*source*/, const Post& post,
 
 namespace {
 
-// X's problem JSON (title, detail) or v1.1 errors, as the reply parser reads them.
-std::string ErrorDetailOf(const HttpResponse& response) { return ErrorDetail(response.body); }
+// X's problem JSON (title, detail) or v1.1 errors, as the reply parser reads
+// them. Polls and conversation fetches use only the app-only bearer token,
+// which does not expire: a 401 means it was revoked or regenerated, and the
+// engine stops the source until an operator replaces it.
+std::string ErrorDetailOf(const HttpResponse& response) {
+  std::string detail = ErrorDetail(response.body);
+  if (response.status == 401) {
+    detail += std::string(detail.empty() ? "" : " ") +
+              "(the bearer_token was refused: app-only tokens do not expire, so it was revoked "
+              "or regenerated; replace it, then `earshot sources --reset`)";
+  }
+  return detail;
+}
 
 }  // namespace
 

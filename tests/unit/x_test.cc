@@ -1067,6 +1067,30 @@ TEST_CASE("x error details", "[x]") {
   CHECK(ErrorDetail(huge).size() <= 404);
 }
 
+TEST_CASE("x: a refused app-only bearer token says to replace it", "[x]") {
+  const auto error_detail = Descriptor().error_detail;
+  REQUIRE(error_detail != nullptr);
+  // Polls and conversation fetches: the engine stops the source on a 401.
+  const std::string detail = error_detail(Response(Own("reply_error_401.json"), 401));
+  CHECK(detail.rfind("Unauthorized (the bearer_token was refused", 0) == 0);
+  CHECK(Contains(detail, "app-only tokens do not expire"));
+  CHECK(Contains(detail, "replace it, then `earshot sources --reset`"));
+  CHECK(error_detail(Response("", 401)).rfind("(the bearer_token was refused", 0) == 0);
+  // Other failures keep X's words alone.
+  CHECK(error_detail(Response(Own("search_error_400_bad_query.json"), 400)) ==
+        "Invalid Request: One or more parameters to your request was invalid.: There were errors "
+        "processing your request: Unbalanced parentheses (at position 5)");
+  // Replies: the user-context access_token expires after two hours.
+  auto published = ParseReply(
+      Account(), StoredTweet("1870000000000000105"),
+      Response(Own("reply_error_v11_expired_token.json"), 401, "https://api.x.com/2/tweets"));
+  REQUIRE_FALSE(published.ok());
+  CHECK(published.status().code() == StatusCode::kUnauthenticated);
+  CHECK(Contains(published.status().message(), "Invalid or expired token."));
+  CHECK(Contains(published.status().message(),
+                 "access_token was refused: OAuth 2.0 user tokens expire after two hours"));
+}
+
 // -------------------------------------------------------------- metadata ---
 
 TEST_CASE("x descriptor", "[x]") {
