@@ -156,6 +156,14 @@ struct ConversationCapability {
   // removed, and next_cursor/caught_up when there are more pages. 404/410:
   // an empty page whose `deletions` names `post`.
   Result<Page> (*parse)(const SourceSpec& source, const Post& post, const HttpResponse& response);
+  // Optional: `parse`, also given the cursor the request was built from
+  // ("" for the first page), for platforms whose answers alone cannot say
+  // all that comes next (Reddit: deeper reply chains queued behind a
+  // morechildren call). When set, the engine calls it instead of `parse`
+  // for conversation fetches; `parse` stays the reader for callers without
+  // a cursor. Same statuses and promises as `parse`.
+  Result<Page> (*parse_after)(const SourceSpec& source, const Post& post, std::string_view cursor,
+                              const HttpResponse& response) = nullptr;
 };
 
 // A reply staff have approved, to be published once.

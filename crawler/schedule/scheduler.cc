@@ -916,6 +916,9 @@ void Scheduler::OnConversationResponse(Slot& slot, Result<HttpResponse> result) 
 
   if ((status >= 200 && status < 300) || status == 404 || status == 410) {
     Result<Page> page = GuardConnector(slot.name(), "parsing a conversation", [&] {
+      if (capability.parse_after != nullptr) {
+        return capability.parse_after(slot.source.spec, slot.job->post, slot.job->cursor, response);
+      }
       return capability.parse(slot.source.spec, slot.job->post, response);
     });
     if (page.ok()) {

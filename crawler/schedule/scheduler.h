@@ -26,6 +26,8 @@
 //   itself (X: a since_id older than seven days): the cursor it offers is
 //   stored as a page's next_cursor would be, and the source asks again at
 //   once (within max_pages_per_poll); the same cursor again is a failure.
+// Conversation pages are read with ConversationCapability::parse_after and
+// the job's cursor when the connector sets it, else with parse.
 // A non-2xx answer's failure message (polls, session requests, conversation
 // fetches) ends with the platform's own explanation when the connector has
 // an error_detail: "HTTP 401: InvalidToken: Bad token scope".
