@@ -311,6 +311,7 @@ const AuthCapability kAuth{
     .parse_session = &ParseSession,
     .authorize = &Authorize,
     .configured = &HasCredentials,
+    .session_refused = &SessionRefused,
 };
 
 const ConversationCapability kConversation{

@@ -32,6 +32,10 @@ Result<HttpRequest> SessionRequest(const SourceSpec& source, const AuthSession* 
 Result<AuthSession> ParseSession(const SourceSpec& source, const HttpResponse& response,
                                  TimePoint now);
 void Authorize(const AuthSession& session, HttpRequest& request);
+// Whether a non-2xx answer says the session's access token is no longer
+// accepted: XRPC "ExpiredToken" or "InvalidToken", which Bluesky sends with
+// HTTP 400 as well as 401. The engine then renews the session as for a 401.
+bool SessionRefused(const HttpResponse& response);
 
 // ConversationCapability.
 Result<HttpRequest> ConversationRequest(const SourceSpec& source, const Post& post,

@@ -165,4 +165,10 @@ void Authorize(const AuthSession& session, HttpRequest& request) {
   request.headers.Set("Authorization", "Bearer " + session.access_token);
 }
 
+bool SessionRefused(const HttpResponse& response) {
+  if (response.status < 400 || response.status >= 500) return false;
+  const std::string name = internal::XrpcErrorName(response.body);
+  return name == "ExpiredToken" || name == "InvalidToken";
+}
+
 }  // namespace earshot::connector_bluesky

@@ -1,5 +1,7 @@
 // A stored post's conversation: the comment page of its link, then the
-// comments behind its "more" stubs through /api/morechildren.
+// comments behind its "more" stubs through /api/morechildren, then the
+// reply chains behind its "continue this thread" stubs, one comment page
+// each (/comments/ARTICLE.json?comment=ID).
 #include <algorithm>
 #include <optional>
 #include <set>
@@ -21,6 +23,10 @@ using internal::Thing;
 
 // Comments per comment page; Reddit serves at most 500.
 constexpr int kCommentLimit = 500;
+// "continue this thread" chains queued in a cursor. Each costs one request
+// and the engine's max_pages_per_poll bounds a fetch anyway; this keeps a
+// hostile page from filling the cursor.
+constexpr size_t kMaxDeeperThreads = 20;
 
 // The link (t3) whose comment page holds `post`: the post itself, or the
 // link a comment belongs to.
@@ -32,17 +38,36 @@ std::string LinkOf(const Post& post) {
   return {};
 }
 
-std::optional<std::vector<std::string>> ParsePending(std::string_view cursor) {
+// The cursor: comma-separated tokens, "ID36" a comment behind a "more"
+// stub (for morechildren), "~ID36" a comment whose deeper replies are still
+// to load ("continue this thread"). Ids come first; they are all fetched
+// before any deeper chain.
+struct Pending {
   std::vector<std::string> ids;
+  std::vector<std::string> deeper;
+};
+
+std::optional<Pending> ParsePending(std::string_view cursor) {
+  Pending pending;
+  if (cursor.empty()) return pending;
   size_t start = 0;
   while (start <= cursor.size()) {
     const size_t comma = std::min(cursor.find(',', start), cursor.size());
-    const std::string_view id = cursor.substr(start, comma - start);
-    if (!IsId36(id) || ids.size() >= internal::kMaxPendingChildren) return std::nullopt;
-    ids.emplace_back(id);
+    std::string_view token = cursor.substr(start, comma - start);
+    if (token.starts_with('~')) {
+      token.remove_prefix(1);
+      if (!IsId36(token) || pending.deeper.size() >= kMaxDeeperThreads) return std::nullopt;
+      pending.deeper.emplace_back(token);
+    } else {
+      if (!IsId36(token) || !pending.deeper.empty() ||
+          pending.ids.size() >= internal::kMaxPendingChildren) {
+        return std::nullopt;
+      }
+      pending.ids.emplace_back(token);
+    }
     start = comma + 1;
   }
-  return ids;
+  return pending;
 }
 
 Status StatusForApiError(const internal::ApiError& error, const std::string& message) {
@@ -65,20 +90,24 @@ Result<HttpRequest> ConversationRequest(const SourceSpec& source, const Post& po
                                    "\" is neither a link (t3_) nor a comment of one");
   }
   HttpRequest request;
-  if (cursor.empty()) {
+  const auto pending = ParsePending(cursor);
+  if (!pending) {
+    return Status::InvalidArgument("reddit conversation of " + post.id + ": cursor \"" +
+                                   Excerpt(cursor, 60) +
+                                   "\" is not a list of comment ids this connector wrote");
+  }
+  if (pending->ids.empty()) {
+    // The link's comment page, or the page of one comment whose replies
+    // Reddit cut off ("continue this thread"), in the documented form.
     request.url = *base + "/comments/" + std::string(internal::Id36Of(link)) + ".json?";
+    if (!pending->deeper.empty())
+      internal::AppendParam(&request.url, "comment", pending->deeper[0]);
     internal::AppendParam(&request.url, "limit", std::to_string(kCommentLimit));
     internal::AppendParam(&request.url, "sort", "new");
     internal::AppendParam(&request.url, "raw_json", "1");
   } else {
-    const auto pending = ParsePending(cursor);
-    if (!pending) {
-      return Status::InvalidArgument("reddit conversation of " + post.id + ": cursor \"" +
-                                     Excerpt(cursor, 60) +
-                                     "\" is not a list of comment ids this connector wrote");
-    }
     std::string children;
-    for (const std::string& id : *pending) {
+    for (const std::string& id : pending->ids) {
       if (!children.empty()) children += ',';
       children += id;
     }
@@ -99,7 +128,23 @@ Result<HttpRequest> ConversationRequest(const SourceSpec& source, const Post& po
 
 Result<Page> ParseConversation(const SourceSpec& source, const Post& post,
                                const HttpResponse& response) {
+  return ParseConversationAfter(source, post, "", response);
+}
+
+Result<Page> ParseConversationAfter(const SourceSpec& source, const Post& post,
+                                    std::string_view cursor, const HttpResponse& response) {
   (void)source;
+  // The chains still queued from earlier pages: all of them after a
+  // morechildren call, all but the one just loaded after a comment page.
+  std::vector<std::string> carried;
+  std::string loaded;  // the comment whose deeper replies this page holds
+  if (auto pending = ParsePending(cursor)) {
+    carried = std::move(pending->deeper);
+    if (pending->ids.empty() && !carried.empty()) {
+      loaded = std::move(carried.front());
+      carried.erase(carried.begin());
+    }
+  }
   const std::string where = "reddit conversation of " + post.id + ": " +
                             (response.url.empty() ? std::string("<unknown URL>") : response.url);
   Page page;
@@ -169,7 +214,11 @@ Result<Page> ParseConversation(const SourceSpec& source, const Post& post,
   std::set<std::string> seen;
   std::set<std::string> pending_set;
   std::vector<std::string> pending;
-  size_t deeper_threads = 0;
+  std::set<std::string> deeper_set(carried.begin(), carried.end());
+  if (!loaded.empty()) deeper_set.insert(loaded);  // never asked for twice in a row
+  std::vector<std::string> deeper = std::move(carried);
+  size_t deeper_dropped = 0;
+  size_t deeper_unreadable = 0;
   size_t dropped = 0;
   size_t read = 0;  // things that are, or were, comments and links
   for (size_t i = 0; i < things.size(); ++i) {
@@ -186,7 +235,19 @@ Result<Page> ParseConversation(const SourceSpec& source, const Post& post,
       case Thing::Kind::kMore:
         if (!thing.reason.empty()) page.warnings.push_back("more stub: " + thing.reason);
         // "continue this thread": no ids, only a deeper page of its parent.
-        if (thing.children.empty()) ++deeper_threads;
+        if (thing.children.empty()) {
+          const std::string_view parent = internal::Id36Of(thing.parent_id);
+          if (!thing.parent_id.starts_with("t1_") || !IsId36(parent)) {
+            ++deeper_unreadable;
+          } else if (deeper_set.count(std::string(parent)) > 0) {
+            // Already queued, or the very comment this page was asked for.
+          } else if (deeper.size() >= kMaxDeeperThreads) {
+            ++deeper_dropped;
+          } else {
+            deeper_set.emplace(parent);
+            deeper.emplace_back(parent);
+          }
+        }
         for (std::string& id : thing.children) {
           if (pending.size() >= internal::kMaxPendingChildren) {
             ++dropped;
@@ -206,9 +267,14 @@ Result<Page> ParseConversation(const SourceSpec& source, const Post& post,
         break;
     }
   }
-  if (deeper_threads > 0) {
-    page.warnings.push_back(std::to_string(deeper_threads) +
-                            " deeper reply chain(s) (\"continue this thread\") not followed");
+  if (deeper_unreadable > 0) {
+    page.warnings.push_back(std::to_string(deeper_unreadable) +
+                            " \"continue this thread\" stub(s) without a comment parent_id");
+  }
+  if (deeper_dropped > 0) {
+    page.warnings.push_back(std::to_string(deeper_dropped) +
+                            " deeper reply chain(s) (\"continue this thread\") beyond " +
+                            std::to_string(kMaxDeeperThreads) + " not followed");
   }
   if (dropped > 0) {
     page.warnings.push_back(std::to_string(dropped) + " comment id(s) beyond " +
@@ -224,7 +290,11 @@ Result<Page> ParseConversation(const SourceSpec& source, const Post& post,
     if (!page.next_cursor.empty()) page.next_cursor += ',';
     page.next_cursor += id;
   }
-  page.caught_up = pending.empty();
+  for (const std::string& id : deeper) {
+    if (!page.next_cursor.empty()) page.next_cursor += ',';
+    page.next_cursor += "~" + id;
+  }
+  page.caught_up = page.next_cursor.empty();
   return page;
 }
 

@@ -396,6 +396,7 @@ const ConnectorDescriptor& Descriptor() {
   static const ConversationCapability kConversation{
       .request = &ConversationRequest,
       .parse = &ParseConversation,
+      .parse_after = &ParseConversationAfter,
   };
   static const ReplyCapability kReply{
       .request = &ReplyRequest,

@@ -35,12 +35,20 @@ Result<AuthSession> ParseSession(const SourceSpec& source, const HttpResponse& r
 void Authorize(const AuthSession& session, HttpRequest& request);
 
 // ConversationCapability: GET /comments/ARTICLE.json, then POST
-// /api/morechildren for the "more" stubs; the cursor is the comma-separated
-// ID36s still to fetch.
+// /api/morechildren for the "more" stubs, then GET
+// /comments/ARTICLE.json?comment=ID for each "continue this thread" stub.
+// The cursor is comma-separated tokens: the ID36s still to fetch through
+// morechildren, then "~ID36" for each comment whose deeper replies are still
+// to load (at most 20).
 Result<HttpRequest> ConversationRequest(const SourceSpec& source, const Post& post,
                                         std::string_view cursor);
+// As ParseConversationAfter with no cursor: queues the chains it finds.
 Result<Page> ParseConversation(const SourceSpec& source, const Post& post,
                                const HttpResponse& response);
+// `parse_after`: also keeps the chains queued in `cursor` (the request's) that
+// this answer did not load, since no answer names them again.
+Result<Page> ParseConversationAfter(const SourceSpec& source, const Post& post,
+                                    std::string_view cursor, const HttpResponse& response);
 
 // ReplyCapability: POST /api/comment. Reddit has no idempotency key.
 Result<HttpRequest> ReplyRequest(const SourceSpec& account, const AuthSession* session,

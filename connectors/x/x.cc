@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <optional>
 #include <set>
 #include <string>
@@ -580,12 +581,14 @@ std::optional<TimePoint> ParseEpochSeconds(std::optional<std::string_view> value
 }
 
 std::string SearchUrl(const std::string& base, std::string_view query, int64_t max_results,
-                      std::string_view since_id, std::string_view next_token) {
+                      std::string_view since_id, std::string_view next_token,
+                      std::string_view start_time = "") {
   std::string url =
       base + std::string(kSearchPath) + "?query=" + UrlEncode(query) +
       "&max_results=" + std::to_string(max_results) + "&tweet.fields=" + std::string(kTweetFields) +
       "&expansions=" + std::string(kExpansions) + "&user.fields=" + std::string(kUserFields);
   if (!since_id.empty()) url += "&since_id=" + std::string(since_id);
+  if (!start_time.empty()) url += "&start_time=" + UrlEncode(start_time);
   if (!next_token.empty()) url += "&next_token=" + std::string(next_token);
   return url;
 }
@@ -607,6 +610,69 @@ void AddReadHeaders(HttpRequest& request, const std::string& token) {
   request.headers.Add("Authorization", "Bearer " + token);
 }
 
+// "2026-11-15T14:00:00Z": what a recovered cursor holds, read back.
+bool IsStartTime(std::string_view text) {
+  if (text.size() < 20 || text.size() > 30 || text.find('/') != std::string_view::npos) {
+    return false;
+  }
+  return ParseIso8601(text).ok();
+}
+
+// Recent search covers the last seven days; a recovered start_time is an
+// hour inside that.
+constexpr auto kRecentSearchWindow = std::chrono::hours(24 * 7);
+constexpr auto kStartMargin = std::chrono::hours(1);
+
+struct RefusedBound {
+  std::optional<TimePoint> earliest;  // the oldest time X said it accepts
+};
+
+// X's 400 for a lower bound out of the window: an `errors` entry naming
+// `since_id` or `start_time` in its `parameters` or its `message` ("Invalid
+// 'since_id':'…'. 'since_id' must be a tweet id created after
+// 2026-11-15T13:00:00Z. …"). Other 400s (a bad query) are not it.
+std::optional<RefusedBound> RefusedLowerBound(std::string_view body) {
+  dom::parser parser;
+  dom::element root;
+  std::string storage;
+  std::vector<std::string> ignored;
+  dom::object object;
+  dom::array errors;
+  if (ParseBody(parser, body, storage, root, ignored) != simdjson::SUCCESS ||
+      root.get_object().get(object) != simdjson::SUCCESS ||
+      object.at_key("errors").get_array().get(errors) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
+  std::optional<RefusedBound> refused;
+  for (dom::element element : errors) {
+    dom::object error;
+    if (element.get_object().get(error) != simdjson::SUCCESS) continue;
+    const std::string_view message = StringAt(error, "message");
+    bool names_bound = false;
+    dom::object parameters;
+    if (error.at_key("parameters").get_object().get(parameters) == simdjson::SUCCESS) {
+      dom::element ignored_value;
+      names_bound = parameters.at_key("since_id").get(ignored_value) == simdjson::SUCCESS ||
+                    parameters.at_key("start_time").get(ignored_value) == simdjson::SUCCESS;
+    }
+    const bool message_names_bound = message.find("'since_id'") != std::string_view::npos ||
+                                     message.find("'start_time'") != std::string_view::npos;
+    if (!names_bound && !message_names_bound) continue;
+    if (!refused) refused = RefusedBound{};
+    // The time X names: the first RFC 3339 timestamp after "after".
+    const size_t after = message.find("after ");
+    if (after != std::string_view::npos && !refused->earliest) {
+      std::string_view rest = message.substr(after + 6);
+      const size_t end = rest.find_first_of(" ,;'\"");
+      std::string_view stamp = rest.substr(0, end == std::string_view::npos ? rest.size() : end);
+      // "…Z." ends with a full stop that is not part of the time.
+      while (stamp.ends_with('.')) stamp.remove_suffix(1);
+      if (auto when = ParseIso8601(stamp); when.ok()) refused->earliest = *when;
+    }
+  }
+  return refused;
+}
+
 }  // namespace
 
 bool IsTweetId(std::string_view id) {
@@ -625,10 +691,15 @@ Result<SearchCursor> DecodeCursor(std::string_view text) {
   if (text.empty()) return cursor;
   auto bad = [&]() {
     return Status::InvalidArgument("x cursor " + Quote(text, 80) +
-                                   " is not NEWEST or NEWEST/SINCE/NEXT_TOKEN");
+                                   " is not NEWEST, @START or NEWEST/SINCE/NEXT_TOKEN");
   };
   const size_t first = text.find('/');
   if (first == std::string_view::npos) {
+    if (text.starts_with('@')) {
+      if (!IsStartTime(text.substr(1))) return bad();
+      cursor.start_time = std::string(text.substr(1));
+      return cursor;
+    }
     if (!IsTweetId(text)) return bad();
     cursor.newest = std::string(text);
     return cursor;
@@ -638,16 +709,44 @@ Result<SearchCursor> DecodeCursor(std::string_view text) {
   std::string_view newest = text.substr(0, first);
   std::string_view since = text.substr(first + 1, second - first - 1);
   std::string_view token = text.substr(second + 1);
-  if (!IsTweetId(newest) || !IsTweetId(since) || !IsToken(token)) return bad();
+  if (!IsTweetId(newest) || !IsToken(token)) return bad();
+  if (since.starts_with('@')) {
+    if (!IsStartTime(since.substr(1))) return bad();
+    cursor.start_time = std::string(since.substr(1));
+  } else if (IsTweetId(since)) {
+    cursor.since = std::string(since);
+  } else {
+    return bad();
+  }
   cursor.newest = std::string(newest);
-  cursor.since = std::string(since);
   cursor.next_token = std::string(token);
   return cursor;
 }
 
 std::string EncodeCursor(const SearchCursor& cursor) {
-  if (!cursor.paging()) return cursor.newest;
-  return cursor.newest + "/" + cursor.since + "/" + cursor.next_token;
+  const std::string lower = cursor.start_time.empty() ? cursor.since : "@" + cursor.start_time;
+  if (!cursor.paging()) return cursor.newest.empty() && !lower.empty() ? lower : cursor.newest;
+  return cursor.newest + "/" + lower + "/" + cursor.next_token;
+}
+
+std::optional<std::string> RecoverCursor(const SourceSpec& /*source*/, const SourceCursor& cursor,
+                                         const HttpResponse& response) {
+  if (response.status != 400) return std::nullopt;
+  auto state = DecodeCursor(cursor.cursor);
+  // Only a request that sent a lower bound can have had it refused.
+  if (!state.ok() || (state->newest.empty() && state->start_time.empty())) return std::nullopt;
+  auto refused = RefusedLowerBound(response.body);
+  if (!refused) return std::nullopt;
+  std::optional<TimePoint> window_start;
+  if (auto date = response.headers.Get("Date")) {
+    if (auto now = ParseHttpDate(*date); now.ok()) window_start = *now - kRecentSearchWindow;
+  }
+  if (!window_start) window_start = refused->earliest;
+  if (!window_start) return std::nullopt;
+  // An hour inside the window: the next request may wait behind a rate
+  // limit, and a start_time that has slipped out is refused in turn.
+  const TimePoint start = std::chrono::floor<std::chrono::seconds>(*window_start + kStartMargin);
+  return "@" + FormatRfc3339(start);
 }
 
 Result<std::string> ApiBase(const SourceSpec& source) {
@@ -863,9 +962,14 @@ Result<HttpRequest> NextRequest(const SourceSpec& source, const SourceCursor& cu
   auto state = DecodeCursor(cursor.cursor);
   if (!state.ok()) return SourceInvalid(source, state.status().message());
   HttpRequest request;
-  request.url = state->paging()
-                    ? SearchUrl(*base, query, max_results, state->since, state->next_token)
-                    : SearchUrl(*base, query, max_results, state->newest, "");
+  if (state->paging()) {
+    request.url =
+        SearchUrl(*base, query, max_results, state->since, state->next_token, state->start_time);
+  } else if (!state->newest.empty()) {
+    request.url = SearchUrl(*base, query, max_results, state->newest, "");
+  } else {
+    request.url = SearchUrl(*base, query, max_results, "", "", state->start_time);
+  }
   AddReadHeaders(request, *token);
   return request;
 }
@@ -895,13 +999,26 @@ Result<Page> Parse(const SourceSpec& /*source*/, const SourceCursor& cursor,
   SearchCursor next;
   next.newest = current.newest;
   if (CompareTweetIds(meta->newest, next.newest) > 0) next.newest = meta->newest;
-  if (current.newest.empty()) {
+  const bool from_start_time = !current.start_time.empty() && !current.paging();
+  if (current.newest.empty() && !from_start_time) {
     // First poll: the newest page only, no crawl of the past seven days.
     page.caught_up = true;
+  } else if (from_start_time && next.newest.empty()) {
+    // Nothing since the start time yet: keep asking from it.
+    next.start_time = current.start_time;
+    page.caught_up = true;
   } else if (!meta->next_token.empty() && meta->next_token != current.next_token) {
-    // A backlog since the last poll: page down to its since_id, keeping
-    // the newest id of the first page for the poll after.
-    next.since = current.paging() ? current.since : current.newest;
+    // A backlog since the last poll: page down to its since_id (or the
+    // start_time that replaced a refused one), keeping the newest id of the
+    // first page for the poll after.
+    if (current.paging()) {
+      next.since = current.since;
+      next.start_time = current.start_time;
+    } else if (from_start_time) {
+      next.start_time = current.start_time;
+    } else {
+      next.since = current.newest;
+    }
     next.next_token = meta->next_token;
     page.caught_up = false;
   } else {
@@ -958,8 +1075,19 @@ Result<Page> ParseConversation(const SourceSpec& /*source*/, const Post& post,
 
 namespace {
 
-// X's problem JSON (title, detail) or v1.1 errors, as the reply parser reads them.
-std::string ErrorDetailOf(const HttpResponse& response) { return ErrorDetail(response.body); }
+// X's problem JSON (title, detail) or v1.1 errors, as the reply parser reads
+// them. Polls and conversation fetches use only the app-only bearer token,
+// which does not expire: a 401 means it was revoked or regenerated, and the
+// engine stops the source until an operator replaces it.
+std::string ErrorDetailOf(const HttpResponse& response) {
+  std::string detail = ErrorDetail(response.body);
+  if (response.status == 401) {
+    detail += std::string(detail.empty() ? "" : " ") +
+              "(the bearer_token was refused: app-only tokens do not expire, so it was revoked "
+              "or regenerated; replace it, then `earshot sources --reset`)";
+  }
+  return detail;
+}
 
 }  // namespace
 
@@ -1004,6 +1132,7 @@ const ConnectorDescriptor& Descriptor() {
       .conversation = &kConversation,
       .reply = &kReply,
       .error_detail = &ErrorDetailOf,
+      .recover_cursor = &RecoverCursor,
   };
   return kDescriptor;
 }

@@ -6,6 +6,7 @@
 // values own their strings.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -42,9 +43,13 @@ Result<PublishedReply> ParseReply(const SourceSpec& account, const Post& target,
 // since_id of the next poll. While a poll pages back through a backlog it
 // also holds that poll's `since` (its lower bound) and the `next_token` of
 // the page to fetch next. Encoded as "NEWEST" or "NEWEST/SINCE/NEXT_TOKEN".
+// After X refused a since_id older than its seven-day window, the lower
+// bound is a `start_time` (RFC 3339, whole seconds) instead of an id:
+// "@START" before any tweet is seen, "NEWEST/@START/NEXT_TOKEN" while paging.
 struct SearchCursor {
   std::string newest;
   std::string since;
+  std::string start_time;
   std::string next_token;
   bool paging() const { return !next_token.empty(); }
 };
@@ -52,6 +57,14 @@ struct SearchCursor {
 // error naming it.
 Result<SearchCursor> DecodeCursor(std::string_view text);
 std::string EncodeCursor(const SearchCursor& cursor);
+
+// The descriptor's recover_cursor: for X's 400 refusing the request's
+// since_id (or start_time) as older than recent search's seven days, the
+// cursor "@START" with START an hour inside the window, measured from the
+// answer's Date header (else from the time X's message names); nullopt for
+// any other answer.
+std::optional<std::string> RecoverCursor(const SourceSpec& source, const SourceCursor& cursor,
+                                         const HttpResponse& response);
 
 // Orders two tweet ids (decimal snowflakes as strings) like strcmp, without
 // integer conversion: a longer id is newer, equal lengths compare bytewise.

@@ -111,6 +111,12 @@ Result<PublishedReply> ParseReply(const SourceSpec& account, const Post& target,
       std::string note = RateLimitNote(response);
       if (!note.empty()) detail = detail.empty() ? note : detail + " (" + note + ")";
     }
+    if (response.status == 401) {
+      // Nothing here refreshes user tokens: an operator must.
+      detail += std::string(detail.empty() ? "" : " ") +
+                "(the account's access_token was refused: OAuth 2.0 user tokens expire after two "
+                "hours and are not refreshed by earshot; replace it)";
+    }
     return StatusFromHttp(response.status, where, detail);
   }
   auto unreadable = [&](const std::string& why) {

@@ -137,6 +137,11 @@ struct AuthCapability {
   // credentials are optional (Bluesky reads public search anonymously), a
   // source for which this is false is polled without a session.
   bool (*configured)(const SourceSpec& source) = nullptr;
+  // Whether a non-2xx answer to a request that carried the session says the
+  // session itself is no longer valid, so the engine renews it once exactly
+  // as for a 401 (Bluesky answers an expired token with 400 ExpiredToken).
+  // Null: only a 401 does. Pure; never throws.
+  bool (*session_refused)(const HttpResponse& response) = nullptr;
 };
 
 // Fetching the conversation around a stored post, so replies join threads and
@@ -151,6 +156,14 @@ struct ConversationCapability {
   // removed, and next_cursor/caught_up when there are more pages. 404/410:
   // an empty page whose `deletions` names `post`.
   Result<Page> (*parse)(const SourceSpec& source, const Post& post, const HttpResponse& response);
+  // Optional: `parse`, also given the cursor the request was built from
+  // ("" for the first page), for platforms whose answers alone cannot say
+  // all that comes next (Reddit: deeper reply chains queued behind a
+  // morechildren call). When set, the engine calls it instead of `parse`
+  // for conversation fetches; `parse` stays the reader for callers without
+  // a cursor. Same statuses and promises as `parse`.
+  Result<Page> (*parse_after)(const SourceSpec& source, const Post& post, std::string_view cursor,
+                              const HttpResponse& response) = nullptr;
 };
 
 // A reply staff have approved, to be published once.
@@ -249,6 +262,15 @@ struct ConnectorDescriptor {
   // nothing useful (an HTML error page); never a token or credential; never
   // throws. Null: the status alone.
   std::string (*error_detail)(const HttpResponse& response) = nullptr;
+  // Optional: for a 4xx answer to a poll that refuses the stored cursor
+  // itself (X refuses a since_id older than seven days with 400), the cursor
+  // to store instead so that the next request can succeed. The engine stores
+  // it as it would a page's next_cursor and asks again at once (within
+  // max_pages_per_poll); nullopt, "" or the same cursor leave the answer an
+  // ordinary failure. Pure: any time it needs comes from the response (its
+  // Date header, its body). Never throws. Null: no recovery.
+  std::optional<std::string> (*recover_cursor)(const SourceSpec& source, const SourceCursor& cursor,
+                                               const HttpResponse& response) = nullptr;
 };
 
 // Retry-After (RFC 9110): delta-seconds or an HTTP-date, relative to `now`.

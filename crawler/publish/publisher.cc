@@ -158,6 +158,19 @@ void StartSession(const OperationPtr& op, bool fresh) {
   });
 }
 
+// A 401, or an answer the connector reads as a refused session (Bluesky's
+// 400 ExpiredToken): a kept session the platform no longer accepts.
+bool SessionRefused(const Operation& op, const HttpResponse& response) {
+  if (response.status == 401) return true;
+  const AuthCapability* auth = op.connector->auth;
+  if (response.status < 400 || auth == nullptr || auth->session_refused == nullptr) return false;
+  try {
+    return auth->session_refused(response);
+  } catch (...) {
+    return false;
+  }
+}
+
 void OnReply(const OperationPtr& op, Result<HttpResponse> response) {
   auto impl = op->owner.lock();
   const std::string context = AccountContext(*op) + ": publishing";
@@ -178,7 +191,8 @@ void OnReply(const OperationPtr& op, Result<HttpResponse> response) {
     return;
   }
   const int http = response->status;
-  if (http == 401 && op->session_from_cache && !op->tried_fresh_session && impl) {
+  if (SessionRefused(*op, *response) && op->session_from_cache && !op->tried_fresh_session &&
+      impl) {
     // The platform refused the session we kept: nothing was posted, so a
     // fresh session may try once more.
     impl->sessions.erase(op->account.name);
@@ -232,7 +246,8 @@ void OnResolve(const OperationPtr& op, Result<HttpResponse> response) {
     return;
   }
   const int http = response->status;
-  if (http == 401 && op->session_from_cache && !op->tried_fresh_session && impl) {
+  if (SessionRefused(*op, *response) && op->session_from_cache && !op->tried_fresh_session &&
+      impl) {
     impl->sessions.erase(op->account.name);
     StartSession(op, /*fresh=*/true);
     return;

@@ -214,6 +214,19 @@ struct Scheduler::Slot {
     return auth && auth->session_request && auth->parse_session && auth->authorize &&
            (!auth->configured || auth->configured(source.spec));
   }
+  // A 401, or an answer the connector's AuthCapability reads as a session
+  // the platform no longer accepts (Bluesky's 400 ExpiredToken).
+  bool session_refused(const HttpResponse& response) const {
+    if (response.status == 401) return true;
+    if (!has_auth() || response.status < 400) return false;
+    const AuthCapability& auth = *source.connector->auth;
+    if (auth.session_refused == nullptr) return false;
+    try {
+      return auth.session_refused(response);
+    } catch (...) {
+      return false;  // a connector's bug must not stop the engine
+    }
+  }
   bool has_conversation() const {
     const ConversationCapability* c = source.connector ? source.connector->conversation : nullptr;
     return c && c->request && c->parse;
@@ -735,17 +748,48 @@ void Scheduler::OnPollResponse(Slot& slot, Result<HttpResponse> result) {
   } else if (status == 429) {
     HandleFailure(slot, url, status, HttpFailure(slot, response, where), SourceHealth::kRateLimited,
                   BlockFor429(slot.task_host, limits, now), std::nullopt);
-  } else if (status == 401 && slot.has_auth() && !slot.session_retry_used) {
-    RetryWithNewSession(slot, "GET " + Redacted(slot, url));
-  } else if (status == 401 || status == 403) {
+  } else if (slot.session_refused(response) && slot.has_auth() && !slot.session_retry_used) {
+    RetryWithNewSession(slot, "GET " + Redacted(slot, url), status);
+  } else if (status == 403 || slot.session_refused(response)) {
     HandleFailure(slot, url, status, HttpFailure(slot, response, where), SourceHealth::kStopped,
                   std::nullopt, std::nullopt);
+  } else if (auto recovered = RecoveredCursor(slot, response)) {
+    // The platform refused the cursor itself: start again from what the
+    // connector says it will accept, as if a page had moved the cursor.
+    spdlog::warn(
+        "source '{}': HTTP {} refused the cursor{}; asking again from cursor '{}'", slot.name(),
+        status,
+        [&] {
+          const std::string detail = ErrorDetail(slot, response);
+          return detail.empty() ? std::string() : " (" + detail + ")";
+        }(),
+        Scrub(slot, *recovered));
+    Page page;
+    page.next_cursor = std::move(*recovered);
+    page.caught_up = false;
+    HandleSuccess(slot, response, std::move(page));
   } else {
     // 5xx, 408, other 4xx, stray 1xx/3xx: back off. A Retry-After on a
     // 503 is honoured when it asks for longer than the backoff.
     HandleFailure(slot, url, status, HttpFailure(slot, response, where), SourceHealth::kBackoff,
                   limits.retry_after, std::nullopt);
   }
+}
+
+std::optional<std::string> Scheduler::RecoveredCursor(const Slot& slot,
+                                                      const HttpResponse& response) const {
+  const ConnectorDescriptor& connector = slot.connector();
+  if (connector.recover_cursor == nullptr || response.status < 400 || response.status >= 500) {
+    return std::nullopt;
+  }
+  auto recovered = GuardConnector(
+      slot.name(), "recovering a refused cursor", [&]() -> Result<std::optional<std::string>> {
+        return connector.recover_cursor(slot.source.spec, slot.state().cursor, response);
+      });
+  if (!recovered.ok() || !recovered->has_value()) return std::nullopt;
+  std::string cursor = std::move(**recovered);
+  if (cursor.empty() || cursor == slot.state().cursor.cursor) return std::nullopt;
+  return cursor;
 }
 
 void Scheduler::OnSessionResponse(Slot& slot, Result<HttpResponse> result) {
@@ -872,6 +916,9 @@ void Scheduler::OnConversationResponse(Slot& slot, Result<HttpResponse> result) 
 
   if ((status >= 200 && status < 300) || status == 404 || status == 410) {
     Result<Page> page = GuardConnector(slot.name(), "parsing a conversation", [&] {
+      if (capability.parse_after != nullptr) {
+        return capability.parse_after(slot.source.spec, slot.job->post, slot.job->cursor, response);
+      }
       return capability.parse(slot.source.spec, slot.job->post, response);
     });
     if (page.ok()) {
@@ -904,9 +951,9 @@ void Scheduler::OnConversationResponse(Slot& slot, Result<HttpResponse> result) 
     event.health = slot.state().health;
     event.next_poll_at = slot.state().next_poll_at;
     Emit(event);
-  } else if (status == 401 && slot.has_auth() && !slot.session_retry_used) {
-    RetryWithNewSession(slot, "conversation GET " + Redacted(slot, url));
-  } else if (status == 401) {
+  } else if (slot.session_refused(response) && slot.has_auth() && !slot.session_retry_used) {
+    RetryWithNewSession(slot, "conversation GET " + Redacted(slot, url), status);
+  } else if (slot.session_refused(response)) {
     // The source's credentials, not this conversation: as for polls.
     slot.job.reset();
     HandleFailure(slot, url, status, HttpFailure(slot, response, where), SourceHealth::kStopped,
@@ -921,8 +968,9 @@ void Scheduler::OnConversationResponse(Slot& slot, Result<HttpResponse> result) 
   }
 }
 
-void Scheduler::RetryWithNewSession(Slot& slot, const std::string& what) {
-  spdlog::info("source '{}': {} answered 401; signing in again", slot.name(), what);
+void Scheduler::RetryWithNewSession(Slot& slot, const std::string& what, int status) {
+  spdlog::info("source '{}': {} answered {} (session refused); signing in again", slot.name(), what,
+               status);
   slot.session_retry_used = true;
   DropSession(slot);
 }

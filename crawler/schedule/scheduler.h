@@ -22,6 +22,12 @@
 //   state), not a restart's.
 // - A page whose rate-limit facts say remaining == 0: nothing more to that
 //   host before the reset.
+// - A 4xx the connector's recover_cursor reads as a refusal of the cursor
+//   itself (X: a since_id older than seven days): the cursor it offers is
+//   stored as a page's next_cursor would be, and the source asks again at
+//   once (within max_pages_per_poll); the same cursor again is a failure.
+// Conversation pages are read with ConversationCapability::parse_after and
+// the job's cursor when the connector sets it, else with parse.
 // A non-2xx answer's failure message (polls, session requests, conversation
 // fetches) ends with the platform's own explanation when the connector has
 // an error_detail: "HTTP 401: InvalidToken: Bad token scope".
@@ -40,14 +46,16 @@
 // renewed before its expires_at (session_renew_ahead, by the injected
 // clock) — with the refresh token when it has one, else by creating a new
 // one — and a refresh the platform rejects (401/403/400) is followed by a
-// fresh creation. A 401 on any other request of the source drops the
-// session and retries that request once with a new one; a second 401 in a
-// row stops the source. A session request answered 401/403 stops the
-// source with the platform's message; 429 waits like any rate limit; 5xx,
-// other answers and network errors back off as polls do. Session requests
-// obey the same per-host politeness and rate limits as every request;
-// sessions live in this object's memory only, their bodies are never stored
-// (not even quarantined), and their tokens are masked in every message like
+// fresh creation. A 401 on any other request of the source (or an answer
+// AuthCapability::session_refused reads as a refused session, such as
+// Bluesky's 400 ExpiredToken) drops the session and retries that request
+// once with a new one; a second such answer in a row stops the source. A
+// session request answered 401/403 stops the source with the platform's
+// message; 429 waits like any rate limit; 5xx, other answers and network
+// errors back off as polls do. Session requests obey the same per-host
+// politeness and rate limits as every request; sessions live in this
+// object's memory only, their bodies are never stored (not even
+// quarantined), and their tokens are masked in every message like
 // the connector's secret keys.
 //
 // Conversation watching (connectors with a ConversationCapability, and a
@@ -292,8 +300,12 @@ class Scheduler {
   void RequeueWatch(Slot& slot, const ConversationWatch& watch);
   // The first conversation_schedule step after `now`; nullopt: none left.
   std::optional<TimePoint> NextWatchFetch(TimePoint anchor, TimePoint now) const;
-  // A 401 with a session to renew: drop it and send the request again.
-  void RetryWithNewSession(Slot& slot, const std::string& what);
+  // A 401 (or a refused session) with a session to renew: drop it and send
+  // the request again. `status` is the answer's, for the log.
+  void RetryWithNewSession(Slot& slot, const std::string& what, int status);
+  // The cursor the connector's recover_cursor offers for a refused poll, if
+  // it differs from the stored one.
+  std::optional<std::string> RecoveredCursor(const Slot& slot, const HttpResponse& response) const;
   void DropSession(Slot& slot);
   void FinishPoll(Slot& slot);
   void ApplyRateLimit(const std::string& host, const RateLimitInfo& info, TimePoint now);

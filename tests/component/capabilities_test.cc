@@ -197,7 +197,13 @@ std::string ConvoErrorDetail(const HttpResponse& response) {
   return response.body;
 }
 
-const AuthCapability kConvoAuth{&ConvoSessionRequest, &ConvoParseSession, &ConvoAuthorize};
+// Like Bluesky, a 400 whose body starts "ExpiredToken" is a refused session.
+bool ConvoSessionRefused(const HttpResponse& response) {
+  return response.status == 400 && response.body.rfind("ExpiredToken", 0) == 0;
+}
+
+const AuthCapability kConvoAuth{&ConvoSessionRequest, &ConvoParseSession, &ConvoAuthorize, nullptr,
+                                &ConvoSessionRefused};
 const ConversationCapability kConvoConversation{&ConvoConversationRequest, &ConvoConversationParse};
 
 const ConnectorDescriptor& ConvoConnector() {
@@ -244,6 +250,7 @@ class FakeConvo {
   // Behaviour, set by the tests.
   int64_t ttl_s = 0;  // 0: sessions never expire
   bool give_refresh_tokens = true;
+  bool expired_as_400 = false;              // an unknown token: 400 "ExpiredToken", not 401
   std::optional<FakeReply> session_reply;   // answers every session request
   std::optional<FakeReply> timeline_reply;  // answers every timeline request
   std::vector<std::string> timeline;        // page k's body; later pages are empty
@@ -304,6 +311,7 @@ class FakeConvo {
     const std::string bearer = BearerOf(request);
     timeline_tokens.push_back(bearer);
     if (valid_access.count(bearer) == 0) {
+      if (expired_as_400) return MakeResponse(400, "ExpiredToken: Token has expired");
       return MakeResponse(401, "InvalidToken: " + bearer + " is not valid");
     }
     if (timeline_reply) return *timeline_reply;
@@ -318,7 +326,10 @@ class FakeConvo {
     const std::string cursor = QueryParam(request.url, "cursor");
     const std::string bearer = BearerOf(request);
     thread_calls.push_back({id, cursor, clock_.Now(), bearer});
-    if (valid_access.count(bearer) == 0) return MakeResponse(401, "InvalidToken");
+    if (valid_access.count(bearer) == 0) {
+      return expired_as_400 ? MakeResponse(400, "ExpiredToken: Token has expired")
+                            : MakeResponse(401, "InvalidToken");
+    }
     auto it = threads.find(id);
     if (it == threads.end()) return MakeResponse(200, Body("0", false, {}));
     return it->second(cursor);
@@ -611,6 +622,50 @@ TEST_CASE("a 401 renews the session once, a second 401 stops the source", "[capa
     CHECK(stored.last_error.find("401") != std::string::npos);
     CHECK_FALSE(h.scheduler->NextWakeup().has_value());
     CHECK(h.Settle() == 0);
+  }
+}
+
+TEST_CASE("a 400 the connector reads as a refused session renews it like a 401",
+          "[capabilities][auth]") {
+  Harness h;
+  FakeConvo a(h.transport, h.clock, kBaseA);
+  a.expired_as_400 = true;
+  h.Build({Convo("a", kBaseA)});
+  h.Settle();
+  h.AdvanceAndSettle();  // session + first poll
+  REQUIRE(a.timeline_tokens.size() == 1);
+
+  SECTION("an expired token: one new session, and the poll goes through") {
+    a.valid_access.clear();
+    h.AdvanceAndSettle();  // poll: 400 ExpiredToken
+    CHECK(h.State("a").health == SourceHealth::kOk);
+    CHECK(h.State("a").consecutive_failures == 0);
+    h.AdvanceAndSettle();  // new session
+    CHECK(a.created == 2);
+    h.AdvanceAndSettle();  // the poll again
+    REQUIRE(a.timeline_tokens.size() == 3);
+    CHECK(a.timeline_tokens.back() == a.issued.at(2));
+    CHECK(h.Stored("a").health == SourceHealth::kOk);
+    CHECK(h.scheduler->stats().failures == 0);
+  }
+  SECTION("refused with a fresh session too: stopped, as for a second 401") {
+    a.timeline_reply = MakeResponse(400, "ExpiredToken: Token has expired");
+    h.AdvanceAndSettle();  // 400
+    h.AdvanceAndSettle();  // new session
+    h.AdvanceAndSettle();  // 400 again
+    CHECK(a.created == 2);
+    CHECK(a.timeline_tokens.size() == 3);
+    const SourceState stored = h.Stored("a");
+    CHECK(stored.health == SourceHealth::kStopped);
+    CHECK(stored.last_error.find("HTTP 400") != std::string::npos);
+    CHECK(stored.last_error.find("ExpiredToken") != std::string::npos);
+  }
+  SECTION("any other 400 backs off and keeps the session") {
+    a.timeline_reply = MakeResponse(400, "InvalidRequest: bad sort");
+    h.AdvanceAndSettle();
+    CHECK(h.State("a").health == SourceHealth::kBackoff);
+    CHECK(h.State("a").consecutive_failures == 1);
+    CHECK(a.created == 1);
   }
 }
 
@@ -1234,6 +1289,16 @@ TEST_CASE("conversation fetch failures touch the watch, not the source",
     CHECK(w.a.created == 2);
     CHECK(w.a.thread_calls[1].bearer == w.a.issued.at(2));
     CHECK(h.Watch("n1")->fetches == 1);
+  }
+  SECTION("a 400 the connector reads as a refused session renews it the same way") {
+    w.a.valid_access.clear();
+    w.a.expired_as_400 = true;
+    h.AdvanceTo(w.anchor + minutes(11));
+    REQUIRE(w.a.thread_calls.size() == 2);
+    CHECK(w.a.created == 2);
+    CHECK(w.a.thread_calls[1].bearer == w.a.issued.at(2));
+    CHECK(h.Watch("n1")->fetches == 1);
+    CHECK(h.Stored("a").health == SourceHealth::kOk);
   }
 }
 

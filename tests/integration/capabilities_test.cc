@@ -257,6 +257,52 @@ TEST_CASE("capabilities: bluesky signs in, searches with the session, never show
   CHECK(HeaderOf(ok_again[3], "Authorization") == "Bearer " + kAccessJwt);
 }
 
+TEST_CASE("capabilities: bluesky's 400 ExpiredToken on a search signs in again, once",
+          "[integration][capabilities][bluesky]") {
+  Sandbox box({
+      PostRoute("/ok/xrpc/com.atproto.server.createSession", BlueskySession()),
+      JsonRoute("/ok/xrpc/app.bsky.feed.searchPosts",
+                R"({"error":"ExpiredToken","message":"Token has expired"})", 400),
+      JsonRoute("/ok/xrpc/app.bsky.feed.searchPosts", BlueskySearch(1, 3)),
+  });
+  WriteConfigWithSchedule(box, R"(
+[[source]]
+name = "bsky"
+connector = "bluesky"
+url = "{{base}}/ok"
+query = "nhs"
+identifier = "${E2E_BSKY_IDENTIFIER}"
+app_password = "${E2E_BSKY_APP_PASSWORD}"
+interval = "1m"
+)",
+                          "conversations = []\n");
+  ProcessOptions env;
+  env.env["E2E_BSKY_IDENTIFIER"] = kBlueskyIdentifier;
+  env.env["E2E_BSKY_APP_PASSWORD"] = kAppPassword;
+
+  ProcessResult run = box.Earshot({"-v", "once"}, env);
+  INFO(Describe(run));
+  REQUIRE(run.exit_code == 0);
+  CHECK(Contains(run.out, "3 new post(s)"));
+  CHECK(Contains(run.out, "0 failure(s)"));
+  // Sign in, search (400 ExpiredToken), sign in again, search: not a backoff.
+  const auto requests = box.server().Requests();
+  REQUIRE(requests.size() == 4);
+  CHECK(requests[0].target == "/ok/xrpc/com.atproto.server.createSession");
+  CHECK(requests[1].target.rfind("/ok/xrpc/app.bsky.feed.searchPosts?", 0) == 0);
+  CHECK(requests[2].target == "/ok/xrpc/com.atproto.server.createSession");
+  CHECK(requests[3].target.rfind("/ok/xrpc/app.bsky.feed.searchPosts?", 0) == 0);
+  CHECK(HeaderOf(requests[3], "Authorization") == "Bearer " + kAccessJwt);
+  CheckNoSecrets(run, {kAppPassword, kAccessJwt, kRefreshJwt});
+
+  auto store = box.OpenStore();
+  const SourceRecord record = SourceNamed(*store, "bsky");
+  CHECK(record.state.health == SourceHealth::kOk);
+  CHECK(record.state.consecutive_failures == 0);
+  CHECK(record.state.last_error.empty());
+  CHECK(PostIds(*store, "bsky").size() == 3);
+}
+
 // ---------------------------------------------------------------------------
 // Reddit: application-only OAuth
 
@@ -380,6 +426,108 @@ TEST_CASE("capabilities: reddit application-only OAuth, a 401 renews the token o
   CHECK(record.state.last_error.empty());
   CHECK(PostIds(*store, "reddit-nhs") ==
         std::vector<std::string>{RedditName(1), RedditName(2), RedditName(3)});
+}
+
+// A comment of the link t3_1e00001, with `replies` (a Listing, or "").
+json::object RedditComment(const std::string& id, const std::string& parent,
+                           const std::string& body, json::value replies = "") {
+  return json::object{
+      {"kind", "t1"},
+      {"data", json::object{{"name", "t1_" + id},
+                            {"id", id},
+                            {"author", "commenter_" + id},
+                            {"parent_id", parent},
+                            {"link_id", RedditName(1)},
+                            {"body", body},
+                            {"created_utc", 1790000100.0},
+                            {"permalink", "/r/nhs/comments/1e00001/post_1/" + id + "/"},
+                            {"replies", std::move(replies)}}},
+  };
+}
+
+json::object RedditChildren(json::array children) {
+  return json::object{{"kind", "Listing"},
+                      {"data", json::object{{"children", std::move(children)}}}};
+}
+
+TEST_CASE("capabilities: reddit follows \"continue this thread\" after the more stubs",
+          "[integration][capabilities][reddit]") {
+  // A comment page starts with a Listing of its link, as /new lists it.
+  const std::string link_page = RedditListing({{1, "Story one"}});
+  // The link's comment page: c1 whose chain Reddit cut off, and a "more"
+  // stub hiding c2.
+  const json::object continue_stub{{"kind", "more"},
+                                   {"data", json::object{{"count", 0},
+                                                         {"name", "t1__"},
+                                                         {"id", "_"},
+                                                         {"parent_id", "t1_c1"},
+                                                         {"depth", 10},
+                                                         {"children", json::array{}}}}};
+  const json::object more_stub{{"kind", "more"},
+                               {"data", json::object{{"count", 1},
+                                                     {"name", "t1_c9"},
+                                                     {"id", "c9"},
+                                                     {"parent_id", RedditName(1)},
+                                                     {"children", json::array{"c2"}}}}};
+  const std::string comments = json::serialize(json::array{
+      json::parse(link_page),
+      RedditChildren(json::array{
+          RedditComment("c1", RedditName(1), "Ten levels deep about the Northern General.",
+                        RedditChildren(json::array{continue_stub})),
+          more_stub}),
+  });
+  const std::string more_children = json::serialize(json::object{
+      {"json",
+       json::object{{"errors", json::array{}},
+                    {"data", json::object{{"things", json::array{RedditComment(
+                                                         "c2", RedditName(1),
+                                                         "Loaded through morechildren.")}}}}}}});
+  const std::string deeper = json::serialize(json::array{
+      json::parse(link_page),
+      RedditChildren(json::array{RedditComment(
+          "c1", RedditName(1), "Ten levels deep about the Northern General.",
+          RedditChildren(
+              json::array{RedditComment("c3", "t1_c1", "Eleven levels deep: found at last.")}))}),
+  });
+  const std::string first_page = "/comments/1e00001.json?limit=500&sort=new&raw_json=1";
+  const std::string chain_page = "/comments/1e00001.json?comment=c1&limit=500&sort=new&raw_json=1";
+  Sandbox box({
+      PostRoute("/api/v1/access_token", RedditToken("e2e-token-continue")),
+      JsonRoute("/r/nhs/new.json", RedditListing({{1, "Story one"}})),
+      JsonRoute(first_page, comments),
+      PostRoute("/api/morechildren?raw_json=1", more_children),
+      JsonRoute(chain_page, deeper),
+  });
+  WriteConfigWithSchedule(box, RedditSource("reddit-nhs"), "conversations = [\"0s\"]\n");
+
+  ProcessResult first = box.Earshot({"once"}, RedditEnv());
+  INFO(Describe(first));
+  REQUIRE(first.exit_code == 0);
+  CHECK(Contains(first.out, "1 new post(s)"));
+
+  ProcessResult second = box.Earshot({"once"}, RedditEnv());
+  INFO(Describe(second));
+  REQUIRE(second.exit_code == 0);
+  CHECK(Contains(second.out, "1 conversation(s) fetched (3 page(s))"));
+  std::vector<std::string> targets;
+  for (const RecordedRequest& r : box.server().Requests()) {
+    if (r.target.rfind("/comments/", 0) == 0 || r.target.rfind("/api/morechildren", 0) == 0) {
+      targets.push_back(r.method + " " + r.target);
+    }
+  }
+  CHECK(targets == std::vector<std::string>{"GET " + first_page,
+                                            "POST /api/morechildren?raw_json=1",
+                                            "GET " + chain_page});
+  auto store = box.OpenStore();
+  auto deepest = store->FindPost("reddit", "t1_c3");
+  REQUIRE(deepest.ok());
+  REQUIRE(deepest->has_value());
+  CHECK((*deepest)->post.reply_to == "t1_c1");
+  CHECK((*deepest)->post.conversation == RedditName(1));
+  CHECK((*deepest)->post.text == "Eleven levels deep: found at last.");
+  auto loaded = store->FindPost("reddit", "t1_c2");
+  REQUIRE(loaded.ok());
+  CHECK(loaded->has_value());
 }
 
 TEST_CASE("capabilities: reddit posts listed as [deleted] or [removed] become tombstones",

@@ -193,6 +193,74 @@ TEST_CASE("once: x carries since_id between polls and pages a backlog with next_
   CHECK(store->CountPosts().value() == 15);
 }
 
+TEST_CASE("once: x recovers from a since_id older than seven days, then a 401 stops the source",
+          "[integration]") {
+  const std::string since_105 = kFirstQuery + "&since_id=" + TweetId(105);
+  const std::string start = "&start_time=2026-11-15T14%3A05%3A42Z";
+  const std::string window = kFirstQuery + start;
+  const std::string window_2 = kFirstQuery + start + "&next_token=windowpage2";
+  const std::string since_108 = kFirstQuery + "&since_id=" + TweetId(108);
+  // X's refusal of a since_id from before its seven-day window.
+  FixtureRoute too_old = JsonRoute(since_105,
+                                   earshot::testing::ReadFile(earshot::testing::OwnFixture(
+                                       "x/search_error_400_since_id_too_old.json")),
+                                   400);
+  too_old.headers.emplace_back("Date", "Sun, 22 Nov 2026 13:05:42 GMT");
+  Sandbox box({
+      JsonRoute(kFirstQuery, SearchPage(101, 105)),
+      too_old,
+      // The window from the start_time, newest first over two pages; both
+      // overlap what is stored.
+      JsonRoute(window, SearchPage(104, 108, "windowpage2")),
+      JsonRoute(window_2, SearchPage(100, 103)),
+      JsonRoute(since_108,
+                R"({"title":"Unauthorized","type":"about:blank","status":401,)"
+                R"("detail":"Unauthorized"})",
+                401),
+  });
+  box.WriteConfig(kSource);
+  ProcessResult first = box.Earshot({"once"}, WithBearer());
+  INFO(Describe(first));
+  REQUIRE(first.exit_code == 0);
+
+  // The refused since_id becomes a start_time an hour inside the window, at
+  // once, and the window is paged; overlaps are stored once.
+  ProcessResult second = box.Earshot({"once", "--force"}, WithBearer());
+  INFO(Describe(second));
+  REQUIRE(second.exit_code == 0);
+  CHECK(second.out.find("4 new post(s), 5 already stored, 0 failure(s)") != std::string::npos);
+  auto requests = RequestsTo(box.server(), kSearch);
+  REQUIRE(requests.size() == 4);
+  CHECK(requests[1].target == since_105);
+  CHECK(requests[2].target == window);
+  CHECK(requests[3].target == window_2);
+  {
+    auto store = box.OpenStore();
+    CHECK(PostIds(*store, "x-nhs") == TweetIds(100, 108));
+    const SourceRecord r = SourceNamed(*store, "x-nhs");
+    CHECK(r.state.cursor.cursor == TweetId(108));
+    CHECK(r.state.health == SourceHealth::kOk);
+    CHECK(r.state.consecutive_failures == 0);
+  }
+
+  // A refused app-only bearer token: stopped, saying to replace it.
+  ProcessResult third = box.Earshot({"once", "--force"}, WithBearer());
+  INFO(Describe(third));
+  REQUIRE(third.exit_code == 0);
+  requests = RequestsTo(box.server(), kSearch);
+  REQUIRE(requests.size() == 5);
+  CHECK(requests[4].target == since_108);
+  auto store = box.OpenStore();
+  const SourceRecord r = SourceNamed(*store, "x-nhs");
+  INFO(r.state.last_error);
+  CHECK(r.state.health == SourceHealth::kStopped);
+  CHECK(r.state.cursor.cursor == TweetId(108));
+  CHECK(r.state.last_error.find("HTTP 401: Unauthorized (the bearer_token was refused") !=
+        std::string::npos);
+  CHECK(r.state.last_error.find("replace it") != std::string::npos);
+  CHECK(r.state.last_error.find(kBearer) == std::string::npos);
+}
+
 TEST_CASE("once: an x source without its bearer token fails config check, naming the variable",
           "[integration]") {
   Sandbox box({});

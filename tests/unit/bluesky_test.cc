@@ -945,6 +945,27 @@ TEST_CASE("bluesky session requests", "[bluesky]") {
   }
 }
 
+TEST_CASE("bluesky: an expired or invalid access token is a refused session at any 4xx",
+          "[bluesky]") {
+  const auto& auth = *Descriptor().auth;
+  REQUIRE(auth.session_refused == &SessionRefused);
+  // Bluesky's own answer to an expired access JWT is 400, not 401.
+  CHECK(SessionRefused(Own("error_expired_token.json", 400)));
+  CHECK(SessionRefused(Own("error_invalid_token.json", 400)));
+  CHECK(SessionRefused(Own("error_expired_token.json", 401)));
+  // Ordinary failures are not: they back off or stop as before.
+  CHECK_FALSE(SessionRefused(Own("error_body.json", 400)));
+  CHECK_FALSE(SessionRefused(Own("error_not_found.json", 400)));
+  CHECK_FALSE(SessionRefused(Own("error_auth_required.json", 401)));
+  CHECK_FALSE(SessionRefused(Own("error_rate_limit.json", 429)));
+  CHECK_FALSE(SessionRefused(Own("error_internal.json", 502)));
+  CHECK_FALSE(SessionRefused(Response(R"({"error":"ExpiredToken"})", kSearchUrl, 502)));
+  CHECK_FALSE(SessionRefused(Response("ExpiredToken", kSearchUrl, 400)));
+  CHECK_FALSE(SessionRefused(Response("<html>ExpiredToken</html>", kSearchUrl, 400)));
+  CHECK_FALSE(SessionRefused(Response(R"({"error":["ExpiredToken"]})", kSearchUrl, 400)));
+  CHECK_FALSE(SessionRefused(Response("", kSearchUrl, 400)));
+}
+
 TEST_CASE("bluesky session answers", "[bluesky]") {
   SourceSpec source = Source();
   const TimePoint now = FromUnixSeconds(1795250100);

@@ -30,6 +30,7 @@ using connector_reddit::ListingCursor;
 using connector_reddit::NextRequest;
 using connector_reddit::Parse;
 using connector_reddit::ParseConversation;
+using connector_reddit::ParseConversationAfter;
 using connector_reddit::ParseListingCursor;
 using connector_reddit::ParseReply;
 using connector_reddit::ParseSession;
@@ -946,9 +947,10 @@ TEST_CASE("reddit conversation answers: tree, stubs, morechildren, gone", "[redd
     CHECK(Ids(*page) ==
           std::vector<std::string>{"t3_1h0b000", "t1_k00001", "t1_k00005", "t1_k00008"});
     CHECK(page->deletions.size() == 3);
-    CHECK(page->next_cursor == "k00006,k00007,k00009,k0000c,k0000d");
+    // The "more" stubs' ids, then the "continue this thread" under k00008.
+    CHECK(page->next_cursor == "k00006,k00007,k00009,k0000c,k0000d,~k00008");
     CHECK_FALSE(page->caught_up);
-    CHECK(AnyWarningContains(*page, "continue this thread"));
+    CHECK_FALSE(AnyWarningContains(*page, "continue this thread"));
   }
   SECTION("a morechildren answer: flat comments and a new stub") {
     auto page = ParseConversation(
@@ -1011,6 +1013,102 @@ TEST_CASE("reddit conversation answers: tree, stubs, morechildren, gone", "[redd
     CHECK(std::count(page->next_cursor.begin(), page->next_cursor.end(), ',') == 1999);
     CHECK(AnyWarningContains(*page, "not followed"));
     CHECK(ConversationRequest(Source(), stored, page->next_cursor).ok());
+  }
+}
+
+TEST_CASE("reddit conversation: \"continue this thread\" chains are followed", "[reddit]") {
+  REQUIRE(Descriptor().conversation->parse_after == &ParseConversationAfter);
+  const Post stored = StoredPost("t1_k00005", "t3_1h0b000");
+  const std::string deeper_url =
+      "https://oauth.reddit.com/comments/1h0b000.json?comment=k00008&limit=500&sort=new&raw_json=1";
+  SECTION("a chain waits behind the morechildren ids, then is its comment's page") {
+    auto more = ConversationRequest(Source(), stored, "k00006,k00007,~k00008");
+    REQUIRE(more.ok());
+    CHECK(more->method == "POST");
+    CHECK(Contains(more->body, "children=k00006%2Ck00007&"));
+    CHECK_FALSE(Contains(more->body, "k00008"));
+    auto deeper = ConversationRequest(Source(), stored, "~k00008,~k0000x");
+    REQUIRE(deeper.ok());
+    CHECK(deeper->method == "GET");
+    CHECK(deeper->url == deeper_url);
+    CHECK(deeper->body.empty());
+  }
+  SECTION("a morechildren answer keeps the chains queued in its cursor") {
+    auto page = ParseConversationAfter(
+        Source(), stored, "k00006,k00007,~k00008",
+        Response(Own("morechildren.json"), "https://oauth.reddit.com/api/morechildren?raw_json=1"));
+    REQUIRE(page.ok());
+    CHECK(Ids(*page) == std::vector<std::string>{"t1_k00006", "t1_k00007"});
+    CHECK(page->next_cursor == "k0000e,~k00008");
+    CHECK_FALSE(page->caught_up);
+    // Without the cursor (`parse`), only what the answer names.
+    auto bare = ParseConversation(
+        Source(), stored,
+        Response(Own("morechildren.json"), "https://oauth.reddit.com/api/morechildren?raw_json=1"));
+    REQUIRE(bare.ok());
+    CHECK(bare->next_cursor == "k0000e");
+  }
+  SECTION("the deeper page: its comments, its stubs, the rest of the queue") {
+    auto page = ParseConversationAfter(Source(), stored, "~k00008,~k0000x",
+                                       Response(Own("comments_continue_thread.json"), deeper_url));
+    REQUIRE(page.ok());
+    CHECK(Ids(*page) ==
+          std::vector<std::string>{"t3_1h0b000", "t1_k00008", "t1_k0000f", "t1_k0000g"});
+    const Post* deep = FindPost(*page, "t1_k0000g");
+    REQUIRE(deep != nullptr);
+    CHECK(deep->reply_to == "t1_k0000f");
+    CHECK(deep->conversation == "t3_1h0b000");
+    CHECK(deep->text == "Eleven levels down and still about the porters.");
+    // k0000h behind a "more" stub; k0000x still queued; the chain under
+    // k0000g found here. The stub under k00008 itself is not queued again.
+    CHECK(page->next_cursor == "k0000h,~k0000x,~k0000g");
+    CHECK_FALSE(page->caught_up);
+    CHECK(ConversationRequest(Source(), stored, page->next_cursor).ok());
+  }
+  SECTION("the last chain loaded: caught up") {
+    const std::string body =
+        R"([{"kind":"Listing","data":{"children":[]}},{"kind":"Listing","data":{"children":[)"
+        R"({"kind":"t1","data":{"name":"t1_k0000x","body":"Last words","created_utc":1790002600,)"
+        R"("parent_id":"t1_k0000w","link_id":"t3_1h0b000"}},)"
+        R"({"kind":"more","data":{"count":0,"name":"t1__","id":"_","parent_id":"t1_k0000x",)"
+        R"("children":[]}}]}}])";
+    auto page = ParseConversationAfter(Source(), stored, "~k0000x", Response(body, deeper_url));
+    REQUIRE(page.ok());
+    CHECK(Ids(*page) == std::vector<std::string>{"t1_k0000x"});
+    CHECK(page->next_cursor.empty());
+    CHECK(page->caught_up);
+  }
+  SECTION("bounded: at most 20 chains queued, the rest counted") {
+    std::string stubs;
+    for (int n = 0; n < 25; ++n) {
+      if (!stubs.empty()) stubs += ",";
+      stubs += R"({"kind":"more","data":{"count":0,"name":"t1__","id":"_","parent_id":"t1_d)" +
+               std::to_string(n) + R"(","children":[]}})";
+    }
+    stubs +=
+        R"(,{"kind":"more","data":{"count":0,"id":"_","parent_id":"t3_1h0b000","children":[]}})";
+    const std::string body =
+        R"([{"kind":"Listing","data":{"children":[]}},{"kind":"Listing","data":{"children":[)" +
+        stubs + "]}}]";
+    auto page = ParseConversation(Source(), stored, Response(body));
+    REQUIRE(page.ok());
+    CHECK(std::count(page->next_cursor.begin(), page->next_cursor.end(), '~') == 20);
+    CHECK(page->next_cursor.rfind("~d0,~d1,", 0) == 0);
+    CHECK(AnyWarningContains(*page, "5 deeper reply chain(s)"));
+    CHECK(AnyWarningContains(*page, "1 \"continue this thread\" stub(s) without a comment"));
+    CHECK(ConversationRequest(Source(), stored, page->next_cursor).ok());
+  }
+  SECTION("cursors we did not write are refused") {
+    std::string too_many;
+    for (int n = 0; n < 21; ++n) too_many += (n ? ",~d" : "~d") + std::to_string(n);
+    for (const std::string& cursor :
+         {std::string("~k00008,k00006"), std::string("~"), std::string("~~k1"),
+          std::string("~K00008"), std::string("~k00008,"), too_many}) {
+      INFO(cursor);
+      auto request = ConversationRequest(Source(), stored, cursor);
+      REQUIRE_FALSE(request.ok());
+      CHECK(request.status().code() == StatusCode::kInvalidArgument);
+    }
   }
 }
 

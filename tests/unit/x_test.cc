@@ -27,6 +27,7 @@ using connector_x::Parse;
 using connector_x::ParseConversation;
 using connector_x::ParseReply;
 using connector_x::ReadRateLimit;
+using connector_x::RecoverCursor;
 using connector_x::ReplaceLoneSurrogateEscapes;
 using connector_x::ReplyRequest;
 using connector_x::SearchCursor;
@@ -706,10 +707,124 @@ TEST_CASE("x cursor encoding", "[x]") {
   CHECK(paging->since == "1870000000000000050");
   CHECK(paging->next_token == "b26v89c19zqg8o3f");
   CHECK(EncodeCursor(*paging) == "1870000000000000105/1870000000000000050/b26v89c19zqg8o3f");
-  for (const char* bad :
-       {"/", "1//t", "1/2/", "1/2/t/u", "x", "1/2", "123456789012345678901", "1/2/has space"}) {
+  auto start = DecodeCursor("@2026-11-15T14:05:42Z");
+  REQUIRE(start.ok());
+  CHECK(start->newest.empty());
+  CHECK(start->start_time == "2026-11-15T14:05:42Z");
+  CHECK_FALSE(start->paging());
+  CHECK(EncodeCursor(*start) == "@2026-11-15T14:05:42Z");
+  auto start_paging = DecodeCursor("1870000000000000105/@2026-11-15T14:05:42Z/b26v89c19zqg8o3f");
+  REQUIRE(start_paging.ok());
+  CHECK(start_paging->newest == "1870000000000000105");
+  CHECK(start_paging->since.empty());
+  CHECK(start_paging->start_time == "2026-11-15T14:05:42Z");
+  CHECK(start_paging->next_token == "b26v89c19zqg8o3f");
+  CHECK(EncodeCursor(*start_paging) ==
+        "1870000000000000105/@2026-11-15T14:05:42Z/b26v89c19zqg8o3f");
+  for (const char* bad : {"/", "1//t", "1/2/", "1/2/t/u", "x", "1/2", "123456789012345678901",
+                          "1/2/has space", "@", "@yesterday", "@2026-11-15", "1/@/t",
+                          "/@2026-11-15T14:05:42Z/t", "@2026-11-15T14:05:42Z&evil=1"}) {
     INFO(bad);
     CHECK_FALSE(DecodeCursor(bad).ok());
+  }
+}
+
+TEST_CASE("x recovers from a since_id older than seven days with a start_time", "[x]") {
+  REQUIRE(Descriptor().recover_cursor == &RecoverCursor);
+  auto recover = [](const std::string& cursor, const HttpResponse& response) {
+    SourceCursor state;
+    state.cursor = cursor;
+    return RecoverCursor(SearchSource(), state, response);
+  };
+  HttpResponse too_old = Response(Own("search_error_400_since_id_too_old.json"), 400);
+  SECTION("from the answer's Date: seven days back, one hour inside the window") {
+    too_old.headers.Add("Date", "Sun, 22 Nov 2026 13:05:42 GMT");
+    CHECK(recover("1850000000000000105", too_old) == "@2026-11-15T14:05:42Z");
+    // A backlog's since_id refused the same way.
+    CHECK(recover("1850000000000000300/1850000000000000105/b26v89c19zqg8o3f", too_old) ==
+          "@2026-11-15T14:05:42Z");
+  }
+  SECTION("without Date: from the time X's message names") {
+    CHECK(recover("1850000000000000105", too_old) == "@2026-11-15T14:05:00Z");
+  }
+  SECTION("a recovered start_time that slipped out of the window recovers again") {
+    HttpResponse start_refused = Response(Own("search_error_400_start_time_too_old.json"), 400);
+    start_refused.headers.Add("Date", "Sun, 22 Nov 2026 15:00:00 GMT");
+    CHECK(recover("@2026-11-15T12:00:00Z", start_refused) == "@2026-11-15T16:00:00Z");
+    CHECK(recover("1870000000000000105/@2026-11-15T12:00:00Z/b26v89c19zqg8o3f", start_refused) ==
+          "@2026-11-15T16:00:00Z");
+    start_refused.headers = Headers();
+    CHECK(recover("@2026-11-15T12:00:00Z", start_refused) == "@2026-11-15T14:05:00Z");
+  }
+  SECTION("anything else is an ordinary failure") {
+    too_old.headers.Add("Date", "Sun, 22 Nov 2026 13:05:42 GMT");
+    // No lower bound was sent: the first poll cannot have had one refused.
+    CHECK_FALSE(recover("", too_old).has_value());
+    CHECK_FALSE(recover("not a cursor", too_old).has_value());
+    HttpResponse bad_query = Response(Own("search_error_400_bad_query.json"), 400);
+    bad_query.headers.Add("Date", "Sun, 22 Nov 2026 13:05:42 GMT");
+    CHECK_FALSE(recover("1850000000000000105", bad_query).has_value());
+    for (int status : {200, 401, 403, 429, 503}) {
+      HttpResponse other = too_old;
+      other.status = status;
+      INFO(status);
+      CHECK_FALSE(recover("1850000000000000105", other).has_value());
+    }
+    for (const char* body :
+         {"", "<html>400</html>", "{\"errors\":\"since_id\"}", "{\"errors\":[\"'since_id'\"]}",
+          "[1,2]", "{\"title\":\"Invalid Request\"}"}) {
+      INFO(body);
+      HttpResponse odd = Response(body, 400);
+      odd.headers.Add("Date", "Sun, 22 Nov 2026 13:05:42 GMT");
+      CHECK_FALSE(recover("1850000000000000105", odd).has_value());
+    }
+    // Named, but no time to start from anywhere.
+    HttpResponse timeless = Response(
+        R"({"errors":[{"parameters":{"since_id":["1"]},"message":"Invalid 'since_id'"}]})", 400);
+    CHECK_FALSE(recover("1850000000000000105", timeless).has_value());
+    timeless.headers.Add("Date", "yesterday");
+    CHECK_FALSE(recover("1850000000000000105", timeless).has_value());
+  }
+}
+
+TEST_CASE("x polls from a recovered start_time, pages it, then goes back to since_id", "[x]") {
+  SourceSpec source = SearchSource();
+  const std::string prefix =
+      "https://api.x.com/2/tweets/search/recent?query=NHS%20-is%3Aretweet"
+      "&max_results=100" +
+      std::string(kFields);
+  SECTION("requests") {
+    SourceCursor cursor;
+    cursor.cursor = "@2026-11-15T14:05:42Z";
+    auto request = NextRequest(source, cursor);
+    REQUIRE(request.ok());
+    CHECK(request->url == prefix + "&start_time=2026-11-15T14%3A05%3A42Z");
+    cursor.cursor = "1870000000000000105/@2026-11-15T14:05:42Z/b26v89c19zqg8o3f";
+    request = NextRequest(source, cursor);
+    REQUIRE(request.ok());
+    CHECK(request->url ==
+          prefix + "&start_time=2026-11-15T14%3A05%3A42Z&next_token=b26v89c19zqg8o3f");
+  }
+  SECTION("a first page with more: page the window, keeping the start_time") {
+    Page page = ParseOk(Response(Own("search_page.json")), "@2026-11-15T14:05:42Z");
+    CHECK(page.posts.size() == 5);
+    CHECK_FALSE(page.caught_up);
+    CHECK(page.next_cursor ==
+          "1870000000000000105/@2026-11-15T14:05:42Z/b26v89c19zqg8o3fpe17zkbnzhwxfu1vmsqpv91xsbfh");
+    // The last page of the window: back to an ordinary since_id cursor.
+    Page last = ParseOk(Response(Own("search_last_page.json")), page.next_cursor);
+    CHECK(last.caught_up);
+    CHECK(last.next_cursor == "1870000000000000105");
+  }
+  SECTION("a single page: its newest id is the cursor") {
+    Page page = ParseOk(Response(Own("search_last_page.json")), "@2026-11-15T14:05:42Z");
+    CHECK(page.caught_up);
+    CHECK(page.next_cursor == "1870000000000000090");
+  }
+  SECTION("nothing in the window yet: the start_time stays") {
+    Page page = ParseOk(Response(Own("search_empty.json")), "@2026-11-15T14:05:42Z");
+    CHECK(page.caught_up);
+    CHECK(page.next_cursor.empty());  // unchanged
   }
 }
 
@@ -950,6 +1065,30 @@ TEST_CASE("x error details", "[x]") {
         "T\xEF\xBF\xBD: line break");
   const std::string huge = "{\"detail\":\"" + std::string(5000, 'a') + "\"}";
   CHECK(ErrorDetail(huge).size() <= 404);
+}
+
+TEST_CASE("x: a refused app-only bearer token says to replace it", "[x]") {
+  const auto error_detail = Descriptor().error_detail;
+  REQUIRE(error_detail != nullptr);
+  // Polls and conversation fetches: the engine stops the source on a 401.
+  const std::string detail = error_detail(Response(Own("reply_error_401.json"), 401));
+  CHECK(detail.rfind("Unauthorized (the bearer_token was refused", 0) == 0);
+  CHECK(Contains(detail, "app-only tokens do not expire"));
+  CHECK(Contains(detail, "replace it, then `earshot sources --reset`"));
+  CHECK(error_detail(Response("", 401)).rfind("(the bearer_token was refused", 0) == 0);
+  // Other failures keep X's words alone.
+  CHECK(error_detail(Response(Own("search_error_400_bad_query.json"), 400)) ==
+        "Invalid Request: One or more parameters to your request was invalid.: There were errors "
+        "processing your request: Unbalanced parentheses (at position 5)");
+  // Replies: the user-context access_token expires after two hours.
+  auto published = ParseReply(
+      Account(), StoredTweet("1870000000000000105"),
+      Response(Own("reply_error_v11_expired_token.json"), 401, "https://api.x.com/2/tweets"));
+  REQUIRE_FALSE(published.ok());
+  CHECK(published.status().code() == StatusCode::kUnauthenticated);
+  CHECK(Contains(published.status().message(), "Invalid or expired token."));
+  CHECK(Contains(published.status().message(),
+                 "access_token was refused: OAuth 2.0 user tokens expire after two hours"));
 }
 
 // -------------------------------------------------------------- metadata ---
