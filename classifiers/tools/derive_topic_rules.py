@@ -141,6 +141,7 @@ DEFAULT_PARAMS = {
     "sentiment_targets": 0,
     "negated_words": 0,
     "context_words": 0,  # drop n-grams made only of CONTEXT_WORDS
+    "context_penalty": 0.0,  # instead of dropping them, multiply their L2 penalty by this
     "hand_prior": 0.0,  # hand rules' weights are pulled towards +-this
     "social_weight": 0.0,  # sentiment: weight of the social tuning set's accuracy
     "fft_tolerance": 1.0,  # sentiment: comments accuracy that may be given up for it
@@ -150,8 +151,14 @@ DEFAULT_PARAMS = {
 # Sentiment differs (5-fold CV on the train file): one balance model with
 # soft targets, length-normalised features, lighter L2 with idf-scaled
 # penalties, "word after a negation" features, and more features kept. (Length normalisation costs topics
-# about 0.01 macro-F1, so they go without.)
+# about 0.01 macro-F1, so they go without.) For posts, which tell stories
+# about nights, wards and daughters whether they praise or complain: context
+# words penalised, hand rules pulled towards their polarity, and the
+# decision (thresholds, mixed and neutral rules) chosen with the social set's
+# tune half, giving up at most 0.002 of the comments' inner-CV accuracy.
 SENTIMENT_PARAMS = {
+    "context_words": 1,
+    "context_penalty": 5.0,
     "hand_prior": 1.0,
     "social_weight": 1.0,
     "fft_tolerance": 0.002,
@@ -247,9 +254,12 @@ def negated_starts(text, toks, negation):
 # predict sentiment, because praise there is short ("Excellent, thank you")
 # and criticism is told as a story ("had my operation at the day unit last
 # week ..."); a post that tells a happy story about a night shift must not
-# read as criticism for that. With context_words, sentiment learns no n-gram
-# made only of these words ("at the", "night", "NUM", "on my"); phrases that
-# contain another word ("on time", "no staff") stay. Negations, modal verbs,
+# read as criticism for that. With context_words, the n-grams made only of
+# these words ("at the", "night", "NUM", "on my") are dropped, or with
+# context_penalty their L2 penalty is multiplied by it, so they keep only what
+# the comments insist on (sentiment: x5; dropping them costs the comments'
+# cross-validated accuracy about 0.004). Phrases that contain another word
+# ("on time", "no staff") are ordinary features. Negations, modal verbs,
 # "but", "too", "very", "more" are not here: they carry sentiment.
 FUNCTION_WORDS = frozenset("""
 a an the this that these those it its i me my mine myself we us our ours you your yours he him his
@@ -271,6 +281,11 @@ sunday shift shifts
 mum mother dad father son daughter wife husband partner nan gran grandad grandma grandpa baby babies
 child children kids family brother sister
 """.split())
+
+
+def context_only(feature):
+    """Whether an n-gram feature is made only of CONTEXT_WORDS."""
+    return feature[0] != "hand" and all(w in CONTEXT_WORDS for w in feature[1])
 
 
 def text_features(text, ngram_max, max_gap, negation=None, negated_words=False):
@@ -485,8 +500,8 @@ class StageModel:
         from collections import Counter
         df = Counter(f for i in idx for f in grams[i])
         vocab = sorted(f for f, c in df.items() if c >= self.params["min_df"])
-        if self.params["context_words"]:
-            vocab = [f for f in vocab if not all(w in CONTEXT_WORDS for w in f[1])]
+        if self.params["context_words"] and not self.params["context_penalty"]:
+            vocab = [f for f in vocab if not context_only(f)]
         return [("hand", r.id) for r in self.hand.rules] + vocab
 
     def matrix(self, fired, grams, idx, vocab):
@@ -511,6 +526,8 @@ class StageModel:
             df = np.diff(X.cptr).astype(np.float64)
             idf = np.log((1.0 + X.n) / (1.0 + df)) + 1.0
             pen = pen / idf ** 2 * np.mean(idf) ** 2
+        if p["context_words"] and p["context_penalty"]:
+            pen = pen * np.array([p["context_penalty"] if context_only(f) else 1.0 for f in vocab])
         return pen
 
     def fit(self, fired, grams, Y, idx, groups):
