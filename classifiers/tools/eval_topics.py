@@ -123,7 +123,8 @@ def run_ours(rows, header, raw, folds, k, scored, args, params):
             tr = [i for i in range(len(rows)) if folds[i] != f]
             te = [i for i in range(len(rows)) if folds[i] == f]
             topics, sentiment, _ = derive.derive_all(rows, tr, groups, args.topics_hand,
-                                                     args.sentiment_hand, params, "cv.%d" % f)
+                                                     args.sentiment_hand, params, "cv.%d" % f,
+                                                     derive.load_social(args.social))
             tpath = os.path.join(tmp, "topics.toml")
             spath = os.path.join(tmp, "sentiment.toml")
             with open(tpath, "w") as out:
@@ -172,6 +173,8 @@ def main():
     ap.add_argument("--bin", default=os.path.join(derive.REPO, "build", "bin", "earshot_topics_eval"))
     ap.add_argument("--topics-hand", default=os.path.join(derive.HERE, "rules", "topics.hand.toml"))
     ap.add_argument("--sentiment-hand", default=os.path.join(derive.HERE, "rules", "sentiment.hand.toml"))
+    ap.add_argument("--social", default=derive.DEFAULT_SOCIAL,
+                    help="social-media sentiment set whose 'tune' rows the derivation reads")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=20261122)
     ap.add_argument("--min-support", type=int, default=15)
