@@ -1103,8 +1103,7 @@ TEST_CASE("api security: HEAD of a thread records no open in the ledger", "[api]
   CHECK(opened.at(0).at("at") == json::value(FormatRfc3339(At(11 * kHour))));
 }
 
-TEST_CASE("api security: another trust's published reply is not shown as ours",
-          "[api][security]") {
+TEST_CASE("api security: another trust's published reply is not shown as ours", "[api][security]") {
   ApiFixture api;
   // RXX answers the thread it shares with RHQ; its reply comes back in a poll.
   const std::string uid = "https://example.social/statuses/rxx-answer";
