@@ -20,6 +20,7 @@
 
 #include <toml++/toml.h>
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cmath>
 #include <fstream>
@@ -73,10 +74,16 @@ bool IsIdentifier(std::string_view s) {
 
 // A word is a maximal run of ASCII letters, digits and apostrophes, or of
 // bytes >= 0x80 (so UTF-8 letters, curly apostrophes and accents join it).
-inline bool IsWordByte(unsigned char c) {
+constexpr bool IsWordByteSlow(unsigned char c) {
   return c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
          c == '\'';
 }
+constexpr std::array<bool, 256> kWordBytes = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = IsWordByteSlow(static_cast<unsigned char>(c));
+  return t;
+}();
+inline bool IsWordByte(unsigned char c) { return kWordBytes[c]; }
 
 struct Interval {
   int32_t start = 0;
