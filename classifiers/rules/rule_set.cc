@@ -20,6 +20,7 @@
 
 #include <toml++/toml.h>
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cmath>
 #include <fstream>
@@ -73,10 +74,16 @@ bool IsIdentifier(std::string_view s) {
 
 // A word is a maximal run of ASCII letters, digits and apostrophes, or of
 // bytes >= 0x80 (so UTF-8 letters, curly apostrophes and accents join it).
-inline bool IsWordByte(unsigned char c) {
+constexpr bool IsWordByteSlow(unsigned char c) {
   return c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
          c == '\'';
 }
+constexpr std::array<bool, 256> kWordBytes = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = IsWordByteSlow(static_cast<unsigned char>(c));
+  return t;
+}();
+inline bool IsWordByte(unsigned char c) { return kWordBytes[c]; }
 
 struct Interval {
   int32_t start = 0;
@@ -164,8 +171,9 @@ struct Scratch {
   std::vector<int> pieces;           // set entries found by the set pass
   std::vector<uint32_t> conj_stamp;  // conj_stamp[c] == stamp: conj_found[c] is live
   std::vector<int32_t> conj_found;   // pieces of conjunction c found so far
-  std::vector<int> hits;             // patterns that may occur, unordered
-  std::vector<uint32_t> hit_stamp;   // hit_stamp[p] == stamp: p is in hits
+  std::vector<int> hits;             // [0, hit_count): patterns that may occur, unordered
+  size_t hit_count = 0;
+  std::vector<uint32_t> hit_stamp;  // hit_stamp[p] == stamp: p is in hits
   uint32_t stamp = 0;
   // Rules those hits can trigger: bit r of candidates (cleared as read), so
   // they are evaluated, and reported, in file order.
@@ -191,14 +199,20 @@ struct Scratch {
   uint64_t words_generation = 0;
   std::vector<Interval> near_a;
   std::vector<Interval> near_b;
-  // The word index's view of the text and what it found: occurrences
-  // grouped by pattern, occ_begin[p] / occ_count[p] valid for hit patterns.
+  // The word index's view of the text and what it found.
   internal::TokenizedText tokens;
-  std::vector<internal::Occurrence> occ;  // this set's, of all_occ
   // What the word index (WordIndex::serial) found in the text tokenized as
-  // `tokens` generation: shared by the rule sets of one index.
+  // `tokens` generation, shared by the rule sets of one index: all_hits
+  // lists the index's pattern ids that occur, once each (the first
+  // all_hit_count); occ_grouped holds
+  // their occurrences grouped by id (occ_begin[id], occ_count[id], and the
+  // first match first[id], valid for ids in all_hits).
   std::vector<internal::Occurrence> all_occ;
   std::vector<int32_t> all_maybe;
+  std::vector<int32_t> all_hits;  // [0, all_hit_count)
+  size_t all_hit_count = 0;
+  std::vector<uint64_t> occ_stamp;  // occ_stamp[id] == occ_epoch: id is in all_hits
+  uint64_t occ_epoch = 0;
   uint64_t found_serial = 0;
   uint64_t found_generation = 0;
   // Rules that hold, as bits (cleared as read), and their spans (valid for
@@ -214,11 +228,11 @@ struct Scratch {
   std::vector<LabelTotal> totals;
   std::vector<double> best_weight;
   // HeldLabels: per label index, valid while in touched_labels.
+  // Between calls every entry is in this initial state.
   struct LabelAcc {
     int64_t sum = 0;
     int32_t matches = 0;
-    int32_t best_rule = -1;
-    double best_weight = 0;
+    int32_t best_rank = INT32_MAX;  // CompiledRuleSet::rank_of_rule_; lower is better
     Interval best_span;
   };
   std::vector<LabelAcc> label_acc;
@@ -227,8 +241,9 @@ struct Scratch {
   std::vector<internal::Occurrence> sequence;
   std::vector<uint32_t> occ_begin;
   std::vector<uint32_t> occ_count;
-  // RE2's first match of a hit word pattern, when the occurrences alone say
-  // it (one match starts first); first[p].start < 0: ask the Evaluator.
+  // RE2's first match of a hit word pattern (by index id), when the
+  // occurrences alone say it (one match starts first); first[id].end < 0:
+  // ask the Evaluator.
   std::vector<Interval> first;
   // Every pattern is matched with its RE2 (a text the word index cannot
   // read, or Explain).
@@ -236,7 +251,8 @@ struct Scratch {
 
   // Starts a new hit list for a set of `patterns` patterns.
   void NewHits(size_t patterns) {
-    hits.clear();
+    if (hits.size() < patterns) hits.resize(patterns);
+    hit_count = 0;
     if (hit_stamp.size() < patterns) hit_stamp.resize(patterns, 0);
     if (++stamp == 0) {
       std::fill(hit_stamp.begin(), hit_stamp.end(), 0);
@@ -248,7 +264,7 @@ struct Scratch {
   void AddHit(int p) {
     if (hit_stamp[p] == stamp) return;
     hit_stamp[p] = stamp;
-    hits.push_back(p);
+    hits[hit_count++] = p;
   }
   bool IsHit(int p) const { return hit_stamp[p] == stamp; }
 
@@ -566,15 +582,16 @@ class Evaluator {
       entry->complete = true;
       return;
     }
-    internal::Occurrence* first = s_.occ_grouped.data() + s_.occ_begin[p];
+    const int32_t id = word_base_ + p;
+    internal::Occurrence* first = s_.occ_grouped.data() + s_.occ_begin[id];
     const size_t max = want == 1 ? 1 : kMaxMatchesPerPattern;
     s_.sequence.clear();
-    internal::Re2Sequence(first, first + s_.occ_count[p], patterns_[p].Re(), text_, max,
+    internal::Re2Sequence(first, first + s_.occ_count[id], patterns_[p].Re(), text_, max,
                           &s_.sequence);
     s_.spans.resize(entry->begin);
     for (const internal::Occurrence& o : s_.sequence) s_.spans.push_back({o.start, o.end});
     entry->count = static_cast<uint32_t>(s_.sequence.size());
-    entry->complete = max > 1 || s_.occ_count[p] == 1;
+    entry->complete = max > 1 || s_.occ_count[id] == 1;
   }
 
   // A single-class pattern: its matches are its characters, found as asked.
@@ -692,30 +709,34 @@ class CompiledRuleSet final : public RuleSet {
     Scratch& s = ThreadScratch();
     if (s.label_acc.size() < labels_.size()) s.label_acc.resize(labels_.size());
     s.touched_labels.clear();
+    // A few dozen labels are read in declaration order faster than the
+    // touched ones are listed and sorted.
+    const bool few_labels = labels_.size() <= 64;
     // Integer sums: the order rules arrive in does not matter (each arrives
     // at most once). The best rule is the largest weight, then the earliest
-    // in the file, as MatchLabels' file-order scan picks it.
-    ForEachMatch<false>(text, [&](size_t r, Interval span) {
-      const RuleFacts& facts = facts_[r];
-      const int32_t l = facts.label;
-      if (l < 0) return;
+    // in the file, as MatchLabels' file-order scan picks it: the lowest rank.
+    auto add = [&](int32_t l, int64_t fixed, int32_t count, int32_t rank, Interval span) {
       Scratch::LabelAcc& a = s.label_acc[l];
-      const int32_t rule = static_cast<int32_t>(r);
-      if (a.matches++ == 0) {
-        s.touched_labels.push_back(l);
-        a.sum = facts.fixed;
-        a.best_rule = rule;
-        a.best_weight = facts.weight;
-        a.best_span = span;
-        return;
-      }
-      a.sum += facts.fixed;
-      if (facts.weight > a.best_weight || (facts.weight == a.best_weight && rule < a.best_rule)) {
-        a.best_rule = rule;
-        a.best_weight = facts.weight;
+      if (!few_labels && a.matches == 0) s.touched_labels.push_back(l);
+      a.matches += count;
+      a.sum += fixed;
+      if (rank < a.best_rank) {
+        a.best_rank = rank;
         a.best_span = span;
       }
-    });
+    };
+    ForEachMatch<false>(
+        text,
+        [&](size_t r, Interval span) {
+          const RuleFacts& facts = facts_[r];
+          if (facts.label >= 0) add(facts.label, facts.fixed, 1, rank_of_rule_[r], span);
+        },
+        [&](const RuleGroup& group, Interval span) {
+          for (uint32_t k = group.adds_begin; k < group.adds_end; ++k) {
+            const GroupAdd& g = group_adds_[k];
+            add(g.label, g.fixed, g.count, g.best_rank, span);
+          }
+        });
     auto emit = [&](int32_t l) {
       Scratch::LabelAcc& a = s.label_acc[l];
       if (a.sum >= fixed_threshold_[l]) {
@@ -723,14 +744,12 @@ class CompiledRuleSet final : public RuleSet {
         t.label = &labels_[l];
         t.score = static_cast<double>(a.sum) / decimal_scale_;
         t.matches = a.matches;
-        t.best = {&rules_[a.best_rule], {a.best_span.start, a.best_span.end}};
+        t.best = {&rules_[rule_of_rank_[a.best_rank]], {a.best_span.start, a.best_span.end}};
         out->push_back(t);
       }
-      a.matches = 0;
+      a = Scratch::LabelAcc{};
     };
-    // In declaration order: a few dozen labels are read faster than the
-    // touched ones are sorted.
-    if (labels_.size() <= 64) {
+    if (few_labels) {
       for (size_t l = 0; l < labels_.size(); ++l) {
         if (s.label_acc[l].matches > 0) emit(static_cast<int32_t>(l));
       }
@@ -752,13 +771,15 @@ class CompiledRuleSet final : public RuleSet {
   friend class Loader;
 
   // Calls fire(rule index, span) once for every rule that holds: in file
-  // order when kInFileOrder, else as found (cheaper: no second pass).
-  template <bool kInFileOrder, typename Fire>
-  void ForEachMatch(std::string_view text, Fire&& fire) const {
+  // order when kInFileOrder, else as found (cheaper: no second pass), and
+  // then a group whose rules hold together goes to fire_group(group, span)
+  // instead.
+  template <bool kInFileOrder, typename Fire, typename FireGroup = std::nullptr_t>
+  void ForEachMatch(std::string_view text, Fire&& fire, FireGroup&& fire_group = nullptr) const {
     stats_.texts.fetch_add(1, std::memory_order_relaxed);
     Scratch& s = ThreadScratch();
     FindPatterns(text, &s);
-    if (s.hits.empty()) return;
+    if (s.hit_count == 0) return;
     const size_t words = (rules_.size() + 63) / 64;
     s.NewCandidates(rules_.size());
     if (s.fired.size() < words) s.fired.resize(words, 0);
@@ -781,7 +802,8 @@ class CompiledRuleSet final : public RuleSet {
         fire(r, span);
       }
     };
-    for (int p : s.hits) {
+    for (size_t i = 0; i < s.hit_count; ++i) {
+      const int p = s.hits[i];
       const uint32_t begin = group_offsets_[p], end = group_offsets_[p + 1];
       if (begin != end && s.re2_only) {
         for (uint32_t g = begin; g < end; ++g) {
@@ -792,17 +814,22 @@ class CompiledRuleSet final : public RuleSet {
       } else if (begin != end) {
         // Grouped rules hold at their pattern's first match not cancelled
         // by their negation: decided once per group, no rule looked at.
-        if (s.first[p].end < 0) ev.MatchAt(p, 0, &s.first[p]);
+        Interval& first = s.first[word_base_ + p];
+        if (first.end < 0) ev.MatchAt(p, 0, &first);
         for (uint32_t g = begin; g < end; ++g) {
           const RuleGroup& group = groups_[g];
-          Interval span = s.first[p];
+          Interval span = first;
           if (group.negation >= 0 && s.IsHit(group.negation) &&
               ev.Negated(span, group.negation, group.within_words) &&
               !ev.FirstAccepted(p, group.negation, group.within_words, true, &span)) {
             continue;
           }
-          for (uint32_t k = group.rules_begin; k < group.rules_end; ++k)
-            fired(group_rules_[k], span);
+          if constexpr (kInFileOrder) {
+            for (uint32_t k = group.rules_begin; k < group.rules_end; ++k)
+              fired(group_rules_[k], span);
+          } else {
+            fire_group(group, span);
+          }
         }
       }
       for (uint32_t k = trigger_offsets_[p]; k < trigger_offsets_[p + 1]; ++k) {
@@ -851,7 +878,7 @@ class CompiledRuleSet final : public RuleSet {
     for (uint32_t k = q.any_begin; k < q.any_end; ++k) {
       const int32_t p = quick_patterns_[k];
       if (!s.IsHit(p)) continue;
-      Interval m = s.first[p];
+      Interval m = s.first[word_base_ + p];
       if (m.end < 0 || (negating && ev.Negated(m, q.negation, q.within_words))) {
         if (!ev.FirstAccepted(p, q.negation, q.within_words, negating, &m)) continue;
       }
@@ -916,46 +943,59 @@ class CompiledRuleSet final : public RuleSet {
       words_->FindAll(s->tokens, &s->all_occ, &s->all_maybe);
       s->found_serial = words_->serial();
       s->found_generation = s->tokens.generation();
+      GroupOccurrences(s);
     }
     // Ours, numbered as patterns_.
     const int32_t base = word_base_;
     const uint32_t n = static_cast<uint32_t>(patterns_.size());
-    s->occ.clear();
-    for (internal::Occurrence o : s->all_occ) {
-      o.pattern -= base;
-      if (static_cast<uint32_t>(o.pattern) < n) s->occ.push_back(o);
+    for (size_t i = 0; i < s->all_hit_count; ++i) {
+      const int32_t id = s->all_hits[i];
+      if (static_cast<uint32_t>(id - base) < n) s->AddHit(id - base);
     }
-    if (s->occ_begin.size() < patterns_.size()) {
-      s->occ_begin.resize(patterns_.size());
-      s->occ_count.resize(patterns_.size());
+    for (int32_t p : s->all_maybe) {
+      if (static_cast<uint32_t>(p - base) < n) s->AddHit(p - base);
     }
-    for (const internal::Occurrence& o : s->occ) {
-      if (!s->IsHit(o.pattern)) {
-        s->AddHit(o.pattern);
+  }
+
+  // s->all_occ grouped by pattern id, once per text for every rule set of
+  // the index.
+  void GroupOccurrences(Scratch* s) const {
+    const size_t ids = words_->ids();
+    if (s->occ_stamp.size() < ids) {
+      s->occ_stamp.resize(ids, 0);
+      s->occ_begin.resize(ids);
+      s->occ_count.resize(ids);
+      s->first.resize(ids);
+    }
+    const uint64_t now = ++s->occ_epoch;
+    if (s->all_hits.size() < s->all_occ.size()) s->all_hits.resize(s->all_occ.size());
+    size_t distinct = 0;
+    for (const internal::Occurrence& o : s->all_occ) {
+      if (s->occ_stamp[o.pattern] != now) {
+        s->occ_stamp[o.pattern] = now;
+        s->all_hits[distinct++] = o.pattern;
         s->occ_count[o.pattern] = 0;
       }
       ++s->occ_count[o.pattern];
     }
+    s->all_hit_count = distinct;
     uint32_t offset = 0;
-    for (int p : s->hits) {
-      s->occ_begin[p] = offset;
-      offset += s->occ_count[p];
-      s->occ_count[p] = 0;
+    for (size_t i = 0; i < distinct; ++i) {
+      const int32_t id = s->all_hits[i];
+      s->occ_begin[id] = offset;
+      offset += s->occ_count[id];
+      s->occ_count[id] = 0;
     }
     s->occ_grouped.resize(offset);
-    if (s->first.size() < patterns_.size()) s->first.resize(patterns_.size());
-    for (const internal::Occurrence& o : s->occ) {
-      uint32_t& n = s->occ_count[o.pattern];
+    for (const internal::Occurrence& o : s->all_occ) {
+      uint32_t& count = s->occ_count[o.pattern];
       Interval& f = s->first[o.pattern];
-      if (n == 0 || o.start < f.start) {
+      if (count == 0 || o.start < f.start) {
         f = {o.start, o.end};
       } else if (o.start == f.start && o.end != f.end) {
         f.end = -1;  // two matches start first: RE2 decides
       }
-      s->occ_grouped[s->occ_begin[o.pattern] + n++] = o;
-    }
-    for (int32_t p : s->all_maybe) {
-      if (static_cast<uint32_t>(p - base) < n) s->AddHit(p - base);
+      s->occ_grouped[s->occ_begin[o.pattern] + count++] = o;
     }
   }
 
@@ -1020,7 +1060,23 @@ class CompiledRuleSet final : public RuleSet {
     int32_t within_words = 0;
     uint32_t rules_begin = 0;
     uint32_t rules_end = 0;
+    // Its declared labels' shares (HeldLabels): group_adds_[adds_begin ..
+    // adds_end).
+    uint32_t adds_begin = 0;
+    uint32_t adds_end = 0;
   };
+  // A group's rules of one label, summed (when exact_sums_).
+  struct GroupAdd {
+    int64_t fixed = 0;
+    int32_t label = 0;
+    int32_t count = 0;      // rules
+    int32_t best_rank = 0;  // the lowest rank_of_rule_ among them
+  };
+  std::vector<GroupAdd> group_adds_;
+  // Rules in HeldLabels' order of preference: weight descending, then file
+  // order. rule_of_rank_ is its inverse.
+  std::vector<int32_t> rank_of_rule_;
+  std::vector<int32_t> rule_of_rank_;
   std::vector<uint32_t> group_offsets_;
   std::vector<RuleGroup> groups_;
   std::vector<int32_t> group_rules_;
@@ -1575,6 +1631,17 @@ class Loader {
     }
     ChooseDecimalScale();
     {
+      auto& by_rank = set_->rule_of_rank_;
+      by_rank.resize(set_->rules_.size());
+      for (size_t r = 0; r < by_rank.size(); ++r) by_rank[r] = static_cast<int32_t>(r);
+      const auto& facts = set_->facts_;
+      std::stable_sort(by_rank.begin(), by_rank.end(),
+                       [&](int32_t a, int32_t b) { return facts[a].weight > facts[b].weight; });
+      set_->rank_of_rule_.resize(by_rank.size());
+      for (size_t k = 0; k < by_rank.size(); ++k)
+        set_->rank_of_rule_[by_rank[k]] = static_cast<int32_t>(k);
+    }
+    {
       std::map<std::vector<int32_t>, uint32_t> ids;
       for (const CompiledRule& cr : set_->compiled_) {
         std::vector<int32_t> key;
@@ -1616,6 +1683,22 @@ class Loader {
       g.rules_begin = static_cast<uint32_t>(set_->group_rules_.size());
       set_->group_rules_.insert(set_->group_rules_.end(), rules.begin(), rules.end());
       g.rules_end = static_cast<uint32_t>(set_->group_rules_.size());
+      g.adds_begin = static_cast<uint32_t>(set_->group_adds_.size());
+      for (int32_t r : rules) {
+        const CompiledRuleSet::RuleFacts& f = set_->facts_[r];
+        if (f.label < 0) continue;
+        auto& adds = set_->group_adds_;
+        auto same = std::find_if(adds.begin() + g.adds_begin, adds.end(),
+                                 [&](const auto& a) { return a.label == f.label; });
+        if (same == adds.end()) {
+          adds.push_back({f.fixed, f.label, 1, set_->rank_of_rule_[r]});
+        } else {
+          same->fixed += f.fixed;
+          ++same->count;
+          same->best_rank = std::min(same->best_rank, set_->rank_of_rule_[r]);
+        }
+      }
+      g.adds_end = static_cast<uint32_t>(set_->group_adds_.size());
       set_->groups_.push_back(g);
     }
     for (const CompiledRule& cr : set_->compiled_) {

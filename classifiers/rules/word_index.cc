@@ -1428,6 +1428,9 @@ struct WordIndex::Impl {
     int32_t pattern;
     bool fold;
     std::string word;
+    // A word of at most 8 bytes as one little-endian integer, zero-padded
+    // (else 0): compared with the padded folded text in one load.
+    uint64_t short_word;
   };
   std::vector<Unigram> unigrams;
   int32_t max_id = -1;
@@ -1541,8 +1544,17 @@ class Matcher {
       const Entry& e = ix_.entries[k];
       if (e.element == kUnigram) {
         const WordIndex::Impl::Unigram& u = ix_.unigrams[e.program];
+        if (u.word.size() != len) continue;
+        if (u.fold && len <= 8) {
+          // The folded text has 8 readable bytes after every byte.
+          uint64_t v;
+          std::memcpy(&v, t_.folded().data() + tok.start, 8);
+          const uint64_t mask = len == 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * len)) - 1;
+          if ((v & mask) == u.short_word) Out(u.pattern, tok.start, tok.end);
+          continue;
+        }
         const char* b = (u.fold ? t_.folded() : t_.text()).data() + tok.start;
-        if (u.word.size() == len && Same(b, u.word.data(), len)) Out(u.pattern, tok.start, tok.end);
+        if (Same(b, u.word.data(), len)) Out(u.pattern, tok.start, tok.end);
         continue;
       }
       RunEntry(e, j);
@@ -2166,7 +2178,10 @@ void WordIndex::Build() {
         if (p.tokens.size() == 1 && p.group < 0 && !p.end && !t.partial) {
           // One whole word: checked without the program (Matcher::Run).
           e = Entry{static_cast<int32_t>(ix.unigrams.size()), kUnigram, -1, -1};
-          ix.unigrams.push_back({p.pattern, p.fold, t.words[w]});
+          uint64_t short_word = 0;
+          if (t.words[w].size() <= 8)
+            std::memcpy(&short_word, t.words[w].data(), t.words[w].size());
+          ix.unigrams.push_back({p.pattern, p.fold, t.words[w], short_word});
         }
         if (t.partial) {
           const size_t l = std::min(f.size(), kAffixKey);
