@@ -426,14 +426,13 @@ class RequestContext {
     json::array criticality;
     for (const std::string& flag : c.criticality) criticality.push_back(json::value(flag));
     o["criticality"] = std::move(criticality);
-    std::optional<ThreadDetail> own;
-    if (detail == nullptr) {
-      Result<ThreadDetail> read = threads_.GetThread(thread.id);
-      if (!read.ok()) return read.status();
-      own = std::move(read).value();
-      detail = &*own;
-    }
     o["opening_post"] = nullptr;
+    if (detail == nullptr) {
+      Result<std::optional<ThreadPost>> root = threads_.OpeningPost(thread.id, thread.root_post_id);
+      if (!root.ok()) return root.status();
+      if (root->has_value()) o["opening_post"] = PostJson(**root);
+      return o;
+    }
     for (const ThreadPost& post : detail->posts) {
       if (post.post_id == thread.root_post_id) o["opening_post"] = PostJson(post);
     }

@@ -231,6 +231,10 @@ class ThreadStore {
   // Workflow drops those the caller may not read.
   virtual Result<std::vector<ThreadSummary>> ListThreads(const ThreadFilter& filter) = 0;
   virtual Result<ThreadDetail> GetThread(int64_t thread_id) = 0;
+  // The post that opened the thread, as GetThread lists it (nullopt when the
+  // thread has none on it): what a list of threads shows, for one query.
+  virtual Result<std::optional<ThreadPost>> OpeningPost(int64_t thread_id,
+                                                        int64_t root_post_id) = 0;
   // The thread a post is on, if any.
   virtual Result<std::optional<int64_t>> ThreadOfPost(int64_t post_id) = 0;
   // The thread of the post stored on `platform` whose external id or uid is

@@ -143,6 +143,7 @@ class SqliteStore final : public Store, public ThreadStore {
   // ThreadStore (see thread_store.h; implemented in thread_sqlite.cc).
   Result<std::vector<ThreadSummary>> ListThreads(const ThreadFilter& filter) override;
   Result<ThreadDetail> GetThread(int64_t thread_id) override;
+  Result<std::optional<ThreadPost>> OpeningPost(int64_t thread_id, int64_t root_post_id) override;
   Result<std::optional<int64_t>> ThreadOfPost(int64_t post_id) override;
   Result<std::optional<int64_t>> ThreadOfPostNamed(std::string_view platform,
                                                    std::string_view key) override;

@@ -557,6 +557,41 @@ Result<std::vector<ThreadSummary>> SqliteStore::ListThreads(const ThreadFilter& 
   return threads;
 }
 
+// The columns ReadThreadPost reads, in its order (thread_posts tp, posts p).
+#define EARSHOT_THREAD_POST_COLUMNS                                                         \
+  "p.id, p.uid, p.author_handle, p.text, p.created_at, tp.joined_at, tp.how, p.deleted_at " \
+  "IS NOT NULL"
+
+namespace {
+ThreadPost ReadThreadPost(Statement& row) {
+  ThreadPost post;
+  post.post_id = row.Int(0);
+  post.uid = row.Text(1);
+  post.author_handle = row.Text(2);
+  post.text = row.Text(3);
+  post.created_at = row.Time(4);
+  post.joined_at = row.Time(5).value_or(TimePoint{});
+  post.how = JoinReasonFromName(row.Text(6)).value_or(JoinReason::kOpened);
+  post.deleted = row.Int(7) != 0;
+  return post;
+}
+}  // namespace
+
+Result<std::optional<ThreadPost>> SqliteStore::OpeningPost(int64_t thread_id,
+                                                           int64_t root_post_id) {
+  Result<Statement> read = db_->Prepare("SELECT " EARSHOT_THREAD_POST_COLUMNS
+                                        " FROM thread_posts tp JOIN posts p ON p.id = tp.post_id"
+                                        " WHERE tp.thread_id = ?1 AND tp.post_id = ?2",
+                                        "read opening post");
+  if (!read.ok()) return read.status();
+  read->BindInt(1, thread_id);
+  read->BindInt(2, root_post_id);
+  Result<bool> row = read->Next();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<ThreadPost>();
+  return std::optional<ThreadPost>(ReadThreadPost(*read));
+}
+
 Result<ThreadDetail> SqliteStore::GetThread(int64_t thread_id) {
   ThreadDetail detail;
   {
@@ -571,27 +606,18 @@ Result<ThreadDetail> SqliteStore::GetThread(int64_t thread_id) {
   }
   EARSHOT_RETURN_IF_ERROR(ReadOrgs(*db_, detail.summary));
   {
-    Result<Statement> posts = db_->Prepare(
-        "SELECT p.id, p.uid, p.author_handle, p.text, p.created_at, tp.joined_at, tp.how,"
-        " p.deleted_at IS NOT NULL FROM thread_posts tp JOIN posts p ON p.id = tp.post_id"
-        " WHERE tp.thread_id = ?1 ORDER BY COALESCE(p.created_at, p.fetched_at), p.id",
-        "read thread posts");
+    Result<Statement> posts =
+        db_->Prepare("SELECT " EARSHOT_THREAD_POST_COLUMNS
+                     " FROM thread_posts tp JOIN posts p ON p.id = tp.post_id"
+                     " WHERE tp.thread_id = ?1 ORDER BY COALESCE(p.created_at, p.fetched_at), p.id",
+                     "read thread posts");
     if (!posts.ok()) return posts.status();
     posts->BindInt(1, thread_id);
     while (true) {
       Result<bool> row = posts->Next();
       if (!row.ok()) return row.status();
       if (!*row) break;
-      ThreadPost post;
-      post.post_id = posts->Int(0);
-      post.uid = posts->Text(1);
-      post.author_handle = posts->Text(2);
-      post.text = posts->Text(3);
-      post.created_at = posts->Time(4);
-      post.joined_at = posts->Time(5).value_or(TimePoint{});
-      post.how = JoinReasonFromName(posts->Text(6)).value_or(JoinReason::kOpened);
-      post.deleted = posts->Int(7) != 0;
-      detail.posts.push_back(std::move(post));
+      detail.posts.push_back(ReadThreadPost(*posts));
     }
   }
   {
