@@ -108,6 +108,10 @@ Status XrpcStatus(const HttpResponse& response, std::string_view where);
 std::string XrpcErrorDetail(const HttpResponse& response);
 // The body's "error" name ("NotFound"), if it is XRPC error JSON.
 std::string XrpcErrorName(std::string_view body);
+// Whether an XRPC error name means the access token is refused (expired or
+// invalid): the session must be renewed. One list for the session check and
+// XrpcStatus.
+bool IsRefusedTokenName(std::string_view name);
 
 // `url` of a source as a service base ("https://bsky.social"), or why not.
 Result<std::string> ServiceBase(const SourceSpec& source);

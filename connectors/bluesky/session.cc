@@ -167,8 +167,7 @@ void Authorize(const AuthSession& session, HttpRequest& request) {
 
 bool SessionRefused(const HttpResponse& response) {
   if (response.status < 400 || response.status >= 500) return false;
-  const std::string name = internal::XrpcErrorName(response.body);
-  return name == "ExpiredToken" || name == "InvalidToken";
+  return internal::IsRefusedTokenName(internal::XrpcErrorName(response.body));
 }
 
 }  // namespace earshot::connector_bluesky

@@ -264,12 +264,16 @@ std::string XrpcErrorDetail(const HttpResponse& response) {
   return OneLine(detail, kMaxDetailLength);
 }
 
+bool IsRefusedTokenName(std::string_view name) {
+  return name == "ExpiredToken" || name == "InvalidToken";
+}
+
 Status XrpcStatus(const HttpResponse& response, std::string_view where) {
   const std::string name = XrpcErrorName(response.body);
   Status status = StatusFromHttp(response.status, where, XrpcErrorDetail(response));
   StatusCode code = status.code();
-  if (name == "ExpiredToken" || name == "InvalidToken" || name == "AuthenticationRequired" ||
-      name == "AuthMissing" || name == "AuthRequired") {
+  if (IsRefusedTokenName(name) || name == "AuthenticationRequired" || name == "AuthMissing" ||
+      name == "AuthRequired") {
     code = StatusCode::kUnauthenticated;
   } else if (name == "RateLimitExceeded") {
     code = StatusCode::kRateLimited;

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "classifiers/classifier.h"
-#include "classifiers/orgs/gazetteer.h"
 #include "connectors/registry.h"
 #include "crawler/net/curl_transport.h"
 #include "crawler/publish/publisher.h"
@@ -46,24 +45,6 @@ Result<std::pair<std::string, uint16_t>> ParseListen(std::string_view listen) {
 }
 
 namespace {
-
-// Regions and ICBs of the gazetteer's organisations, for viewers scoped to a
-// region; empty (org-code scopes only) when the gazetteer folder is absent.
-Result<OrgPlaces> LoadPlaces(const Config& config) {
-  std::filesystem::path dir = DefaultClassifierPaths().orgs_dir;
-  if (!config.orgs_dir.empty()) dir = config.orgs_dir;
-  std::error_code ec;
-  OrgPlaces places;
-  if (!std::filesystem::is_directory(dir, ec)) {
-    spdlog::warn("serve: no gazetteer at {}: viewers see their organisations only", dir.string());
-    return places;
-  }
-  Result<orgs::Gazetteer> gazetteer = orgs::LoadGazetteer(dir);
-  if (!gazetteer.ok()) return gazetteer.status();
-  for (const auto& [code, org] : gazetteer->orgs)
-    places[code] = OrgPlace{org.region, org.icb, org.name};
-  return places;
-}
 
 class ApiServiceImpl final : public ApiService {
  public:
@@ -135,8 +116,14 @@ Result<std::unique_ptr<ApiService>> ApiService::Start(const Config& config,
         "the API needs a store file that a second connection can open, not an in-memory "
         "database");
   }
-  auto places = LoadPlaces(config);
+  bool gazetteer_found = false;
+  auto places = LoadOrgPlaces(config, &gazetteer_found);
   if (!places.ok()) return places.status();
+  if (!gazetteer_found) {
+    spdlog::warn(
+        "serve: no gazetteer at {}: viewers see their organisations only",
+        config.orgs_dir.empty() ? DefaultClassifierPaths().orgs_dir.string() : config.orgs_dir);
+  }
   auto store = OpenStore(config);
   if (!store.ok()) return store.status();
   // A reply left `publishing` by a process that stopped mid-publish has an

@@ -25,8 +25,14 @@
 
 #include "crawler/cli/config.h"
 #include "crawler/core/status.h"
+#include "crawler/threads/access.h"
 
 namespace earshot {
+
+// Regions, ICBs and names of the gazetteer's organisations (`[classify]
+// orgs`, default config/orgs), for viewers scoped to a region and for names
+// shown; empty, with `*found` false, when that folder does not exist.
+Result<OrgPlaces> LoadOrgPlaces(const Config& config, bool* found = nullptr);
 
 // "HOST:PORT" ("[::1]:8080" for IPv6); port 0 picks a free one.
 Result<std::pair<std::string, uint16_t>> ParseListen(std::string_view listen);

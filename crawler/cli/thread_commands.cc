@@ -9,6 +9,7 @@
 
 #include "classifiers/classifier.h"
 #include "classifiers/orgs/gazetteer.h"
+#include "crawler/cli/api_service.h"
 #include "crawler/cli/cli.h"
 #include "crawler/core/time_format.h"
 #include "crawler/store/sqlite/sqlite_store.h"
@@ -51,6 +52,18 @@ Result<std::optional<orgs::Gazetteer>> LoadOrgs(const Config& config,
 
 }  // namespace
 
+Result<OrgPlaces> LoadOrgPlaces(const Config& config, bool* found) {
+  auto gazetteer = LoadOrgs(config, "");
+  if (!gazetteer.ok()) return gazetteer.status();
+  if (found) *found = gazetteer->has_value();
+  OrgPlaces places;
+  if (!*gazetteer) return places;
+  for (const auto& [code, org] : (*gazetteer)->orgs) {
+    places[code] = OrgPlace{org.region, org.icb, org.name};
+  }
+  return places;
+}
+
 // Where organisations sit and their names, from the gazetteer, when `user`
 // needs it (a viewer scoped to regions or ICBs) or `names` are wanted; else,
 // or without a gazetteer folder, empty (org-code scopes only, as
@@ -58,14 +71,7 @@ Result<std::optional<orgs::Gazetteer>> LoadOrgs(const Config& config,
 Result<OrgPlaces> CliPlaces(const Config& config, const User& user, bool names) {
   const bool regions = user.role == Role::kViewer && !user.regions.empty();
   if (!regions && !names) return OrgPlaces{};
-  auto gazetteer = LoadOrgs(config, "");
-  if (!gazetteer.ok()) return gazetteer.status();
-  OrgPlaces places;
-  if (!*gazetteer) return places;
-  for (const auto& [code, org] : (*gazetteer)->orgs) {
-    places[code] = OrgPlace{org.region, org.icb, org.name};
-  }
-  return places;
+  return LoadOrgPlaces(config);
 }
 
 int CmdUsersAdd(const GlobalOptions& global, const UsersAddOptions& options, std::ostream& out,

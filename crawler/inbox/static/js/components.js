@@ -130,11 +130,6 @@ export function warningCallout(heading, ...body) {
     body);
 }
 
-export function insetText(...body) {
-  return h('div', {class: 'nhsuk-inset-text'},
-    h('span', {class: 'nhsuk-u-visually-hidden'}, 'Information: '), body);
-}
-
 // A wide table in a box that scrolls sideways on narrow screens; the box is
 // focusable so that keyboard users can scroll it too.
 export function scrollBox(label, content) {

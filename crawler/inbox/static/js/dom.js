@@ -38,10 +38,6 @@ export function text(value) {
   return document.createTextNode(String(value ?? ''));
 }
 
-export function fragment(...children) {
-  return append(document.createDocumentFragment(), children);
-}
-
 // Unique element ids for labels and descriptions.
 let lastId = 0;
 export function uid(prefix) {

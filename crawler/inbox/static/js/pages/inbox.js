@@ -6,7 +6,7 @@ import {button, select, tag, tagList, textInput} from '../components.js';
 import {h} from '../dom.js';
 import {formatTime, ORG_STATE_LABELS} from '../format.js';
 import {orgLabel, session} from '../session.js';
-import {orgStateTag, sentimentTag} from './tags.js';
+import {criticalityTag, orgStateTag, sentimentTag, topicTag} from './tags.js';
 
 const FILTERS = ['org', 'status', 'topic', 'sentiment', 'platform', 'q', 'from', 'to'];
 const PLATFORMS = ['bluesky', 'discourse', 'feed', 'mastodon', 'reddit', 'x'];
@@ -42,9 +42,9 @@ function threadItem(thread) {
   const text = opening.text?.trim() ? preview(opening.text) : `Thread ${thread.id} (no text)`;
   const tags = [
     ...(thread.orgs ?? []).map(orgStateTag),
-    ...(thread.topics ?? []).map((t) => tag(t.topic, 'purple')),
+    ...(thread.topics ?? []).map(topicTag),
     thread.sentiment ? sentimentTag(thread.sentiment) : null,
-    ...(thread.criticality ?? []).map((c) => tag(c.replaceAll('_', ' '), 'red')),
+    ...(thread.criticality ?? []).map(criticalityTag),
     thread.platform ? tag(thread.platform, 'white') : null,
   ];
   const posts = Number(thread.posts ?? 1);
@@ -90,14 +90,8 @@ function filterForm(app, filters, limit) {
   h('div', {class: 'nhsuk-button-group'}, apply, clear));
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    const params = new URLSearchParams();
-    for (const name of FILTERS) {
-      const value = controls[name].control.value.trim();
-      if (value) params.set(name, value);
-    }
-    if (limit) params.set('limit', limit);
-    const text = params.toString();
-    app.navigate(text ? `#/inbox?${text}` : '#/inbox');
+    const values = Object.fromEntries(FILTERS.map((name) => [name, controls[name].control.value.trim()]));
+    app.navigate(`#/inbox${query({...values, limit})}`);
   });
   clear.addEventListener('click', () => app.navigate(limit ? `#/inbox?limit=${encodeURIComponent(limit)}` : '#/inbox'));
   return form;
@@ -135,9 +129,9 @@ export async function renderInbox(app, params) {
     try {
       const page = await get(`/api/threads${apiQuery(filters, next, limit)}`);
       const threads = Array.isArray(page?.threads) ? page.threads : [];
-      const firstNew = threads.length ? threadItem(threads[0]) : null;
-      if (firstNew) list.appendChild(firstNew);
-      for (const thread of threads.slice(1)) list.appendChild(threadItem(thread));
+      const items = threads.map(threadItem);
+      list.append(...items);
+      const firstNew = items[0] ?? null;
       shown += threads.length;
       next = page?.next ?? null;
       more.hidden = !next;

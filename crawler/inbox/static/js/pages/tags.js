@@ -28,3 +28,13 @@ export function replyStateTag(state) {
 export function sentimentTag(sentiment) {
   return tag(sentiment, SENTIMENT_COLOURS[sentiment]);
 }
+
+// A QDC topic ({topic, category, rule}).
+export function topicTag(topic) {
+  return tag(topic.topic, 'purple');
+}
+
+// A criticality flag: "self_harm" reads "self harm".
+export function criticalityTag(flag) {
+  return tag(flag.replaceAll('_', ' '), 'red');
+}

@@ -8,7 +8,7 @@ import {externalLink, h, safeHttpUrl} from '../dom.js';
 import {formatTime, timeElement} from '../format.js';
 import {highlighted, sliceBytes} from '../highlight.js';
 import {orgLabel, session} from '../session.js';
-import {orgStateTag, replyStateTag, sentimentTag, stateTag} from './tags.js';
+import {criticalityTag, orgStateTag, replyStateTag, sentimentTag, stateTag, topicTag} from './tags.js';
 
 const DISMISS_REASONS = ['not about us', 'not a patient story', 'spam'];
 const DECISION_KINDS = {
@@ -348,8 +348,8 @@ function audit(thread) {
 function build(app, refresh, thread) {
   const orgs = thread.orgs ?? [];
   const actable = orgs.map((o) => o.org).filter(canAct);
-  const topics = (thread.topics ?? []).map((t) => tag(t.topic, 'purple'));
-  const criticality = (thread.criticality ?? []).map((c) => tag(c.replaceAll('_', ' '), 'red'));
+  const topics = (thread.topics ?? []).map(topicTag);
+  const criticality = (thread.criticality ?? []).map(criticalityTag);
   const parts = [
     h('span', {class: 'nhsuk-caption-l'}, `${thread.platform ?? ''} thread`.trim()),
     h('h1', {tabindex: '-1'}, `Thread ${thread.id}`),
